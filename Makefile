@@ -1,0 +1,44 @@
+# labelfree: `make demo` runs the main job on the embedded default, `make test` passes the tests.
+# Both start with `make setup`, which is idempotent and installs everything on a fresh machine.
+SHELL := /bin/bash
+.SHELLFLAGS := -eo pipefail -c
+VENV ?= .venv
+PY := $(VENV)/bin/python
+BIN := $(VENV)/bin
+# PyPI's own torch/torchvision builds (see README, "Install"): pip must ignore any local
+# config that prefers a CPU-only torch wheel, since no CPU torchvision exists to match it.
+PIP := PIP_CONFIG_FILE=/dev/null PIP_FIND_LINKS= $(PY) -m pip
+APT_PKGS := libopenblas-dev libusb-1.0-0 libvulkan1 mesa-vulkan-drivers
+STAMP := $(VENV)/.labelfree-setup
+OUT ?= out
+
+.PHONY: setup demo test docs bench check-sync
+
+setup: $(STAMP)
+
+$(STAMP): settings.ini setup.py tools/install_minkowski.sh tools/apt_deps.sh
+	bash tools/apt_deps.sh $(APT_PKGS)
+	test -x $(PY) || python3 -m venv $(VENV)
+	$(PIP) install -q torch==2.13.0 torchvision==0.28.0
+	$(PIP) install -q numpy==1.26.4 ninja
+	bash tools/install_minkowski.sh $(PY)
+	$(PIP) install -q -e ".[dev]"
+	$(PIP) check
+	$(PY) -c "import torch, torchvision, MinkowskiEngine, open_clip, segment_anything, timm, open3d, labelfree; print('stack OK: torch', torch.__version__, '| torchvision', torchvision.__version__, '| MinkowskiEngine', MinkowskiEngine.__version__, '| open3d', open3d.__version__)"
+	touch $@
+
+demo: setup
+	$(BIN)/labelfree demo --out $(OUT)/demo
+
+check-sync: setup
+	$(PY) tools/check_sync.py
+
+test: setup check-sync
+	$(BIN)/nbdev_test
+	$(BIN)/pytest tests/
+
+docs: setup
+	$(PY) tools/build_docs.py --out _docs
+
+bench: setup
+	for b in benchmarks/bench_*.py; do echo "== $$b"; $(PY) $$b; done

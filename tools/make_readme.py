@@ -1,0 +1,32 @@
+"""Generate README.md from nbs/index.ipynb (nbdev_readme needs Quarto, which cannot be installed here).
+
+Markdown cells are copied as they are; code cells become fenced Python blocks; cells starting with `#| hide`
+are left out. `--check` exits 1 if README.md differs from what would be generated.
+"""
+import sys
+from pathlib import Path
+
+import nbformat
+
+ROOT = Path(__file__).resolve().parent.parent
+HEADER = '<!-- Generated from nbs/index.ipynb by tools/make_readme.py: edit the notebook, not this file. -->\n\n'
+
+
+def render(nb_path: Path = ROOT / 'nbs' / 'index.ipynb') -> str:
+    nb = nbformat.read(nb_path, as_version=4)
+    parts = []
+    for cell in nb.cells:
+        src = cell.source.strip()
+        if not src or src.startswith('#| hide') or src.startswith('#|hide'):
+            continue
+        parts.append(src if cell.cell_type == 'markdown' else f'```python\n{src}\n```')
+    return HEADER + '\n\n'.join(parts) + '\n'
+
+
+if __name__ == '__main__':
+    text, readme = render(), ROOT / 'README.md'
+    if '--check' in sys.argv:
+        if not readme.exists() or readme.read_text() != text:
+            sys.exit('README.md is out of date with nbs/index.ipynb: run `python tools/make_readme.py`')
+    else:
+        readme.write_text(text)
