@@ -16,7 +16,7 @@ OUT ?= out
 
 setup: $(STAMP)
 
-$(STAMP): settings.ini setup.py tools/install_minkowski.sh tools/apt_deps.sh
+$(STAMP): settings.ini setup.py tools/install_minkowski.sh tools/patch_collections_abc.py tools/apt_deps.sh
 	bash tools/apt_deps.sh $(APT_PKGS)
 	test -x $(PY) || python3 -m venv $(VENV)
 	$(PIP) install -q torch==2.13.0 torchvision==0.28.0

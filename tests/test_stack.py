@@ -11,7 +11,9 @@ ROOT = Path(__file__).resolve().parent.parent
 
 
 def test_versions():
-    import torchvision, open3d, MinkowskiEngine as ME
+    import torchvision, open3d
+    from labelfree.geometry import import_minkowski
+    ME = import_minkowski()
     assert torch.__version__.startswith('2.13.0') and torchvision.__version__.startswith('0.28.0')
     assert ME.__version__ == '0.5.4'
     assert np.__version__ == '1.26.4'

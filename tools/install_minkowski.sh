@@ -21,7 +21,8 @@ fi
 TORCH=$("$PY" -c "import torch; print(torch.__version__.replace('+', '_'))")
 DEST="$CACHE/torch-$TORCH"
 mkdir -p "$DEST"
-whl=$(ls "$DEST"/MinkowskiEngine-$VERSION-*.whl 2>/dev/null | head -n1 || true)
+# setuptools may lower-case the project name in the wheel file name
+whl=$(ls "$DEST"/[Mm]inkowski[Ee]ngine-$VERSION-*.whl 2>/dev/null | head -n1 || true)
 if [ -z "$whl" ]; then
   echo "Building MinkowskiEngine $VERSION (CPU only, OpenBLAS); takes ~6 min, cached in $DEST"
   work=$(mktemp -d)
@@ -29,16 +30,11 @@ if [ -z "$whl" ]; then
   "${PIP[@]}" download --no-deps --no-build-isolation --no-binary :all: -d "$work" "MinkowskiEngine==$VERSION"
   tar -xzf "$work"/MinkowskiEngine-$VERSION.tar.gz -C "$work"
   src="$work/MinkowskiEngine-$VERSION"
-  grep -rl --include='*.py' 'from collections import Sequence' "$src" | while read -r f; do
-    sed -i 's/from collections import Sequence/from collections.abc import Sequence/' "$f"
-  done
-  if grep -rq --include='*.py' 'from collections import Sequence' "$src"; then
-    echo "patching collections.Sequence failed" >&2; exit 1
-  fi
+  "$PY" "$(dirname "$0")/patch_collections_abc.py" "$src"
   "${PIP[@]}" wheel --no-build-isolation --no-deps -w "$work/dist" "$src" \
       --config-settings="--global-option=--blas=openblas --cpu_only"
   # atomic: a half-copied wheel never lands in the cache
-  built=$(ls "$work"/dist/MinkowskiEngine-*.whl)
+  built=$(ls "$work"/dist/*.whl)
   cp "$built" "$DEST/.tmp-$(basename "$built")" && mv "$DEST/.tmp-$(basename "$built")" "$DEST/$(basename "$built")"
   whl="$DEST/$(basename "$built")"
 fi
