@@ -8,8 +8,6 @@
 Pass --skip-ablation or --skip-demo to leave out the long parts.
 """
 import json
-import os
-import resource
 import statistics
 import subprocess
 import sys

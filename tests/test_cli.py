@@ -1,7 +1,6 @@
 "The installed `labelfree` command works end to end."
 import json
 import os
-import shutil
 import subprocess
 import sys
 from pathlib import Path

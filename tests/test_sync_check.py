@@ -49,3 +49,10 @@ def test_stale_readme_fails(project):
     (project / 'README.md').write_text('old\n')
     r = check(project)
     assert r.returncode == 1 and 'README.md is out of date' in r.stderr
+
+
+def test_undefined_name_in_library_fails(project):
+    mod = project / 'labelfree' / 'metrics.py'
+    mod.write_text(mod.read_text() + '\ndef broken(): return json.dumps({})\n')
+    r = check(project)
+    assert r.returncode == 1 and 'undefined names' in r.stderr and "'json'" in r.stderr

@@ -36,6 +36,10 @@ def main() -> int:
     if changed:
         problems.append('nbdev_export / nbdev_clean would change:\n  ' + '\n  '.join(changed)
                         + '\nRun `nbdev_export && nbdev_clean` and commit the result.')
+    # names a module uses but never imports (a notebook's test-only imports hide them until a user hits them)
+    r = subprocess.run([sys.executable, '-m', 'pyflakes', str(ROOT / 'labelfree')], capture_output=True, text=True)
+    undefined = [l for l in r.stdout.splitlines() if 'undefined name' in l]
+    if undefined: problems.append('undefined names in the library:\n  ' + '\n  '.join(undefined))
     r = subprocess.run([sys.executable, str(ROOT / 'tools' / 'make_readme.py'), '--check'], capture_output=True, text=True)
     if r.returncode: problems.append(r.stderr.strip() or r.stdout.strip())
     if problems:
