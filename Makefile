@@ -8,7 +8,7 @@ BIN := $(VENV)/bin
 # PyPI's own torch/torchvision builds (see README, "Install"): pip must ignore any local
 # config that prefers a CPU-only torch wheel, since no CPU torchvision exists to match it.
 PIP := PIP_CONFIG_FILE=/dev/null PIP_FIND_LINKS= $(PY) -m pip
-APT_PKGS := libopenblas-dev libusb-1.0-0 libvulkan1 mesa-vulkan-drivers
+APT_PKGS := libopenblas-dev libusb-1.0-0 libvulkan1 mesa-vulkan-drivers chromium chromium-driver
 STAMP := $(VENV)/.labelfree-setup
 OUT ?= out
 

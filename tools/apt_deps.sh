@@ -1,6 +1,7 @@
 #!/usr/bin/env bash
 # System libraries the stack needs: OpenBLAS to build MinkowskiEngine, libusb for open3d-cpu,
-# Vulkan + Mesa (lavapipe) for Open3D's offscreen renderer. Installed when run as root.
+# Vulkan + Mesa (lavapipe) for Open3D's offscreen renderer, Chromium + its WebDriver for the browser tests of the
+# widgets and the docs site (Debian's builds: nothing is downloaded outside the package manager). Installed when run as root.
 set -euo pipefail
 missing=()
 for p in "$@"; do dpkg -s "$p" >/dev/null 2>&1 || missing+=("$p"); done
