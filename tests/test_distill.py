@@ -121,3 +121,28 @@ def test_bad_config_names_the_file_and_field(tmp_path):
     (tmp_path / 'bad.yaml').write_text('loss: l2\ndata: {dataset: procedural}\n')
     r = _cli('distill', '--config', tmp_path / 'bad.yaml', '--out', tmp_path / 'run', check=False)
     assert r.returncode != 0 and "bad.yaml: field 'loss' must be 'scalr' or 'cosine'" in r.stderr
+
+
+DDP = TINY + r'''
+from labelfree.train.cns import init_distributed
+rank, world = init_distributed()
+train, val, teacher, cfg = tiny_setup(3, 0)
+out = sys.argv[1]
+d = train_distill(cfg.update(epochs=2, views_per_scene=2), teacher, [prepare_distill(s) for s in train], None, out, progress=False)
+w = torch.cat([p.detach().flatten() for p in d.net.parameters()]).double()
+with open(f'{out}/rank{rank}.json', 'w') as f:
+    json.dump(dict(world=world, sum=float(w.sum()), abs=float(w.abs().sum()), epoch=d.epoch, step=d.step_count), f)
+'''
+
+
+def test_two_gloo_processes_distil_together(tmp_path):
+    script = tmp_path / 'ddp.py'
+    script.write_text(DDP)
+    r = subprocess.run([str(BIN / 'torchrun'), '--standalone', '--nproc_per_node=2', str(script), str(tmp_path)],
+                       capture_output=True, text=True, env=dict(os.environ, OMP_NUM_THREADS='1'), timeout=600)
+    assert r.returncode == 0, r.stderr[-3000:]
+    a, b = (json.loads((tmp_path / f'rank{i}.json').read_text()) for i in (0, 1))
+    assert a['world'] == b['world'] == 2 and a['epoch'] == b['epoch'] == 2
+    assert a['step'] == b['step'] == 4                          # 3 scenes, 1 per rank per step: 2 steps per epoch
+    assert a['sum'] == b['sum'] and a['abs'] == b['abs']       # averaged gradients: identical parameters on both ranks
+    assert (tmp_path / 'checkpoint.pt').exists() and len((tmp_path / 'log.jsonl').read_text().splitlines()) == 2
