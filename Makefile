@@ -39,6 +39,7 @@ test: setup check-sync
 
 docs: setup
 	$(PY) tools/build_docs.py --out _docs
+	LABELFREE_DOCS=_docs $(BIN)/pytest -q tests/test_docs.py
 
 bench: setup
 	for b in benchmarks/bench_*.py; do echo "== $$b"; $(PY) $$b; done
