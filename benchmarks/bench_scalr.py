@@ -11,7 +11,7 @@ import time
 import numpy as np
 
 
-def main(repeats: int = 8):
+def main(repeats: int = 5):
     from labelfree.data.procedural import ProceduralScenes
     from labelfree.train.scalr import Distiller, load_scalr_config, prepare_distill
     from labelfree.vfm.teachers import make_teacher
