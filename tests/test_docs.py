@@ -68,11 +68,11 @@ def test_site_links_and_images(site, server):
             if url in seen: continue
             seen.add(url)
             driver.get(url)
+            page = urlparse(url).path
+            if page == '/index.html': driver.save_screenshot(str(shots / 'docs_home.png'))
             driver.execute_script('window.scrollTo(0, document.body.scrollHeight)')   # load lazy images
             d = driver.execute_script(PAGE)
-            page = urlparse(url).path
             info[page] = d
-            if url.endswith('/index.html') and page == '/index.html': driver.save_screenshot(str(shots / 'docs_home.png'))
             for src, ok in d['images']:
                 if not ok: problems.append(f'{page}: image not loaded: {src}')
             for r in d['resources']:

@@ -157,8 +157,9 @@ def to_sphinx(proc: Path, pages: dict[Path, str], src: Path, host: str):
                     if 'image/png' in data: data.pop('text/plain', None)
                     for k in ('text/markdown', 'text/html'):
                         if k in data: data[k] = _relink(''.join(data[k]), page, host)
-                    if 'text/markdown' in data:      # show_doc's `---` rules are transitions docutils refuses in outputs
-                        data['text/markdown'] = re.sub(r'^---\s*$', '', data['text/markdown'], flags=re.M)
+                    if 'text/markdown' in data:      # show_doc's `---` rules (transitions docutils refuses in outputs)
+                        md = re.sub(r'^---\s*$', '', data['text/markdown'], flags=re.M)      # and Quarto's {attributes}
+                        data['text/markdown'] = re.sub(r'\{target="_blank"[^}]*\}', '', md)
             elif c.cell_type == 'markdown':
                 c.source = _relink(c.source, page, host)
             cells.append(c)
@@ -282,10 +283,13 @@ def main():
     to_sphinx(proc, pages, src, f"{cfg.doc_host}{cfg.doc_baseurl}")
     write_sphinx_src(src, pages)
     t_proc = time.perf_counter() - t0 - t_exec
-    shutil.rmtree(a.out, ignore_errors=True)
-    r = subprocess.run([sys.executable, '-m', 'sphinx', '-b', 'html', '-q', '-d', str(build / 'doctrees'), str(src), str(a.out)],
+    html = build / 'html'          # MyST-NB writes images beside its output folder: keep that inside `build`
+    shutil.rmtree(html, ignore_errors=True)
+    r = subprocess.run([sys.executable, '-m', 'sphinx', '-b', 'html', '-q', '-d', str(build / 'doctrees'), str(src), str(html)],
                        capture_output=True, text=True)
     if r.returncode: sys.exit(f'sphinx-build failed:\n{r.stdout[-3000:]}{r.stderr[-6000:]}')
+    shutil.rmtree(a.out, ignore_errors=True)
+    shutil.copytree(html, a.out)
     warnings = [l for l in r.stderr.splitlines() if 'WARNING' in l]
     dropped = drop_missing_anchors(a.out)
     (a.out / '.nojekyll').touch()
