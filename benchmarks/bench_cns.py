@@ -64,9 +64,12 @@ def ablation():
     from labelfree.metrics import miou
     from labelfree.train.cns import evaluate_nets, load_checkpoint, load_config, prepare, train_cns
     from labelfree.vfm.simulated import SimulatedCLIP, SimulatedSAM, SimulatedSAMFeatures
-    cfg = load_config('demo')
-    train_scenes, val = list(ProceduralScenes()), list(ProceduralScenes(n_scenes=4, seed=1))
-    clip, sam, feats = SimulatedCLIP(SCANNET20), SimulatedSAM(), SimulatedSAMFeatures(dim=cfg.proj_dim)
+    from labelfree.cli import config_data
+    cfg, data = load_config('demo'), config_data('demo')          # the demo's own scenes: same rooms, views and held-out set
+    nv = data.get('n_views', 20)
+    train_scenes = list(ProceduralScenes(n_scenes=data.get('n_scenes', 8), seed=cfg.seed, n_views=nv))
+    val = list(ProceduralScenes(n_scenes=data.get('n_val', 4), seed=data.get('val_seed', cfg.seed + 1), n_views=nv))
+    clip, sam, feats = SimulatedCLIP(SCANNET20, severity=data.get('severity', 0.5)), SimulatedSAM(), SimulatedSAMFeatures(dim=cfg.proj_dim)
     train = []
     for s in train_scenes:
         pl = pseudo_label_scene(s, clip, sam, feats); train.append(prepare(s, pl, pl.features))
@@ -86,7 +89,7 @@ def ablation():
                 name = 'CNS stage 2'
             c = evaluate_nets(tr.net2, tr.net3, val, cfg)
             rows.append((name + f' [{time.perf_counter() - t:.0f} s]', miou(c['2d']), miou(c['3d'])))
-    print(f"  {'held-out mIoU (%), 4 scenes, seed 1':68s} {'2D':>6s} {'3D':>6s}")
+    print(f"  {f'held-out mIoU (%), {len(val)} scenes x {nv} views':68s} {'2D':>6s} {'3D':>6s}")
     for name, a, b in rows: print(f'  {name:68s} {a:6.1f} {b:6.1f}')
 
 
