@@ -27,7 +27,7 @@ def step_ratio(repeats: int = 10):
     from labelfree.models.minkunet import sparse_batch
     from labelfree.train.cns import CNSTrainer, _images, load_config, point_inputs, prepare
     from labelfree.vfm.simulated import SimulatedCLIP, SimulatedSAM, SimulatedSAMFeatures
-    cfg = load_config('demo', ['warmup_epochs=0', 'p_switch=0.5'])
+    cfg = load_config('demo', ['warmup_epochs=0', 'p_switch=0.5', 'augment=false'])   # same input for both: no random rotation
     s = ProceduralScenes()[0]
     feats = SimulatedSAMFeatures(dim=cfg.proj_dim)
     pl = pseudo_label_scene(s, SimulatedCLIP(SCANNET20), SimulatedSAM(), feats)
