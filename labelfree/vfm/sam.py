@@ -73,6 +73,7 @@ class SamFeatures:
         from segment_anything import SamPredictor
         self.predictor, self.name = SamPredictor(sam), f'sam-features({model_name})'
         self.patch = sam.image_encoder.img_size // sam.image_encoder.patch_embed.proj.kernel_size[0]
+        self.dim = int(sam.image_encoder.neck[0].out_channels)          # 256 for the real models
     @torch.no_grad()
     def features(self, image: np.ndarray) -> np.ndarray:
         p = self.predictor

@@ -162,11 +162,11 @@ class SimulatedSAM:
 
 # %% ../../nbs/13_vfm.simulated.ipynb #a056b429
 class SimulatedSAMFeatures:
-    "Per-view (dim, h, w) float16 features from ground-truth instances and classes, standing in for SAM's embeddings."
+    "An oracle: per-view (dim, h, w) float16 features built from ground-truth instances and classes, standing in for SAM's embeddings."
     simulated = True
     def __init__(self, dim: int = 256, cell: int = 5, instance_weight: float = 0.7, noise: float = 0.3, seed: int = 0):
         self.dim, self.cell, self.instance_weight, self.noise, self.seed = dim, cell, instance_weight, noise, seed
-        self.name = f'simulated-sam-features(dim={dim}, cell={cell}, instance_weight={instance_weight}, noise={noise}, seed={seed})'
+        self.name = f'oracle-simulated-sam-features(dim={dim}, cell={cell}, instance_weight={instance_weight}, noise={noise}, seed={seed})'
 
     def __call__(self, scene: Scene, i: int) -> np.ndarray:
         view = scene.views[i]
