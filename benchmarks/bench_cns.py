@@ -26,10 +26,11 @@ def step_ratio(repeats: int = 10):
     from labelfree.labels import pseudo_label_scene
     from labelfree.models.minkunet import sparse_batch
     from labelfree.train.cns import CNSTrainer, _images, load_config, point_inputs, prepare
-    from labelfree.vfm.simulated import SimulatedCLIP, SimulatedSAM, SimulatedSAMFeatures
-    cfg = load_config('demo', ['warmup_epochs=0', 'p_switch=0.5', 'augment=false'])   # same input for both: no random rotation
+    from labelfree.cli import demo_models
+    from labelfree.vfm.simulated import SimulatedCLIP, SimulatedSAM
+    feats = demo_models(SCANNET20)[2]                   # the demo's latent target (the ImageNet teacher without SAM weights)
+    cfg = load_config('demo', ['warmup_epochs=0', 'p_switch=0.5', 'augment=false', f'proj_dim={feats.dim}'])   # same input for both: no random rotation
     s = ProceduralScenes()[0]
-    feats = SimulatedSAMFeatures(dim=cfg.proj_dim)
     pl = pseudo_label_scene(s, SimulatedCLIP(SCANNET20), SimulatedSAM(), feats)
     ts = prepare(s, pl, pl.features)
     tr = CNSTrainer(cfg, 20, point_inputs(s).shape[1])
@@ -63,13 +64,13 @@ def ablation():
     from labelfree.labels import pseudo_label_confusions, pseudo_label_scene
     from labelfree.metrics import miou
     from labelfree.train.cns import evaluate_nets, load_checkpoint, load_config, prepare, train_cns
-    from labelfree.vfm.simulated import SimulatedCLIP, SimulatedSAM, SimulatedSAMFeatures
-    from labelfree.cli import config_data
-    cfg, data = load_config('demo'), config_data('demo')          # the demo's own scenes: same rooms, views and held-out set
+    from labelfree.cli import config_data, demo_models
+    data = config_data('demo')
+    clip, sam, feats, _ = demo_models(SCANNET20, data.get('severity', 0.5))       # the demo's own models
+    cfg = load_config('demo', [f'proj_dim={feats.dim}'])          # the demo's own scenes: same rooms, views and held-out set
     nv = data.get('n_views', 20)
     train_scenes = list(ProceduralScenes(n_scenes=data.get('n_scenes', 8), seed=cfg.seed, n_views=nv))
     val = list(ProceduralScenes(n_scenes=data.get('n_val', 4), seed=data.get('val_seed', cfg.seed + 1), n_views=nv))
-    clip, sam, feats = SimulatedCLIP(SCANNET20, severity=data.get('severity', 0.5)), SimulatedSAM(), SimulatedSAMFeatures(dim=cfg.proj_dim)
     train = []
     for s in train_scenes:
         pl = pseudo_label_scene(s, clip, sam, feats); train.append(prepare(s, pl, pl.features))

@@ -432,8 +432,10 @@ def main(argv=None) -> int:
         if r['simulated_vfm']:
             print('NOTE: no CLIP/SAM weights on this machine: the SIMULATED foundation models were used '
                   f"({r['models']['labeler']}; {r['models']['regions']}).")
+        print(f"latent-consistency target: {r['models']['features']}")
         print(f"{'held-out mIoU (%)':24s} {'2D':>7s} {'3D':>7s}")
         for k, m in r['miou'].items(): print(f"{k:24s} {m['2d']:7.1f} {m['3d']:7.1f}")
-        print(f"3D gain of CNS stage 2 over the raw pseudo-labels: {r['gain_3d_stage2_over_raw']:+.1f} points")
+        for b, g in r['gains'].items():
+            print(f"gain of CNS {b.replace('_', ' ')} pseudo-labels: 2D {g['2d']:+.1f}, 3D {g['3d']:+.1f} points")
         print(f"done in {r['timings_s']['total']:.0f} s, peak memory {r['peak_rss_mb']:.0f} MB; report and plots in {a.out}")
     return 0

@@ -38,7 +38,7 @@ class ScaLRConfig(ConfigBase):
     # teacher (see `make_teacher`); `teacher_weights`: one local file per '+'-joined teacher, or null
     teacher: str = 'dinov2:large'
     teacher_weights: object = None
-    short_side: int = 224                 # teacher input: images resized so the short side is this (whole patches)
+    short_side: int | None = None         # teacher input: images resized so the short side is this (whole patches); None: the teacher's default (224 ViTs, 448 ImageNet CNN)
     pre_norm: bool = True                 # DINOv2: last block before the final norm (ScaLR's x_pre_norm)
     download: bool = False
     # student
