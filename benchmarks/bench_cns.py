@@ -41,7 +41,7 @@ def step_ratio(repeats: int = 10):
         tr.net2.train(); tr.net3.train()
         x = _images(s, views, tuple(cfg.image_size))
         y2 = F.interpolate(torch.from_numpy(np.stack([pl.labels2d[v] for v in views]).astype(np.float32))[:, None], size=cfg.image_size, mode='nearest')[:, 0].long()
-        l2 = F.cross_entropy(tr.net2.net(x)['out'], y2, ignore_index=255)      # torchvision's own forward, no heads
+        l2 = F.cross_entropy(tr.net2.net((x - tr.net2.mean) / tr.net2.std)['out'], y2, ignore_index=255)      # torchvision's own forward, no heads
         b = sparse_batch([s.points.xyz], [point_inputs(s)], cfg.voxel_size)
         ME = tr.net3.unet.ME
         logits, _ = tr.net3.unet(ME.SparseTensor(b.feats, coordinates=b.coords))

@@ -52,9 +52,7 @@ def plot_iou_bars(per_class: dict, title: str = ''):
 
 def write_report(report: dict, out: Path | str, confusions: dict | None = None, classes=None) -> Path:
     "Write `report.json` and, given confusions, `confusion_<name>_<dim>.png` and `iou_<dim>.png` into `out`."
-    import matplotlib
-    matplotlib.use('Agg')
-    import matplotlib.pyplot as plt
+    import matplotlib.pyplot as plt            # the user's backend is left alone: figures are saved, never shown
     out = Path(out); out.mkdir(parents=True, exist_ok=True)
     (out / 'report.json').write_text(json.dumps(report, indent=1))
     if confusions:
