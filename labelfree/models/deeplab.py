@@ -32,14 +32,14 @@ class _LastFeature(nn.Module):
         self.body = body
     def forward(self, x): return {'out': self.body(x)[-1]}
 
-def _torchvision_imagenet(backbone: str):
+def _torchvision_imagenet(backbone: str, warn: bool = True):
     "torchvision's ImageNet weights enum for `backbone` if its file is in the torch hub cache, else None (with a warning naming the file)."
     import warnings
     import torchvision.models as tvm
     w = getattr(tvm, _TV_IMAGENET[backbone]).IMAGENET1K_V1
     f = Path(torch.hub.get_dir()) / 'checkpoints' / Path(w.url).name
     if f.is_file(): return w
-    warnings.warn(f"{f}: no ImageNet weights for the {backbone} backbone in the torch hub cache; the 2D network starts from "
+    if warn: warnings.warn(f"{f}: no ImageNet weights for the {backbone} backbone in the torch hub cache; the 2D network starts from "
                   f"random weights (fetch {w.url} to that path, pass weights=PATH, or use backbone 'efficientnet_lite0')", stacklevel=3)
     return None
 
@@ -55,16 +55,22 @@ def _build(backbone: str, n_classes: int, pretrained: bool) -> nn.Module:
 class DeepLab2D(nn.Module):
     "DeepLabV3 → logits (B, C, H, W), features (B, 256, h, w) and, if `proj_dim`, their projection; ImageNet-initialised where weights are at hand."
     def __init__(self, n_classes: int, backbone: str = 'resnet50', proj_dim: int | None = 256, weights: str | Path | None = None,
-                 pretrained: bool = True):
+                 pretrained: bool = True, freeze_bn: bool | None = None):
         super().__init__()
         if backbone not in BACKBONES_2D: raise ValueError(f"unknown DeepLabV3 backbone {backbone!r}: one of {', '.join(BACKBONES_2D)}")
         self.net = _build(backbone, n_classes, pretrained and weights is None)
+        self._imagenet = pretrained and weights is None and (backbone == 'efficientnet_lite0' or _torchvision_imagenet(backbone, warn=False) is not None)
         self.backbone_name, self.n_classes = backbone, n_classes
         self.proj = _projection(256, proj_dim) if proj_dim else None
         mean, std = (LITE0_MEAN, LITE0_STD) if backbone == 'efficientnet_lite0' else (IMAGENET_MEAN, IMAGENET_STD)
         self.register_buffer('mean', torch.tensor(mean)[:, None, None], persistent=False)    # the backbone's own input normalisation
         self.register_buffer('std', torch.tensor(std)[:, None, None], persistent=False)
         if weights is not None: self.load_pretrained(weights)
+        if freeze_bn is None: freeze_bn = weights is not None or (pretrained and self._imagenet)
+        if freeze_bn:                       # the backbone's BatchNorm keeps its ImageNet statistics and affine terms
+            from timm.layers import freeze_batch_norm_2d
+            self.net.backbone = freeze_batch_norm_2d(self.net.backbone)
+        self.frozen_bn = bool(freeze_bn)
 
     def load_pretrained(self, path: str | Path) -> None:
         "Load a whole-model or backbone-only state dict from `path`; a classifier of another class count is skipped."

@@ -82,7 +82,8 @@ class Net3D(nn.Module):
         self.unet, self.voxel_size = MinkUNet34(in_channels, n_classes, width), voxel_size
         F_ = self.unet.feat_dim
         self.proj = nn.Sequential(nn.Linear(F_, F_), nn.BatchNorm1d(F_), nn.ReLU(inplace=True), nn.Linear(F_, proj_dim)) if proj_dim else None
-    def forward(self, batch: SparseBatch) -> dict:
+    def forward(self, batch: SparseBatch, points: torch.Tensor | None = None) -> dict:
+        "Per-point outputs; the projection only at `points` (indices into the concatenated clouds) when given, at every point otherwise."
         ME = self.unet.ME
         dev = next(self.parameters()).device
         x = ME.SparseTensor(batch.feats.to(dev), coordinates=batch.coords.to(dev))
@@ -90,5 +91,5 @@ class Net3D(nn.Module):
         inv = batch.inverse.to(dev)
         # sparse outputs keep the input's voxel order, so the inverse map indexes them directly
         out = dict(logits=logits.F[inv], features=feat.F[inv])
-        if self.proj is not None: out['proj'] = self.proj(feat.F)[inv]
+        if self.proj is not None: out['proj'] = self.proj(feat.F)[inv if points is None else inv[points.to(dev)]]
         return out

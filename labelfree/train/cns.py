@@ -80,6 +80,7 @@ class CNSConfig(ConfigBase):
     p_switch: float = 0.3                # prediction consistency: chance of switching a network's supervision
     warmup_epochs: int = 0               # stage-1 epochs on pseudo-labels alone before switching starts
     lambda_latent: float = 1.0           # latent consistency weight (0 disables it)
+    latent_pairs: int = 8192             # point-pixel pairs drawn per step for the 3D latent loss (0: all of them)
     tau_self: float = 0.9                # stage 2 confidence thresholds
     tau_cross: float = 0.9
     class_balance: float = 0.0           # weight classes by (1 / pseudo-label frequency) ** this in both cross-entropies (0: off, as the paper)
@@ -90,6 +91,7 @@ class CNSConfig(ConfigBase):
     views_per_step: int = 4
     optimizer: str = 'sgd'               # sgd | adamw
     lr_2d: float = 0.01
+    head_lr_mult_2d: float = 1.0         # the 2D heads (ASPP, classifier, projection) learn this many times faster than its backbone
     lr_3d: float = 0.1
     weight_decay: float = 1e-4
     stage2_lr_scale: float = 0.5         # stage 2 restarts the schedule at this fraction of the learning rates
@@ -142,8 +144,8 @@ def _resize_labels(maps, size):
 # %% ../../nbs/30_train.cns.ipynb #c0cade86
 class CNSTrainer:
     "Owns the two networks, their optimisers and schedules, and runs CNS stage 1 and stage 2."
-    def __init__(self, cfg: CNSConfig, n_classes: int, in_channels: int):
-        self.cfg, self.C = cfg, n_classes
+    def __init__(self, cfg: CNSConfig, n_classes: int, in_channels: int, steps_per_epoch: int = 1):
+        self.cfg, self.C, self.steps_per_epoch = cfg, n_classes, steps_per_epoch
         torch.manual_seed(cfg.seed)
         self.device = torch.device(cfg.device or ('cuda' if torch.cuda.is_available() else 'cpu'))
         if self.device.type == 'cuda' and self.device.index is None and dist_info()[1] > 1:
@@ -164,24 +166,32 @@ class CNSTrainer:
 
     def _make_optim(self, scale: float, epochs: int):
         c = self.cfg
-        groups = [dict(params=self.net2.parameters(), lr=c.lr_2d * scale), dict(params=self.net3.parameters(), lr=c.lr_3d * scale)]
+        body = {id(p) for p in self.net2.net.backbone.parameters()}
+        groups = [dict(params=[p for p in self.net2.parameters() if id(p) in body], lr=c.lr_2d * scale),
+                  dict(params=[p for p in self.net2.parameters() if id(p) not in body], lr=c.lr_2d * c.head_lr_mult_2d * scale),
+                  dict(params=self.net3.parameters(), lr=c.lr_3d * scale)]
         self.opt = (torch.optim.SGD(groups, momentum=0.9, weight_decay=c.weight_decay) if c.optimizer == 'sgd'
                     else torch.optim.AdamW(groups, weight_decay=c.weight_decay))
-        self.sched = torch.optim.lr_scheduler.CosineAnnealingLR(self.opt, T_max=max(1, epochs))
+        # per step: a short linear warm-up to the learning rates, then cosine annealing to ~0 at the stage's end
+        self.sched = torch.optim.lr_scheduler.OneCycleLR(self.opt, max_lr=[g['lr'] for g in groups], total_steps=max(2, epochs * self.steps_per_epoch),
+                                                         pct_start=0.1, cycle_momentum=False)
 
-    def _targets(self, ts: TrainScene, views, o2, o3, size, rng):
+    def _pairs(self, ts: TrainScene, views, size):
+        "This step's point-pixel pairs as tensors (view slot k, point, row, column), pixels in the resized images."
+        dev, (H2, W2) = self.device, size
+        pp, blocks = ts.pairs, [ts.pairs.block(v) for v in views]
+        hw = [ts.scene.views[v].hw for v in views]
+        t = lambda a: torch.from_numpy(np.concatenate(a).astype(np.int64)).to(dev)
+        return (t([np.full(b.stop - b.start, i) for i, b in enumerate(blocks)]), t([pp.point[b] for b in blocks]),
+                t([pp.row[b] * H2 // h for b, (h, w) in zip(blocks, hw)]), t([pp.col[b] * W2 // w for b, (h, w) in zip(blocks, hw)]))
+
+    def _targets(self, ts: TrainScene, views, o2, o3, size, rng, pairs=None):
         "2D and 3D targets of this step: pseudo-labels, switched (stage 1) or self/cross-trained (stage 2)."
         c, dev = self.cfg, self.device
         H2, W2 = size
         y2 = _resize_labels([ts.labels.labels2d[v] for v in views], size).to(dev)
         y3 = torch.from_numpy(ts.labels.labels3d.astype(np.int64)).to(dev)
-        # pairs of this step's views, with pixel coordinates in the resized images
-        pp, blocks = ts.pairs, [ts.pairs.block(v) for v in views]
-        k = torch.cat([torch.full((b.stop - b.start,), i) for i, b in enumerate(blocks)]).to(dev)
-        pt = torch.from_numpy(np.concatenate([pp.point[b] for b in blocks]).astype(np.int64)).to(dev)
-        hw = [ts.scene.views[v].hw for v in views]
-        r = torch.from_numpy(np.concatenate([pp.row[b] * H2 // h for b, (h, w) in zip(blocks, hw)]).astype(np.int64)).to(dev)
-        q = torch.from_numpy(np.concatenate([pp.col[b] * W2 // w for b, (h, w) in zip(blocks, hw)]).astype(np.int64)).to(dev)
+        k, pt, r, q = self._pairs(ts, views, size) if pairs is None else pairs
         with torch.no_grad():
             p2 = o2['logits'].softmax(1)                                  # (K, C, H2, W2)
             p3 = o3['logits'].softmax(1)                                  # (N, C)
@@ -210,19 +220,25 @@ class CNSTrainer:
         c, dev = self.cfg, self.device
         size = tuple(c.image_size)
         self.net2.train(); self.net3.train()
+        latent = c.lambda_latent > 0 and ts.features is not None
+        pairs = k, pt, r, q = self._pairs(ts, views, size)
+        if latent and 0 < c.latent_pairs < len(pt):                      # an unbiased sample of the pairs for the latent loss
+            j = torch.from_numpy(np.sort(rng.choice(len(pt), c.latent_pairs, replace=False))).to(dev)
+            lk, lpt, lr, lq = k[j], pt[j], r[j], q[j]
+        else: lk, lpt, lr, lq = pairs
         o2 = self.f2(_images(ts.scene, views, size).to(dev))
         xyz = augment_xyz(ts.scene.points.xyz, rng) if c.augment else ts.scene.points.xyz
-        o3 = self.f3(sparse_batch([xyz], [point_inputs(ts.scene)], c.voxel_size))
-        y2, y3, (k, pt, r, q) = self._targets(ts, views, o2, o3, size, rng)
+        o3 = self.f3(sparse_batch([xyz], [point_inputs(ts.scene)], c.voxel_size), points=lpt if latent else None)
+        y2, y3, _ = self._targets(ts, views, o2, o3, size, rng, pairs)
         w = None if self.class_weight is None else self.class_weight.to(dev)
         loss = {'ce_2d': _ce(o2['logits'], y2, w), 'ce_3d': _ce(o3['logits'], y3, w)}
-        if c.lambda_latent > 0 and ts.features is not None:
+        if latent:
             s = torch.stack([torch.from_numpy(ts.features[v].astype(np.float32)) for v in views]).to(dev)   # (K, D, hs, ws)
             h2 = o2['proj']
             loss['latent_2d'] = (1 - F.cosine_similarity(h2, F.interpolate(s, size=h2.shape[-2:], mode='bilinear', align_corners=False), dim=1)).mean()
             hs, ws = s.shape[-2:]
-            s_at = s[k, :, r * hs // size[0], q * ws // size[1]]              # SAM feature at each paired point's pixel
-            loss['latent_3d'] = (1 - F.cosine_similarity(o3['proj'][pt], s_at, dim=1)).mean()
+            s_at = s[lk, :, lr * hs // size[0], lq * ws // size[1]]           # the teacher's feature at each sampled pair's pixel
+            loss['latent_3d'] = (1 - F.cosine_similarity(o3['proj'], s_at, dim=1)).mean()
         total = loss['ce_2d'] + loss['ce_3d'] + c.lambda_latent * (loss.get('latent_2d', 0) + loss.get('latent_3d', 0))
         self.opt.zero_grad(set_to_none=True)
         total.backward()
@@ -332,14 +348,14 @@ def read_checkpoint(path: Path) -> dict:
 def save_checkpoint(tr: CNSTrainer, path: Path) -> None:
     write_checkpoint(path, net2=tr.net2.state_dict(), net3=tr.net3.state_dict(), opt=tr.opt.state_dict(), sched=tr.sched.state_dict(),
                      stage=tr.stage, epoch=tr.epoch, class_weight=tr.class_weight, config=asdict(tr.cfg), n_classes=tr.C,
-                     in_channels=tr.net3.unet.net.stem[0].kernel.shape[1])
+                     in_channels=tr.net3.unet.net.stem[0].kernel.shape[1], steps_per_epoch=tr.steps_per_epoch)
 
 def load_checkpoint(path: Path, device: str | None = None) -> CNSTrainer:
     "A trainer restored from a checkpoint, ready to continue (or to predict)."
     st = read_checkpoint(path)
     cfg = CNSConfig(**{**st['config'], 'image_size': tuple(st['config']['image_size'])})
     if device: cfg.device = device
-    tr = CNSTrainer(cfg, st['n_classes'], st['in_channels'])
+    tr = CNSTrainer(cfg, st['n_classes'], st['in_channels'], st['steps_per_epoch'])
     tr.net2.load_state_dict(st['net2']); tr.net3.load_state_dict(st['net3'])
     tr.stage, tr.epoch, tr.class_weight = st['stage'], st['epoch'], st.get('class_weight')
     if tr.stage == 2: tr._make_optim(cfg.stage2_lr_scale, cfg.epochs_stage2)
@@ -354,13 +370,13 @@ def _tensorboard(out: Path):
     except ImportError: return None
 
 def train_cns(cfg: CNSConfig, train: list[TrainScene], val: list[Scene] | None, out: Path | str,
-              resume: bool = False, progress: bool = True, stop_after_epoch: int | None = None) -> CNSTrainer:
-    "Run CNS stage 1 then stage 2 on `train`, evaluating on `val`; checkpoints, logs and resumes in `out`."
+              resume: bool = False, progress: bool = True, stop_after_epoch: int | None = None, on_step=None) -> CNSTrainer:
+    "Run CNS stage 1 then stage 2 on `train`, evaluating on `val`; checkpoints, logs and resumes in `out`. `on_step()` is called after every step (a caller's own progress bar; the epoch bars are then off)."
     out = Path(out); out.mkdir(parents=True, exist_ok=True)
     if resume and (out / 'checkpoint.pt').exists(): tr = load_checkpoint(out / 'checkpoint.pt', cfg.device)
     else:
         random.seed(cfg.seed); np.random.seed(cfg.seed)
-        tr = CNSTrainer(cfg, len(train[0].scene.vocab), point_inputs(train[0].scene).shape[1])
+        tr = CNSTrainer(cfg, len(train[0].scene.vocab), point_inputs(train[0].scene).shape[1], -(-len(train) // dist_info()[1]))
         if cfg.class_balance > 0:
             tr.class_weight = class_weights([train[i].labels.labels3d for i in range(len(train))], tr.C, cfg.class_balance)
     cfg = tr.cfg
@@ -375,14 +391,16 @@ def train_cns(cfg: CNSConfig, train: list[TrainScene], val: list[Scene] | None, 
             order = [order[(tr.rank + k * tr.world) % len(order)] for k in range(-(-len(order) // tr.world))]
             rng = np.random.default_rng([cfg.seed, e, tr.rank])
         t0, sums, n = time.perf_counter(), {}, 0
-        bar = tqdm(order, desc=f'stage {tr.stage} epoch {e + 1}/{total}', leave=False, disable=not progress or tr.rank > 0)
+        bar = tqdm(order, desc=f'stage {tr.stage} epoch {e + 1}/{total}', leave=False, disable=not progress or tr.rank > 0 or on_step is not None)
         for i in bar:
             ts = train[i]
             views = sorted(rng.choice(len(ts.scene.views), min(cfg.views_per_step, len(ts.scene.views)), replace=False).tolist())
             for k, v in tr.step(ts, views, rng).items(): sums[k] = sums.get(k, 0) + v
+            tr.sched.step()
             n += 1
+            if on_step: on_step()
             bar.set_postfix({k: f'{v / n:.3f}' for k, v in sums.items() if k in ('total', 'ce_2d', 'ce_3d')})
-        tr.sched.step(); tr.epoch = e + 1
+        tr.epoch = e + 1
         rec = dict(epoch=e + 1, stage=tr.stage, seconds=round(time.perf_counter() - t0, 2),
                    lr=[g['lr'] for g in tr.opt.param_groups], **{k: v / max(n, 1) for k, v in sums.items()})
         if tr.rank > 0:                                   # rank 0 alone evaluates, checkpoints and logs

@@ -75,11 +75,13 @@ def _gt(view, what='labels'):
 class SimulatedCLIP:
     "A dense labeler that corrupts ground-truth view labels the way MaskCLIP errs. For offline runs and experiments."
     simulated = True
-    def __init__(self, vocab: Vocabulary, severity: float = 0.5, seed: int = 0, groups=None, grid: int = 28):
+    def __init__(self, vocab: Vocabulary, severity: float = 0.5, seed: int = 0, groups=None, grid: int = 28,
+                 persistent: float = 0.75):
         if not 0 <= severity <= 1: raise ValueError(f"severity must be in [0, 1], got {severity}")
-        self.vocab, self.severity, self.seed, self.grid = vocab, severity, seed, grid
+        if not 0 <= persistent <= 1: raise ValueError(f"persistent must be in [0, 1], got {persistent}")
+        self.vocab, self.severity, self.seed, self.grid, self.persistent = vocab, severity, seed, grid, persistent
         self.P = confusion_structure(vocab, groups)
-        self.name = f'simulated-clip(severity={severity}, seed={seed})'
+        self.name = f'simulated-clip(severity={severity}, persistent={persistent}, seed={seed})'
 
     def _confuse(self, rng, c: int) -> int: return int(rng.choice(len(self.vocab), p=self.P[c]))
 
@@ -99,9 +101,12 @@ class SimulatedCLIP:
         segs = inst if inst.max() > 0 else ndimage.label(lab + 1, structure=np.ones((3, 3)))[0]
         out = lab.copy()
         for k in np.unique(segs[segs > 0]):
-            if rng.random() < 0.45 * s:
+            # a persistent object's draw comes from its own stream, the same in every view (instance ids are per scene)
+            own = _rng(self.seed, scene, int(k), 'clip-object') if inst.max() > 0 else None
+            r = own if own is not None and own.random() < self.persistent else rng
+            if r.random() < 0.45 * s:
                 m = segs == k
-                out[m] = self._confuse(rng, int(np.bincount(lab[m]).argmax()))
+                out[m] = self._confuse(r, int(np.bincount(lab[m]).argmax()))
         # 2. spatially coherent wrong blobs, covering ~30% of the image at severity 1
         if s > 0:
             f = _field(rng, (H, W), 0.08 * min(H, W))
