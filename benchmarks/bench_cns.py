@@ -1,23 +1,188 @@
-"""CNS: training-step overhead, the ablation table, and the demo's wall time and memory.
+"""CNS: the ablation and the label-noise sweep (JSON in benchmarks/results/cns.json), the step overhead, and the demo's wall time and memory.
 
-1. One CNS step (both networks, prediction consistency, latent loss) against a bare MinkUNet34 step plus a bare
-   DeepLabV3 step on the same scene and views (target ratio <= 1.15), median of repeated steps.
-2. The ablation on held-out procedural scenes with the simulated models (demo config): raw pseudo-labels, refined,
-   3D alone on refined labels (no switching, no latent loss), co-training without latent loss, full stage 1, stage 2.
-3. `labelfree demo` wall time and peak memory (targets: <= 5 min, <= 4 GB).
-Pass --skip-ablation or --skip-demo to leave out the long parts.
+1. `ablation`: on the demo's scale (its rooms, views, held-out rooms, models and schedule), for each seed, scored on
+   the held-out rooms and on the training rooms themselves: raw pseudo-labels, refined pseudo-labels, 2D alone and
+   3D alone (one uncoupled run: no switching, no latent loss, no stage 2), co-training without the latent loss
+   (stage 1), full stage 1 and stage 2 (one run's two checkpoints). Beside it, for the full run's stage-1 networks,
+   how often each network is right on the pairs where it supervises the other, against the pseudo-labels there.
+2. `sweep`: one seed, the full run for several mixes of persistent (per-object) and per-view simulated CLIP errors
+   at the demo's severity: stage 2's gains over raw and refined pseudo-labels.
+3. `step`: one CNS step against a bare MinkUNet34 step plus a bare DeepLabV3 step (median of interleaved steps).
+4. `demo`: `labelfree demo` wall time and peak memory (targets: <= 15 min, <= 4 GB).
+
+Every training run is cached under benchmarks/cache/cns/ by its configuration's hash (checkpoints and scores), and
+pseudo-labels by their models' names, so an interrupted or repeated bench computes only what is missing; the JSON
+is rewritten after every run. Options: --only PART [PART ...], --seeds 0 1, --mixes 0 0.5 0.75 1.
 """
+import argparse
+import hashlib
 import json
 import statistics
 import subprocess
 import sys
 import tempfile
 import time
+from dataclasses import asdict
 from pathlib import Path
 
 import numpy as np
 import torch
 import torch.nn.functional as F
+
+HERE = Path(__file__).resolve().parent
+OUT, CACHE = HERE / 'results' / 'cns.json', HERE / 'cache' / 'cns'
+
+
+def _hash(obj) -> str: return hashlib.sha1(json.dumps(obj, sort_keys=True, default=str).encode()).hexdigest()[:10]
+
+
+def _write(part: str, result):
+    from labelfree.data.io import atomic_path
+    res = json.loads(OUT.read_text()) if OUT.exists() else {}
+    res[part] = result
+    OUT.parent.mkdir(exist_ok=True)
+    with atomic_path(OUT) as tmp: Path(tmp).write_text(json.dumps(res, indent=1) + '\n')
+
+
+class Setting:
+    "The demo's rooms and models at one simulated-CLIP mix, with pseudo-labels cached by the models' names."
+    def __init__(self, persistent=None, config='demo'):
+        from labelfree.cli import config_data, demo_models
+        from labelfree.core import SCANNET20
+        from labelfree.data.procedural import ProceduralScenes
+        from labelfree.labels import load_pseudo_labels, run_pseudo_labels, scene_file_name
+        from labelfree.train.cns import load_config, prepare
+        self.data = data = config_data(config)
+        self.config = config
+        if persistent is None: persistent = data.get('persistent')
+        self.clip, self.sam, self.feats, _ = demo_models(SCANNET20, data['severity'], load_config(config).seed,
+                                                         features=data.get('features', 'auto'), persistent=persistent)
+        nv = data['n_views']
+        self.rooms = ProceduralScenes(n_scenes=data['n_scenes'], seed=load_config(config).seed, n_views=nv)
+        self.val = list(ProceduralScenes(n_scenes=data['n_val'], seed=data['val_seed'], n_views=nv))
+        self.key = _hash([repr(self.rooms), repr(self.val), self.clip.name, self.sam.name, self.feats.name])
+        lab = CACHE / f'labels-{self.key}'
+        run_pseudo_labels(self.rooms, lab, self.clip, self.sam, self.feats, progress=False)
+        self.train = []
+        for s in self.rooms:
+            pl = load_pseudo_labels(lab / f'{scene_file_name(s.name)}.npz')
+            self.train.append(prepare(s, pl, pl.features))
+
+    def label_scores(self) -> dict:
+        "Raw and refined pseudo-labels' mIoU on the held-out rooms and on the training rooms."
+        from labelfree.labels import pseudo_label_confusions, vote
+        from labelfree.metrics import confusion, miou
+        h = pseudo_label_confusions(self.val, self.clip, self.sam)
+        C = len(self.rooms.vocab)
+        t = {k: np.zeros((C, C + 1), np.int64) for k in ('raw2d', 'ref2d', 'raw3d', 'ref3d')}
+        for ts in self.train:
+            sc, pl = ts.scene, ts.labels
+            for v, r, f in zip(sc.views, pl.raw2d, pl.refined2d):
+                t['raw2d'] += confusion(v.labels, r, C); t['ref2d'] += confusion(v.labels, f, C)
+            t['raw3d'] += confusion(sc.points.labels, vote(ts.pairs, pl.raw2d, C)[0], C)
+            t['ref3d'] += confusion(sc.points.labels, pl.labels3d, C)
+        row = lambda c, p: {'2d': round(miou(c[f'{p}2d']), 2), '3d': round(miou(c[f'{p}3d']), 2)}
+        return {'raw pseudo-labels': dict(held_out=row(h, 'raw'), train=row(t, 'raw')),
+                'refined pseudo-labels': dict(held_out=row(h, 'ref'), train=row(t, 'ref'))}
+
+    def run(self, name: str, seed: int, **over) -> dict:
+        "Train (or resume, or read from the cache) one run; its checkpoints' scores on the held-out and training rooms."
+        from labelfree.train.cns import load_checkpoint, load_config, train_cns
+        cfg = load_config(self.config, [f'seed={seed}']).update(proj_dim=self.feats.dim, **over)
+        d = CACHE / f'run-{_hash([asdict(cfg), self.key])}'
+        done = d / 'scores.json'
+        if done.exists(): return json.loads(done.read_text())
+        t = time.perf_counter()
+        print(f'  training {name}, seed {seed} -> {d}', flush=True)
+        train_cns(cfg, self.train, None, d, resume=True, progress=False)
+        secs = time.perf_counter() - t
+        ckpts = {'stage1': d / 'stage1.pt'} | ({'stage2': d / 'checkpoint.pt'} if cfg.epochs_stage2 else {})
+        res = dict(config=asdict(cfg), train_seconds=round(secs, 1))
+        for k, p in ckpts.items():
+            tr = load_checkpoint(p, 'cpu')
+            res[k] = dict(held_out=_scores(tr, self.val, cfg), train=_scores(tr, [ts.scene for ts in self.train], cfg))
+            if k == 'stage1' and cfg.p_switch > 0: res['pairs'] = _pair_accuracy(tr, self.train, cfg)
+        done.write_text(json.dumps(res, indent=1))
+        return res
+
+
+def _scores(tr, scenes, cfg) -> dict:
+    from labelfree.metrics import miou
+    from labelfree.train.cns import evaluate_nets
+    c = evaluate_nets(tr.net2, tr.net3, scenes, cfg)
+    return {'2d': round(miou(c['2d']), 2), '3d': round(miou(c['3d']), 2)}
+
+
+def _pair_accuracy(tr, train, cfg) -> dict:
+    "On the training rooms' point-pixel pairs (where switching supervises one network by the other): accuracy against ground truth of each network's prediction and of the pseudo-label it replaces."
+    from labelfree.train.cns import predict
+    n = dict(pairs=0, net2_at_points=0, labels3d_at_points=0, net3_at_pixels=0, labels2d_at_pixels=0)
+    for ts in train:
+        sc, pl, pp = ts.scene, ts.labels, ts.pairs
+        maps, l3 = predict(tr.net2, tr.net3, sc, cfg)
+        for v, view in enumerate(sc.views):
+            b = pp.block(v)
+            pt, r, q = pp.point[b], pp.row[b], pp.col[b]
+            gt3, gt2 = sc.points.labels[pt], view.labels[r, q]
+            ok = (gt3 != 255) & (gt2 != 255)
+            n['pairs'] += int(ok.sum())
+            n['net2_at_points'] += int((maps[v][r, q] == gt3)[ok].sum())          # what a switched 3D network learns
+            n['labels3d_at_points'] += int((pl.labels3d[pt] == gt3)[ok].sum())   # what it learns unswitched
+            n['net3_at_pixels'] += int((l3[pt] == gt2)[ok].sum())               # what a switched 2D network learns
+            n['labels2d_at_pixels'] += int((pl.labels2d[v][r, q] == gt2)[ok].sum())
+    return {k: (round(100 * v / max(n['pairs'], 1), 2) if k != 'pairs' else v) for k, v in n.items()}
+
+
+RUNS = {  # name: (overrides, {row: checkpoint and network})
+    'uncoupled': (dict(p_switch=0.0, lambda_latent=0.0, epochs_stage2=0), {'2D alone': ('stage1', '2d'), '3D alone': ('stage1', '3d')}),
+    'no latent': (dict(lambda_latent=0.0, epochs_stage2=0), {'co-training without latent loss': ('stage1', None)}),
+    'full': ({}, {'full stage 1': ('stage1', None), 'stage 2 (self + cross)': ('stage2', None)}),
+}
+
+
+def ablation(seeds=(0, 1)):
+    s = Setting()
+    rows = {k: {split: {d: [v[split][d]] for d in ('2d', '3d')} for split in ('held_out', 'train')}
+            for k, v in s.label_scores().items()}
+    out = dict(settings=dict(config='demo', rooms=len(s.train), views=s.data['n_views'], held_out_rooms=len(s.val), seeds=list(seeds),
+                             labeler=s.clip.name, regions=s.sam.name, features=s.feats.name), rows=rows, pairs={}, seconds={})
+    for i, seed in enumerate(seeds):
+        for run, (over, takes) in RUNS.items():
+            r = s.run(run, seed, **over)
+            out['seconds'][f'{run}/{seed}'] = r['train_seconds']
+            if 'pairs' in r and run == 'full': out['pairs'][str(seed)] = r['pairs']
+            for row, (ck, net) in takes.items():
+                for split in ('held_out', 'train'):
+                    cell = rows.setdefault(row, {sp: {'2d': [None] * len(seeds), '3d': [None] * len(seeds)} for sp in ('held_out', 'train')})[split]
+                    for d in ('2d', '3d'):
+                        if net in (None, d): cell[d][i] = r[ck][split][d]
+            _write('ablation', out)
+    for row, v in rows.items():
+        for split, cell in v.items():
+            print(f"  {row:34s} {split:8s} " + '  '.join(f"{d} {_mean(cell[d])}" for d in ('2d', '3d')))
+    return out
+
+
+def _mean(xs):
+    xs = [x for x in xs if x is not None]
+    if not xs: return '-'
+    return f'{statistics.mean(xs):5.1f}' + (f' ± {statistics.stdev(xs):.1f}' if len(xs) > 1 else '')
+
+
+def sweep(mixes=(0.0, 0.5, 0.75, 1.0), seed=0):
+    out = {}
+    for m in mixes:
+        s = Setting(persistent=m)
+        labels = s.label_scores()
+        r = s.run('full', seed)
+        out[str(m)] = dict(labeler=s.clip.name, raw=labels['raw pseudo-labels'], refined=labels['refined pseudo-labels'],
+                           stage2=r['stage2'], stage1=r['stage1'])
+        g = {b: {sp: round(r['stage2'][sp]['3d'] - labels[f'{b} pseudo-labels'][sp]['3d'], 2) for sp in ('held_out', 'train')} for b in ('raw', 'refined')}
+        out[str(m)]['gain_3d'] = g
+        print(f"  persistent {m}: stage-2 3D gain over raw {g['raw']['held_out']:+.1f} / refined {g['refined']['held_out']:+.1f} held-out, "
+              f"{g['raw']['train']:+.1f} / {g['refined']['train']:+.1f} on the training rooms", flush=True)
+        _write('sweep', dict(seed=seed, severity=s.data['severity'], mixes=out))
+    return out
 
 
 def step_ratio(repeats: int = 10):
@@ -27,14 +192,13 @@ def step_ratio(repeats: int = 10):
     from labelfree.models.minkunet import sparse_batch
     from labelfree.train.cns import CNSTrainer, _images, load_config, point_inputs, prepare
     from labelfree.cli import demo_models
-    from labelfree.vfm.simulated import SimulatedCLIP, SimulatedSAM
-    feats = demo_models(SCANNET20)[2]                   # the demo's latent target (the ImageNet teacher without SAM weights)
+    clip, sam, feats, _ = demo_models(SCANNET20)       # the demo's models (the ImageNet teacher's features without SAM weights)
     cfg = load_config('demo', ['warmup_epochs=0', 'p_switch=0.5', 'augment=false', f'proj_dim={feats.dim}'])   # same input for both: no random rotation
     s = ProceduralScenes()[0]
-    pl = pseudo_label_scene(s, SimulatedCLIP(SCANNET20), SimulatedSAM(), feats)
+    pl = pseudo_label_scene(s, clip, sam, feats)
     ts = prepare(s, pl, pl.features)
     tr = CNSTrainer(cfg, 20, point_inputs(s).shape[1])
-    views = [0, 5, 10, 15]
+    views = [0, 5, 10, 15][:cfg.views_per_step]
     rng = np.random.default_rng(0)
     def cns(): tr.step(ts, views, rng)
     def bare():
@@ -55,59 +219,33 @@ def step_ratio(repeats: int = 10):
     res = {k: statistics.median(v) for k, v in times.items()}
     print(f"  (median of {repeats} interleaved steps each)")
     print(f"  CNS step {res['cns']:.3f} s vs bare MinkUNet34 + DeepLabV3 step {res['bare']:.3f} s: ratio {res['cns'] / res['bare']:.2f} "
-          f"(target <= 1.15: {'met' if res['cns'] / res['bare'] <= 1.15 else 'NOT met'}); demo config, 4 views, {len(s.points):,} points")
-
-
-def ablation():
-    from labelfree.core import SCANNET20
-    from labelfree.data.procedural import ProceduralScenes
-    from labelfree.labels import pseudo_label_confusions, pseudo_label_scene
-    from labelfree.metrics import miou
-    from labelfree.train.cns import evaluate_nets, load_checkpoint, load_config, prepare, train_cns
-    from labelfree.cli import config_data, demo_models
-    data = config_data('demo')
-    clip, sam, feats, _ = demo_models(SCANNET20, data.get('severity', 0.5))       # the demo's own models
-    cfg = load_config('demo', [f'proj_dim={feats.dim}'])          # the demo's own scenes: same rooms, views and held-out set
-    nv = data.get('n_views', 20)
-    train_scenes = list(ProceduralScenes(n_scenes=data.get('n_scenes', 8), seed=cfg.seed, n_views=nv))
-    val = list(ProceduralScenes(n_scenes=data.get('n_val', 4), seed=data.get('val_seed', cfg.seed + 1), n_views=nv))
-    train = []
-    for s in train_scenes:
-        pl = pseudo_label_scene(s, clip, sam, feats); train.append(prepare(s, pl, pl.features))
-    pc = pseudo_label_confusions(val, clip, sam)
-    rows = [('raw pseudo-labels', miou(pc['raw2d']), miou(pc['raw3d'])), ('SAM-refined pseudo-labels', miou(pc['ref2d']), miou(pc['ref3d']))]
-    runs = [('3D alone on refined labels (2D trained beside it, no coupling)', dict(p_switch=0.0, lambda_latent=0.0, epochs_stage2=0)),
-            ('co-training without latent loss (stage 1)', dict(lambda_latent=0.0, epochs_stage2=0)),
-            ('full CNS', {})]
-    with tempfile.TemporaryDirectory() as d:
-        for name, over in runs:
-            t = time.perf_counter()
-            tr = train_cns(cfg.update(**over), train, None, Path(d) / name[:8].replace(' ', '_'), progress=False)
-            if name == 'full CNS':
-                s1 = load_checkpoint(Path(d) / name[:8].replace(' ', '_') / 'stage1.pt', 'cpu')
-                c1 = evaluate_nets(s1.net2, s1.net3, val, cfg)
-                rows.append(('full CNS stage 1', miou(c1['2d']), miou(c1['3d'])))
-                name = 'CNS stage 2'
-            c = evaluate_nets(tr.net2, tr.net3, val, cfg)
-            rows.append((name + f' [{time.perf_counter() - t:.0f} s]', miou(c['2d']), miou(c['3d'])))
-    print(f"  {f'held-out mIoU (%), {len(val)} scenes x {nv} views':68s} {'2D':>6s} {'3D':>6s}")
-    for name, a, b in rows: print(f'  {name:68s} {a:6.1f} {b:6.1f}')
+          f"(target <= 1.15: {'met' if res['cns'] / res['bare'] <= 1.15 else 'NOT met'}); demo config, {len(views)} views, {len(s.points):,} points")
 
 
 def demo_time():
     with tempfile.TemporaryDirectory() as d:
         t = time.perf_counter()
-        r = subprocess.run([str(Path(sys.executable).parent / 'labelfree'), 'demo', '--out', d], capture_output=True, text=True)
+        r = subprocess.run([str(Path(sys.executable).parent / 'labelfree'), 'demo', '--out', d], capture_output=True, text=True,
+                           env={**__import__('os').environ, 'LABELFREE_CACHE': f'{d}/cache'})       # a fresh clone's run: no cached scenes
         wall = time.perf_counter() - t
         if r.returncode: print(r.stderr[-2000:]); return
         rep = json.loads((Path(d) / 'report.json').read_text())
-    print(f"  labelfree demo: {wall:.0f} s wall (target <= 300: {'met' if wall <= 300 else 'NOT met'}), peak RSS {rep['peak_rss_mb']:.0f} MB "
-          f"(target <= 4096: {'met' if rep['peak_rss_mb'] <= 4096 else 'NOT met'}); stage-2 3D gain over raw pseudo-labels "
-          f"{rep['gain_3d_stage2_over_raw']:+.1f} points")
+    res = dict(wall_s=round(wall, 1), peak_rss_mb=rep['peak_rss_mb'], timings_s=rep['timings_s'], miou=rep['miou'], gains=rep['gains'])
+    _write('demo', res)
+    print(f"  labelfree demo: {wall:.0f} s wall (target <= 900: {'met' if wall <= 900 else 'NOT met'}), peak RSS {rep['peak_rss_mb']:.0f} MB "
+          f"(target <= 4096: {'met' if rep['peak_rss_mb'] <= 4096 else 'NOT met'}); stage-2 gains over raw / refined pseudo-labels: "
+          f"2D {rep['gains']['stage2_over_raw']['2d']:+.1f} / {rep['gains']['stage2_over_refined']['2d']:+.1f}, "
+          f"3D {rep['gains']['stage2_over_raw']['3d']:+.1f} / {rep['gains']['stage2_over_refined']['3d']:+.1f} points")
 
 
 if __name__ == '__main__':
+    ap = argparse.ArgumentParser(description=__doc__.strip().splitlines()[0])
+    ap.add_argument('--only', nargs='+', choices=['step', 'ablation', 'sweep', 'demo'], default=['step', 'ablation', 'sweep', 'demo'])
+    ap.add_argument('--seeds', nargs='+', type=int, default=[0, 1])
+    ap.add_argument('--mixes', nargs='+', type=float, default=[0.0, 0.5, 0.75, 1.0])
+    a = ap.parse_args()
     print(__doc__.strip().splitlines()[0])
-    step_ratio()
-    if '--skip-ablation' not in sys.argv: ablation()
-    if '--skip-demo' not in sys.argv: demo_time()
+    if 'step' in a.only: step_ratio()
+    if 'ablation' in a.only: ablation(a.seeds)
+    if 'sweep' in a.only: sweep(a.mixes, a.seeds[0])
+    if 'demo' in a.only: demo_time()

@@ -7,6 +7,8 @@ from __future__ import annotations
 
 import argparse
 import json
+import os
+import sys
 import time
 import warnings
 from pathlib import Path
@@ -21,8 +23,9 @@ from .labels import FolderLabeler, missing_scenes, run_pseudo_labels
 from tqdm.auto import tqdm
 
 # %% auto #0
-__all__ = ['demo_models', 'config_data', 'RunProgress', 'demo', 'LazyTrainScenes', 'train_command', 'evaluate_command', 'scenes',
-           'labels_command', 'LazyDistillScenes', 'distill_command', 'probe_command', 'main']
+__all__ = ['USER_ERRORS', 'demo_models', 'config_data', 'RunProgress', 'demo', 'LazyTrainScenes', 'train_command',
+           'evaluate_command', 'scenes', 'labels_command', 'LazyDistillScenes', 'distill_command', 'probe_command',
+           'main']
 
 # %% ../nbs/60_cli.ipynb #9ac28c88
 def demo_models(vocab, severity: float = 0.5, seed: int = 0, device=None, features: str = 'auto', persistent: float | None = None):
@@ -57,7 +60,7 @@ class RunProgress:
         "`phases`: name → (units, seconds per unit), in the order they run."
         self.phases = phases
         self.bar = tqdm(total=round(sum(n * s for n, s in phases.values()), 1), unit='s', disable=disable,
-                        bar_format='{desc}: {percentage:3.0f}%|{bar}| [{elapsed}<{remaining}]')
+                        bar_format='{desc} {percentage:3.0f}%|{bar}| {elapsed} elapsed, {remaining} left')
         self.done = {k: 0 for k in phases}
     def update(self, phase: str, n: int = 1):
         "`n` more units of `phase` done."
@@ -86,9 +89,8 @@ def demo(out: Path, config: str = 'demo', overrides=(), quick: bool = False, cac
     steps = (cfg.epochs_stage1 + cfg.epochs_stage2) * n_scenes
     bar = RunProgress({'scenes': (n_scenes + n_val, 1.6), 'pseudo-labels': (n_scenes + n_val, 2.0),     # seconds per unit on 2 CPU cores
                        'training': (steps, 2.0), 'evaluation': (2 * n_val, 3.0)}, disable=not progress)
-    scenes, val = [], []
-    for ds, into in ((train_ds, scenes), (val_ds, val)):
-        for s in ds: into.append(s); bar.update('scenes')
+    for ds in (train_ds, val_ds): ds.generate(2, on_scene=lambda name: bar.update('scenes'))   # generation is single-threaded: two at a time
+    scenes, val = list(train_ds), list(val_ds)
     timings['scenes'] = time.perf_counter() - t0
     t = time.perf_counter()
     labeler, regions, feats, simulated = demo_models(train_ds.vocab, data.get('severity', 0.5), cfg.seed, features=data.get('features', 'auto'),
@@ -173,7 +175,7 @@ def train_command(a) -> int:
     over = [o for o in a.overrides if not o.startswith('data.')]
     data.update({o.split('=', 1)[0][5:]: yaml.safe_load(o.split('=', 1)[1]) for o in a.overrides if o.startswith('data.')})
     cfg = load_config(a.config, over)
-    if not data.get('labels'): raise SystemExit('labelfree train: set data.labels=DIR (a folder made by `labelfree labels`)')
+    if not data.get('labels'): raise ValueError('set data.labels=DIR (a folder made by `labelfree labels`)')
     train = LazyTrainScenes(_dataset_from(data), Path(data['labels']))
     val = list(_dataset_from(data, 'val_split')) if data.get('val_split') else None
     out = Path(a.out or f'runs/{Path(a.config).stem}')
@@ -336,7 +338,7 @@ def distill_command(a) -> int:
     if cos: msg += f'; held-out cosine with the teacher {cos[-1]:.3f}'
     print(msg + f'; checkpoint and log.jsonl in {out}')
     if a.probe:
-        if len(names) and not val: raise SystemExit('labelfree distill --probe: the config has no held-out scenes (data.n_val, data.val_scenes or data.val_split)')
+        if len(names) and not val: raise ValueError('--probe: the config has no held-out scenes (data.n_val, data.val_scenes or data.val_split)')
         train = [ds.load(n) for n in names[:data.get('n_probe', len(names))]]
         pc = ProbeConfig.from_dict(sections.get('probe'), f'{a.config}: probe')
         rep = probe_checkpoint(out / 'checkpoint.pt', train, val, pc, out / 'probe', random_baseline=True)
@@ -352,9 +354,9 @@ def probe_command(a) -> int:
     ds = get_dataset(a.dataset, a.root, **kw)
     names = a.scene or ds.names
     bad = [n for n in names if n not in ds.names]
-    if bad: raise SystemExit(f"labelfree probe: no scene {bad[0]!r} in {ds!r}; scenes: {', '.join(ds.names[:8])}")
+    if bad: raise ValueError(f"no scene {bad[0]!r} in {ds!r}; scenes: {', '.join(ds.names[:8])}")
     scenes = [ds.load(n) for n in names[:a.limit]]
-    if len({s.vocab.name for s in scenes}) > 1: raise SystemExit('labelfree probe: the scenes use different vocabularies; pick some with --scene')
+    if len({s.vocab.name for s in scenes}) > 1: raise ValueError('the scenes use different vocabularies; pick some with --scene')
     if a.val_split:
         vds = get_dataset(a.dataset, a.root, **dict(kw, split=a.val_split))
         train, held = scenes, [vds.load(n) for n in vds.names[:a.limit]]
@@ -362,8 +364,7 @@ def probe_command(a) -> int:
     section = config_sections(a.config).get('probe') if a.config else None
     over = {k: v for k, v in dict(epochs=a.epochs, lovasz=a.lovasz, device=a.device).items() if v is not None}
     pc = ProbeConfig.from_dict({**(section or {}), **over}, f'{a.config}: probe' if a.config else 'probe')
-    try: rep = probe_checkpoint(a.checkpoint, train, held, pc, a.out, random_baseline=a.random_baseline)
-    except (ValueError, FileNotFoundError) as e: raise SystemExit(f'labelfree probe: {e}') from None
+    rep = probe_checkpoint(a.checkpoint, train, held, pc, a.out, random_baseline=a.random_baseline)
     print(json.dumps(dict(miou=rep['miou'], points=rep['points'])))
     return 0
 
@@ -372,6 +373,7 @@ def main(argv=None) -> int:
     "Entry point of the `labelfree` command."
     ap = argparse.ArgumentParser(prog='labelfree', description='Label-free 2D/3D semantic segmentation with vision foundation models.')
     ap.add_argument('--version', action='version', version=f'labelfree {labelfree.__version__}')
+    ap.add_argument('--debug', action='store_true', help='show the traceback of a user error too (or set LABELFREE_DEBUG=1)')
     sub = ap.add_subparsers(dest='cmd', required=True)
     d = sub.add_parser('demo', help='run the main job on the embedded default')
     d.add_argument('--out', type=Path, default=Path('out/demo'), help='output folder (default: out/demo)')
@@ -441,6 +443,27 @@ def main(argv=None) -> int:
     pr.add_argument('--out', type=Path, default=Path('out/probe'))
     pr.add_argument('--device')
     a = ap.parse_args(argv)
+    try: return _run(a)
+    except USER_ERRORS as e:                 # bad input: one line naming what is wrong, exit status 2
+        if a.debug or os.environ.get('LABELFREE_DEBUG'): raise
+        msg = e.args[0] if isinstance(e, KeyError) and e.args else str(e)
+        print(f"labelfree {a.cmd}: {str(msg).strip() or type(e).__name__}", file=sys.stderr)
+        return 2
+    except Exception:                        # anything else is labelfree's fault: the traceback, and a line saying so
+        import traceback
+        traceback.print_exc()
+        print(f"labelfree {a.cmd}: unexpected error (a bug in labelfree, not in your input): please report it with the traceback above",
+              file=sys.stderr)
+        return 1
+
+def _user_errors() -> tuple:
+    "The exception types that mean bad input: scenes, labels, configs and overrides (ValueError, KeyError), files, YAML syntax."
+    import yaml
+    return (ValueError, KeyError, FileNotFoundError, NotADirectoryError, IsADirectoryError, PermissionError, yaml.YAMLError)
+
+USER_ERRORS = _user_errors()
+
+def _run(a) -> int:
     if a.cmd == 'labels': return labels_command(a)
     if a.cmd == 'distill': return distill_command(a)
     if a.cmd == 'probe': return probe_command(a)
@@ -462,5 +485,7 @@ def main(argv=None) -> int:
         for k, m in r['miou'].items(): print(f"{k:24s} {m['2d']:7.1f} {m['3d']:7.1f}")
         for b, g in r['gains'].items():
             print(f"gain of CNS {b.replace('_', ' ')} pseudo-labels: 2D {g['2d']:+.1f}, 3D {g['3d']:+.1f} points")
+        t = r['timings_s']
+        print('wall time by stage: ' + ', '.join(f"{k.replace('_', ' ')} {t[k]:.0f} s" for k in ('scenes', 'pseudo_labels', 'stage1', 'stage2', 'evaluation') if k in t))
         print(f"done in {r['timings_s']['total']:.0f} s, peak memory {r['peak_rss_mb']:.0f} MB; report and plots in {a.out}")
     return 0

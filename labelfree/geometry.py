@@ -91,10 +91,16 @@ def _visible_in_view(xT, view, min_depth, depth_abs_tol, depth_rel_tol):
         idx, zi, row, col = idx[keep], zi[keep], row[keep], col[keep]
     return idx, row, col, zi
 
+def _finite(xyz: np.ndarray, who: str):
+    "Refuse coordinates that are NaN or infinite, with their count (they would otherwise become garbage pixels and voxels)."
+    bad = ~np.isfinite(xyz).all(-1) if xyz.ndim == 2 else ~np.isfinite(xyz)
+    if bad.any(): raise ValueError(f"{who}: {int(bad.sum())} of {len(xyz)} points have NaN or infinite coordinates (first at index {int(np.argmax(bad))})")
+
 def point_pixel_pairs(xyz: np.ndarray, views: Sequence[View], min_depth: float = 0.1,
                       depth_abs_tol: float = 0.05, depth_rel_tol: float = 0.02) -> PointPixelPairs:
     "Every (point, view, pixel) where a view sees a point: depth-tested in RGB-D views, depth and bounds in the others."
     x = np.asarray(xyz, np.float32)
+    _finite(x, 'point_pixel_pairs')
     parts = [_visible_in_view(x.T, v, min_depth, depth_abs_tol, depth_rel_tol) for v in views]
     counts = np.array([len(p[0]) for p in parts], np.int64)
     cat = lambda i, dt: np.concatenate([p[i] for p in parts]).astype(dt, copy=False) if parts else np.zeros(0, dt)
@@ -155,6 +161,7 @@ def import_minkowski():
 def voxelize(xyz: np.ndarray, voxel_size: float) -> Voxels:
     "Quantise `xyz` to a grid of `voxel_size` metres with MinkowskiEngine's `sparse_quantize`."
     if not voxel_size > 0: raise ValueError(f"voxel_size must be positive, got {voxel_size}")
+    _finite(np.asarray(xyz), 'voxelize')
     sparse_quantize = import_minkowski().utils.sparse_quantize
     grid = np.floor(np.asarray(xyz, np.float64) / voxel_size).astype(np.int32)
     coords, index, inverse = sparse_quantize(grid, return_index=True, return_inverse=True)

@@ -500,3 +500,29 @@ class ProceduralScenes(SceneDataset):
         scene = make_scene(p['seed'], self.names.index(name), p['n_views'], p['width'], p['height'], p['points_per_m2'])
         if self.cache: write_custom(scene, folder)
         return scene
+    def generate(self, n_workers: int = 2, on_scene=None) -> int:
+        "Generate and cache the scenes not cached yet, in `n_workers` processes (`on_scene(name)` after each, cached ones included); returns how many were made."
+        if not self.cache: raise ValueError(f"{self!r}: generate() fills the cache, and this dataset has cache=False")
+        todo = [n for n in self.names if not (self.root / n / 'cameras.json').exists()]
+        for n in self.names:
+            if n not in todo and on_scene: on_scene(n)
+        if not todo: return 0
+        if n_workers <= 1 or len(todo) == 1:
+            for n in todo:
+                self.load(n)
+                if on_scene: on_scene(n)
+            return len(todo)
+        import concurrent.futures as cf, multiprocessing as mp
+        p = self.params
+        # spawned, not forked: the parent may hold thread pools (torch, OpenMP) that a forked child would inherit half-initialised
+        with cf.ProcessPoolExecutor(n_workers, mp_context=mp.get_context('spawn')) as ex:
+            jobs = {ex.submit(_make_and_write, self.root / n, p['seed'], self.names.index(n), p['n_views'], p['width'], p['height'],
+                              p['points_per_m2']): n for n in todo}
+            for f in cf.as_completed(jobs):
+                f.result()
+                if on_scene: on_scene(jobs[f])
+        return len(todo)
+
+def _make_and_write(folder, seed, index, n_views, width, height, points_per_m2):
+    "A worker's job in `ProceduralScenes.generate`: one scene, written atomically to its cache folder."
+    write_custom(make_scene(seed, index, n_views, width, height, points_per_m2), folder)

@@ -33,13 +33,24 @@ __all__ = ['ConfigBase', 'config_path', 'config_sections', 'parse_overrides', 'C
            'load_checkpoint', 'train_cns']
 
 # %% ../../nbs/30_train.cns.ipynb #e55fa32f
+_TYPES = {'int': (int,), 'float': (int, float), 'str': (str,), 'bool': (bool,), 'tuple': (tuple, list), 'list': (list, tuple),
+          'dict': (dict,), 'None': (type(None),)}
+
+def _check_type(name: str, value, annotation: str):
+    "Refuse `value` for config field `name` unless it has the field's declared type (`int`, `float | None`, ...); ints pass as floats, bools never as numbers."
+    allowed = [t for part in str(annotation).split('|') for t in _TYPES.get(part.strip(), (object,))]
+    if isinstance(value, bool) and bool not in allowed: allowed = []
+    if not any(isinstance(value, t) for t in allowed):
+        raise ValueError(f"config field {name!r} must be {annotation}, got {value!r} ({type(value).__name__})")
+
 class ConfigBase:
     "What the training configs (co-training here, distillation in `labelfree.train.scalr`) share."
     def update(self, **kw):
-        "A copy with fields replaced; unknown keys are an error naming them."
-        names = {f.name for f in fields(self)}
-        bad = set(kw) - names
-        if bad: raise KeyError(f"unknown config keys {sorted(bad)}; known: {sorted(names)}")
+        "A copy with fields replaced; unknown keys and values of the wrong type are errors naming the field."
+        types = {f.name: f.type for f in fields(self)}
+        bad = set(kw) - set(types)
+        if bad: raise KeyError(f"unknown config keys {sorted(bad)}; known: {sorted(types)}")
+        for k, v in kw.items(): _check_type(k, v, types[k])
         return type(self)(**{**asdict(self), **kw})
 
 def config_path(path) -> Path:
@@ -104,6 +115,7 @@ def load_config(path: str | Path | None = None, overrides: list[str] = ()) -> CN
     if path is not None:
         try: cfg = cfg.update(**{k: v for k, v in config_sections(path).items() if k not in ('data', 'description')})
         except KeyError as e: raise KeyError(f"{config_path(path)}: {e.args[0]}") from None
+        except ValueError as e: raise ValueError(f"{config_path(path)}: {e}") from None
     cfg = cfg.update(**parse_overrides(overrides))
     cfg.image_size = tuple(cfg.image_size)
     return cfg
