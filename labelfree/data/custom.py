@@ -33,6 +33,9 @@ def load_custom(folder: Path) -> Scene:
     folder = Path(folder)
     cams = folder / 'cameras.json'
     info = read_json(cams)
+    if not isinstance(info, dict): raise SceneError(f"{cams}: must hold a JSON object (with 'vocabulary', 'points', 'views'), not a {type(info).__name__}")
+    if not isinstance(info.get('views', []), list) or not info.get('views'):
+        raise SceneError(f"{cams}: field 'views' must be a non-empty list of views")
     vname = info.get('vocabulary')
     if vname not in VOCABULARIES: raise SceneError(f"{cams}: field 'vocabulary' must be one of {list(VOCABULARIES)}, got {vname!r}")
     vocab = VOCABULARIES[vname]
@@ -49,8 +52,12 @@ def load_custom(folder: Path) -> Scene:
         for key in ('image', 'K'):
             if key not in v: raise SceneError(f"{where}: field '{key}' is missing")
         opt = lambda key: read_image(folder / v[key]) if v.get(key) else None
-        views.append(View(read_image(folder / v['image']), np.asarray(v['K'], np.float64), _pose(v, where),
-                          depth=opt('depth'), depth_scale=float(v.get('depth_scale', 1000.0)),
+        try: K = np.asarray(v['K'], np.float64)
+        except (ValueError, TypeError): raise SceneError(f"{where}: field 'K' must be a 3x3 matrix of numbers, got {v['K']!r}") from None
+        try: depth_scale = float(v.get('depth_scale', 1000.0))
+        except (ValueError, TypeError): raise SceneError(f"{where}: field 'depth_scale' must be a number, got {v.get('depth_scale')!r}") from None
+        views.append(View(read_image(folder / v['image']), K, _pose(v, where),
+                          depth=opt('depth'), depth_scale=depth_scale,
                           labels=opt('labels'), instances=opt('instances'),
                           name=str(v.get('name', i)), source=str(folder / v['image'])))
     return Scene(info.get('name', folder.name), points, views, vocab, info.get('meta', {}))
@@ -109,6 +116,7 @@ class CustomDataset(SceneDataset):
         "The vocabulary named by the first scene's `cameras.json`."
         if not self.names: raise SceneError(f"{self.root}: no scene folders")
         cams = self.root / self.names[0] / 'cameras.json'
-        name = read_json(cams).get('vocabulary')
+        info = read_json(cams)
+        name = info.get('vocabulary') if isinstance(info, dict) else None
         if name not in VOCABULARIES: raise SceneError(f"{cams}: field 'vocabulary' must be one of {list(VOCABULARIES)}, got {name!r}")
         return VOCABULARIES[name]

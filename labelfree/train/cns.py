@@ -63,7 +63,14 @@ def config_path(path) -> Path:
 def config_sections(path) -> dict:
     "The whole YAML config file `path` (a path or a shipped name) as a dict."
     import yaml
-    return yaml.safe_load(config_path(path).read_text()) or {}
+    p = config_path(path)
+    try: d = yaml.safe_load(p.read_text()) or {}
+    except yaml.YAMLError as e:
+        m = getattr(e, 'problem_mark', None)
+        where = f' at line {m.line + 1}, column {m.column + 1}' if m else ''
+        raise ValueError(f"{p}: YAML syntax error{where}: {getattr(e, 'problem', None) or e}") from None
+    if not isinstance(d, dict): raise ValueError(f"{p}: a config must be a YAML mapping of fields, not a {type(d).__name__}")
+    return d
 
 def parse_overrides(overrides) -> dict:
     "Command-line `key=value` overrides as a dict, each value read as YAML."
@@ -354,8 +361,8 @@ def read_checkpoint(path: Path) -> dict:
         if g: raise ValueError(f"{path}: refused: the checkpoint asks to unpickle {g.group(1)}, not only tensors and plain values, "
                                f"and would run code when loaded; only unpickle it in full if you trust its source") from None
         raise ValueError(f"{path}: not a readable checkpoint (truncated, or not written by torch.save)") from None
-    except (RuntimeError, EOFError, OSError, ValueError) as e:
-        raise ValueError(f"{path}: not a readable checkpoint (truncated, or not written by torch.save: {str(e).strip().splitlines()[0][:120]})") from None
+    except (RuntimeError, EOFError, OSError, ValueError, IndexError, KeyError, TypeError, AttributeError) as e:
+        raise ValueError(f"{path}: not a readable checkpoint (truncated, or not written by torch.save: {(str(e).strip().splitlines() or [type(e).__name__])[0][:120]})") from None
 
 def save_checkpoint(tr: CNSTrainer, path: Path) -> None:
     write_checkpoint(path, net2=tr.net2.state_dict(), net3=tr.net3.state_dict(), opt=tr.opt.state_dict(), sched=tr.sched.state_dict(),
