@@ -513,10 +513,11 @@ class ProceduralScenes(SceneDataset):
                 if on_scene: on_scene(n)
             return len(todo)
         import concurrent.futures as cf, multiprocessing as mp
+        from labelfree.data.procedural import _make_and_write as job      # by its module, so a spawned worker can find it
         p = self.params
         # spawned, not forked: the parent may hold thread pools (torch, OpenMP) that a forked child would inherit half-initialised
         with cf.ProcessPoolExecutor(n_workers, mp_context=mp.get_context('spawn')) as ex:
-            jobs = {ex.submit(_make_and_write, self.root / n, p['seed'], self.names.index(n), p['n_views'], p['width'], p['height'],
+            jobs = {ex.submit(job, self.root / n, p['seed'], self.names.index(n), p['n_views'], p['width'], p['height'],
                               p['points_per_m2']): n for n in todo}
             for f in cf.as_completed(jobs):
                 f.result()
