@@ -513,7 +513,8 @@ class ProceduralScenes(SceneDataset):
                 if on_scene: on_scene(n)
             return len(todo)
         import concurrent.futures as cf, multiprocessing as mp
-        from labelfree.data.procedural import _make_and_write as job      # by its module, so a spawned worker can find it
+        import importlib          # the job by its module's name, so that a spawned worker finds it (also when this runs in a notebook)
+        job = importlib.import_module('labelfree.data.procedural')._make_and_write
         p = self.params
         # spawned, not forked: the parent may hold thread pools (torch, OpenMP) that a forked child would inherit half-initialised
         with cf.ProcessPoolExecutor(n_workers, mp_context=mp.get_context('spawn')) as ex:
