@@ -102,7 +102,8 @@ class Setting:
             tr = load_checkpoint(p, 'cpu')
             res[k] = dict(held_out=_scores(tr, self.val, cfg), train=_scores(tr, [ts.scene for ts in self.train], cfg))
             if k == 'stage1' and cfg.p_switch > 0: res['pairs'] = _pair_accuracy(tr, self.train, cfg)
-        done.write_text(json.dumps(res, indent=1))
+        from labelfree.data.io import atomic_path
+        with atomic_path(done) as tmp: Path(tmp).write_text(json.dumps(res, indent=1))      # a killed bench leaves no half file
         return res
 
 
