@@ -20,6 +20,7 @@ from .data.datasets import DATASETS, get_dataset
 from .data.procedural import ProceduralScenes
 from .data.samples import SAMPLES
 from .labels import FolderLabeler, missing_scenes, run_pseudo_labels
+from .vfm.clip import DENSE_MODES
 from tqdm.auto import tqdm
 
 # %% auto #0
@@ -220,14 +221,17 @@ def scenes(dataset: str, root: Path | None = None, skip_broken: bool = False, li
 # %% ../nbs/60_cli.ipynb #55e582b9
 def _labeler_and_regions(a, vocab):
     "Build the dense labeler and region source the `labels` arguments ask for."
+    if not a.clip and (a.dense_mode != 'maskclip' or a.dense_window):
+        raise ValueError('--dense-mode and --dense-window choose how real CLIP labels are made: they need --clip MODEL')
     if a.simulated:
         from labelfree.vfm.simulated import SimulatedCLIP
         labeler = SimulatedCLIP(vocab, severity=a.severity, seed=a.seed)
     elif a.labels_from:
         labeler = FolderLabeler(a.labels_from)
     else:
-        from labelfree.vfm.clip import MaskCLIP, load_clip
-        labeler = MaskCLIP(load_clip(a.clip, a.clip_pretrained, a.clip_weights, download=a.download, device=a.device), vocab)
+        from labelfree.vfm.clip import DenseCLIP, load_clip
+        labeler = DenseCLIP(load_clip(a.clip, a.clip_pretrained, a.clip_weights, download=a.download, device=a.device), vocab,
+                            mode=a.dense_mode, window=a.dense_window, stride=a.dense_stride)
     regions = a.regions or ('sam' if a.sam else 'simulated' if a.simulated else 'none')
     sam = None
     if regions == 'sam' or (a.sam_features and not a.simulated):
@@ -397,6 +401,10 @@ def main(argv=None) -> int:
     src.add_argument('--labels-from', type=Path, metavar='DIR', help='per-view label PNGs from another model')
     l.add_argument('--clip-pretrained', default='openai', help='pretrained tag (default: openai)')
     l.add_argument('--clip-weights', type=Path, metavar='PATH', help='local CLIP checkpoint file')
+    l.add_argument('--dense-mode', default='maskclip', choices=DENSE_MODES,
+                   help="how CLIP's last block gives per-patch embeddings (default maskclip, as CNS; see labelfree.vfm.clip)")
+    l.add_argument('--dense-window', type=int, metavar='PX', help='sliding-window inference: window size in pixels of the resized image (a multiple of the patch size)')
+    l.add_argument('--dense-stride', type=int, metavar='PX', help='sliding-window stride (default: half the window)')
     l.add_argument('--download', action='store_true', help='let open_clip download missing weights')
     l.add_argument('--sam', choices=['vit_b', 'vit_l', 'vit_h', 'vit_tiny'], help='SAM model for regions')
     l.add_argument('--sam-weights', type=Path, metavar='PATH', help='SAM checkpoint file')

@@ -24,8 +24,9 @@ from .metrics import confusion, miou
 
 # %% auto #0
 __all__ = ['refine', 'vote', 'PseudoLabels', 'pseudo_label_scene', 'pseudo_label_confusions', 'pseudo_label_miou',
-           'plot_pseudo_labels', 'scene_file_name', 'FolderLabeler', 'shard_from_env', 'save_pseudo_labels',
-           'read_provenance', 'load_pseudo_labels', 'run_pseudo_labels', 'missing_scenes']
+           'plot_pseudo_labels', 'compare_dense_modes', 'dense_modes_markdown', 'scene_file_name', 'FolderLabeler',
+           'shard_from_env', 'save_pseudo_labels', 'read_provenance', 'load_pseudo_labels', 'run_pseudo_labels',
+           'missing_scenes']
 
 # %% ../nbs/14_labels.ipynb #c871011e
 def refine(labels: np.ndarray, masks: list[np.ndarray]) -> np.ndarray:
@@ -122,6 +123,20 @@ def plot_pseudo_labels(scene: Scene, pl: PseudoLabels, views=None):
             if r == 0: axs[r, c].set_title(title)
     fig.tight_layout()
     return fig
+
+# %% ../nbs/14_labels.ipynb #feab6eea
+def compare_dense_modes(clip, scenes, regions=None, modes=None, **labeler_kw) -> dict:
+    "For each dense CLIP mode (default: all), the pseudo-labels' 2D and 3D mIoU on `scenes` (`pseudo_label_miou`)."
+    from labelfree.vfm.clip import DENSE_MODES, DenseCLIP
+    vocab = scenes[0].vocab
+    return {m: pseudo_label_miou(scenes, DenseCLIP(clip, vocab, mode=m, **labeler_kw), regions) for m in (modes or DENSE_MODES)}
+
+def dense_modes_markdown(res: dict) -> str:
+    "`compare_dense_modes`'s result as a markdown table."
+    keys = [k for k in ('pseudo_raw', 'pseudo_refined') if k in next(iter(res.values()))]
+    head = '| mode | ' + ' | '.join(f"{k.split('_')[1]} {d}" for k in keys for d in ('2D', '3D')) + ' |'
+    rows = [f'| `{m}` | ' + ' | '.join(f"{r[k][d]:.1f}" for k in keys for d in ('2d', '3d')) + ' |' for m, r in res.items()]
+    return '\n'.join([head, '|---' * (1 + 2 * len(keys)) + '|', *rows])
 
 # %% ../nbs/14_labels.ipynb #ce760e43
 def scene_file_name(name: str) -> str:

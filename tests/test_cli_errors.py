@@ -135,3 +135,11 @@ def test_unexpected_error_says_bug(tmp_path):
 def test_debug_shows_traceback(tmp_path):
     r = run('--debug', 'train', '--config', tmp_path / 'none.yaml')
     assert r.returncode != 0 and 'Traceback' in r.stderr
+
+
+def test_dense_mode_needs_clip(tmp_path):
+    assert_one_line(run('labels', '--dataset', 'procedural', '--out', tmp_path / 'l', '--simulated', '--dense-mode', 'naclip'), '--dense-mode', '--clip')
+
+
+def test_unknown_dense_mode(tmp_path):
+    assert_one_line(run('labels', '--dataset', 'procedural', '--out', tmp_path / 'l', '--clip', 'ViT-B-16', '--dense-mode', 'segclip'), '--dense-mode', 'segclip')

@@ -16,15 +16,15 @@ from torch import nn
 
 from ..core import Scene, Vocabulary
 from .base import freeze, pick_device
-from .clip import ClipModel, SCENE_TEMPLATES, WeightsNotFound, class_names, load_clip, maskclip_features, text_embeddings
+from .clip import ClipModel, SCENE_TEMPLATES, WeightsNotFound, build_tiny_clip, class_names, load_clip, dense_clip_features, text_embeddings
 from .imagenet import LITE0_MEAN, LITE0_STD, lite0_features
 from .sam import SamFeatures, load_sam
 from .simulated import SimulatedCLIP
 
 # %% auto #0
 __all__ = ['DINOV2_MODELS', 'FeatureGrid', 'sample_grid', 'combine', 'Teacher', 'build_tiny_dinov2', 'load_dinov2',
-           'DINOv2Teacher', 'build_tiny_clip', 'ClipTeacher', 'SamTeacher', 'ImageNetTeacher', 'SimulatedClipTeacher',
-           'ConcatTeacher', 'make_teacher', 'TeacherFeatures']
+           'DINOv2Teacher', 'ClipTeacher', 'SamTeacher', 'ImageNetTeacher', 'SimulatedClipTeacher', 'ConcatTeacher',
+           'make_teacher', 'TeacherFeatures']
 
 # %% ../../nbs/15_vfm.teachers.ipynb #852cb1c7
 @dataclass
@@ -156,15 +156,6 @@ class DINOv2Teacher(Teacher):
         return FeatureGrid(f[0].float())
 
 # %% ../../nbs/15_vfm.teachers.ipynb #513c3c31
-def build_tiny_clip(embed_dim: int = 32, width: int = 64, layers: int = 2, image_size: int = 64) -> ClipModel:
-    "An open_clip ViT CLIP of the real class at toy size (random weights), frozen, with the standard tokenizer: for tests."
-    import open_clip
-    from open_clip.model import CLIP, CLIPTextCfg, CLIPVisionCfg
-    m = CLIP(embed_dim, CLIPVisionCfg(layers=layers, width=width, patch_size=16, image_size=image_size, head_width=32),
-             CLIPTextCfg(context_length=77, vocab_size=49408, width=width, heads=2, layers=layers))
-    return ClipModel(freeze(m, 'CLIP tiny'), open_clip.get_tokenizer('ViT-B-16'), open_clip.OPENAI_DATASET_MEAN,
-                     open_clip.OPENAI_DATASET_STD, 'tiny/random')
-
 class ClipTeacher(Teacher):
     "CLIP's dense (MaskCLIP) patch embeddings as teacher, with CLIP's text tower for open-vocabulary queries."
     open_vocabulary = True
@@ -181,7 +172,7 @@ class ClipTeacher(Teacher):
         dev = _device(self)
         x = _preprocess(image, self.clip.mean, self.clip.std, self.patch, self.short_side, dev)
         with torch.autocast(dev.type, enabled=self.amp and dev.type == 'cuda'):
-            f = maskclip_features(self.model.visual, x)                  # (1, gh, gw, D)
+            f = dense_clip_features(self.model.visual, x)                  # (1, gh, gw, D)
         return FeatureGrid(f[0].permute(2, 0, 1).float())
     def text(self, prompts: list[str]) -> torch.Tensor:
         "(P, D) normalised text embeddings of `prompts` (each averaged over the templates)."
