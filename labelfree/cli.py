@@ -24,9 +24,9 @@ from .vfm.clip import DENSE_MODES
 from tqdm.auto import tqdm
 
 # %% auto #0
-__all__ = ['USER_ERRORS', 'demo_models', 'config_data', 'RunProgress', 'demo', 'LazyTrainScenes', 'train_command',
-           'evaluate_command', 'scenes', 'labels_command', 'LazyDistillScenes', 'distill_command', 'probe_command',
-           'main']
+__all__ = ['DATA_KEYS', 'USER_ERRORS', 'demo_models', 'config_data', 'RunProgress', 'demo', 'LazyTrainScenes', 'split_overrides',
+           'train_command', 'evaluate_command', 'scenes', 'labels_command', 'LazyDistillScenes', 'distill_command',
+           'probe_command', 'main']
 
 # %% ../nbs/60_cli.ipynb #9ac28c88
 def demo_models(vocab, severity: float = 0.5, seed: int = 0, device=None, features: str = 'auto', persistent: float | None = None):
@@ -168,14 +168,31 @@ def _dataset_from(data: dict, split_key: str = 'split'):
     kw = {k: v for k, v in kw.items() if k in accepted and k != 'root' and v is not None}
     return get_dataset(name, data.get('root'), **kw)
 
+DATA_KEYS = {'dataset', 'root', 'split', 'version', 'labels', 'val_split', 'scenes', 'val_scenes', 'n_scenes', 'n_views', 'n_val',
+             'val_seed', 'seed', 'severity', 'persistent', 'features', 'n_probe'}
+"The `data` fields the commands read; a dataset loader's own keyword arguments are accepted too."
+
+def split_overrides(config: str, overrides) -> tuple[dict, list[str]]:
+    "A config's `data` section with the `data.*` overrides applied (each key checked), and the other overrides."
+    import inspect, yaml
+    data = config_data(config)
+    known = DATA_KEYS | set(data) | {p for cls in DATASETS.values() for p in inspect.signature(cls.__init__).parameters if p != 'self'}
+    for o in overrides:
+        if not o.startswith('data.'): continue
+        if '=' not in o: raise ValueError(f"override {o!r}: expected data.key=value")
+        k, v = o[5:].split('=', 1)
+        if k not in known: raise ValueError(f"override {o!r}: unknown field data.{k}; known: {', '.join(sorted(known))}")
+        try: data[k] = yaml.safe_load(v)
+        except yaml.YAMLError: raise ValueError(f"override {o!r}: the value is not valid YAML") from None
+    return data, [o for o in overrides if not o.startswith('data.')]
+
 def train_command(a) -> int:
-    import yaml
     from labelfree.train.cns import init_distributed, load_config, train_cns
+    from labelfree.vfm.base import pick_device
     init_distributed()                               # a no-op unless launched by torchrun
-    data = config_data(a.config)
-    over = [o for o in a.overrides if not o.startswith('data.')]
-    data.update({o.split('=', 1)[0][5:]: yaml.safe_load(o.split('=', 1)[1]) for o in a.overrides if o.startswith('data.')})
+    data, over = split_overrides(a.config, a.overrides)
     cfg = load_config(a.config, over)
+    if cfg.device: pick_device(cfg.device)           # a bad device is refused before any data is read
     if not data.get('labels'): raise ValueError('set data.labels=DIR (a folder made by `labelfree labels`)')
     train = LazyTrainScenes(_dataset_from(data), Path(data['labels']))
     val = list(_dataset_from(data, 'val_split')) if data.get('val_split') else None
@@ -186,10 +203,11 @@ def train_command(a) -> int:
 
 def evaluate_command(a) -> int:
     from labelfree.evaluate import summarize, write_report
-    from labelfree.train.cns import evaluate_nets, load_checkpoint
+    from labelfree.train.cns import check_vocabulary, evaluate_nets, load_checkpoint
     tr = load_checkpoint(a.checkpoint, a.device)
     kw = {k: v for k, v in dict(split=a.split, version=a.version).items() if v is not None}
     ds = get_dataset(a.dataset, a.root, **kw)
+    check_vocabulary(tr, ds.vocab, f'{a.checkpoint}')
     C = len(ds.vocab)
     conf = {'2d': np.zeros((C, C + 1), np.int64), '3d': np.zeros((C, C + 1), np.int64)}
     for scene in tqdm(ds, total=len(ds), desc='evaluate'):
@@ -259,6 +277,12 @@ def _labeler_and_regions(a, vocab):
         features = SamFeatures(sam, a.sam or 'vit_b')
     return labeler, regions, features
 
+def _shard(s: str) -> tuple[int, int]:
+    "`--shard i/n` as (i, n)."
+    try: i, n = (int(x) for x in s.split('/'))
+    except ValueError: raise ValueError(f"--shard {s!r}: expected i/n with whole numbers, e.g. 0/4") from None
+    return i, n
+
 def labels_command(a) -> int:
     "Run `labelfree labels` with parsed arguments `a`."
     kw = {k: v for k, v in dict(split=a.split, version=a.version).items() if v is not None}
@@ -268,11 +292,12 @@ def labels_command(a) -> int:
         print(f'{len(ds) - len(miss)}/{len(ds)} scenes labelled in {a.out}' + ''.join(f'\n  missing {n}' for n in miss))
         return 1 if miss else 0
     labeler, regions, features = _labeler_and_regions(a, ds.vocab)
-    shard = tuple(int(x) for x in a.shard.split('/')) if a.shard else None
+    shard = _shard(a.shard) if a.shard else None
     for m in (labeler, regions):
         if getattr(m, 'simulated', False): print(f'note: {m.name} is a SIMULATED model (ground truth corrupted on purpose), not a real one')
-    r = run_pseudo_labels(ds, a.out, labeler, regions, features, shard=shard, skip_broken=a.skip_broken)
-    print(f"shard {r['shard']}: {r['made']} scenes labelled, {r['already_done']} already done, {len(r['broken'])} broken")
+    r = run_pseudo_labels(ds, a.out, labeler, regions, features, shard=shard, skip_broken=a.skip_broken, redo_broken=a.redo_broken)
+    print(f"shard {r['shard']}: {r['made']} scenes labelled, {r['already_done']} already done, {len(r['broken'])} broken"
+          + (f", {len(r['unseen'])} with no point seen by any view" if r['unseen'] else ''))
     for n, e in r['broken']: print(f'  BROKEN {n}: {e}')
     return 1 if r['broken'] else 0
 
@@ -316,17 +341,17 @@ def _distill_data(data: dict):
 
 def distill_command(a) -> int:
     "Run `labelfree distill` with parsed arguments `a`."
-    import yaml
     from labelfree.probe import ProbeConfig, probe_checkpoint
     from labelfree.train.cns import init_distributed
     from labelfree.train.cns import config_sections
     from labelfree.train.scalr import load_scalr_config, train_distill
+    from labelfree.vfm.base import pick_device
     from labelfree.vfm.teachers import make_teacher
     init_distributed()                               # a no-op unless launched by torchrun
     sections = config_sections(a.config)
-    data = dict(sections.get('data', {}))
-    data.update({o.split('=', 1)[0][5:]: yaml.safe_load(o.split('=', 1)[1]) for o in a.overrides if o.startswith('data.')})
-    cfg = load_scalr_config(a.config, [o for o in a.overrides if not o.startswith('data.')])
+    data, over = split_overrides(a.config, a.overrides)
+    cfg = load_scalr_config(a.config, over)
+    if cfg.device: pick_device(cfg.device)
     ds, names, val = _distill_data(data)
     teacher = make_teacher(cfg.teacher, cfg.teacher_weights, vocab=ds.vocab, short_side=cfg.short_side, pre_norm=cfg.pre_norm,
                            download=cfg.download, device=cfg.device, seed=cfg.seed)
@@ -354,6 +379,7 @@ def probe_command(a) -> int:
     "Run `labelfree probe` with parsed arguments `a`."
     from labelfree.probe import ProbeConfig, probe_checkpoint, probe_split
     from labelfree.train.cns import config_sections
+    if not Path(a.checkpoint).is_file(): raise FileNotFoundError(f"{a.checkpoint}: checkpoint not found")
     kw = {k: v for k, v in dict(split=a.split, version=a.version).items() if v is not None}
     ds = get_dataset(a.dataset, a.root, **kw)
     names = a.scene or ds.names
@@ -415,7 +441,8 @@ def main(argv=None) -> int:
     l.add_argument('--severity', type=float, default=0.5, help='simulated CLIP noise, 0-1 (default 0.5)')
     l.add_argument('--seed', type=int, default=0)
     l.add_argument('--shard', metavar='I/N', help='label only scenes k with k mod N == I')
-    l.add_argument('--skip-broken', action='store_true')
+    l.add_argument('--skip-broken', action='store_true', help='report scenes that fail to load and go on')
+    l.add_argument('--redo-broken', action='store_true', help='make unreadable (e.g. truncated) label files in --out again')
     l.add_argument('--check', action='store_true', help='only list scenes still missing from --out')
     l.add_argument('--device', help='cpu or cuda (default: cuda when available)')
     t = sub.add_parser('train', help='CNS co-training from a YAML config')
@@ -467,11 +494,14 @@ def main(argv=None) -> int:
 def _user_errors() -> tuple:
     "The exception types that mean bad input: scenes, labels, configs and overrides (ValueError, KeyError), files, YAML syntax."
     import yaml
-    return (ValueError, KeyError, FileNotFoundError, NotADirectoryError, IsADirectoryError, PermissionError, yaml.YAMLError)
+    return (ValueError, KeyError, FileNotFoundError, NotADirectoryError, IsADirectoryError, FileExistsError, PermissionError, yaml.YAMLError)
 
 USER_ERRORS = _user_errors()
 
 def _run(a) -> int:
+    if getattr(a, 'device', None):
+        from labelfree.vfm.base import pick_device
+        pick_device(a.device)                       # an unknown or absent device is refused before any work
     if a.cmd == 'labels': return labels_command(a)
     if a.cmd == 'distill': return distill_command(a)
     if a.cmd == 'probe': return probe_command(a)

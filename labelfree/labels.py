@@ -10,6 +10,8 @@ import json
 import os
 import re
 import warnings
+import zipfile
+import zlib
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -25,8 +27,8 @@ from .metrics import confusion, miou
 # %% auto #0
 __all__ = ['refine', 'vote', 'PseudoLabels', 'pseudo_label_scene', 'pseudo_label_confusions', 'pseudo_label_miou',
            'plot_pseudo_labels', 'compare_dense_modes', 'dense_modes_markdown', 'scene_file_name', 'FolderLabeler',
-           'shard_from_env', 'save_pseudo_labels', 'read_provenance', 'load_pseudo_labels', 'run_pseudo_labels',
-           'missing_scenes']
+           'shard_from_env', 'save_pseudo_labels', 'BrokenLabelFile', 'read_provenance', 'load_pseudo_labels',
+           'run_pseudo_labels', 'missing_scenes']
 
 # %% ../nbs/14_labels.ipynb #c871011e
 def refine(labels: np.ndarray, masks: list[np.ndarray]) -> np.ndarray:
@@ -176,25 +178,41 @@ def save_pseudo_labels(pl: PseudoLabels, path: Path) -> None:
     with atomic_path(path) as tmp:
         with open(tmp, 'wb') as fh: np.savez_compressed(fh, **arrays)
 
+class BrokenLabelFile(ValueError):
+    "A pseudo-label file that cannot be read (truncated, overwritten, not an .npz)."
+
+def _broken(path: Path, e: Exception) -> BrokenLabelFile:
+    return BrokenLabelFile(f"{path}: unreadable pseudo-label file ({type(e).__name__}: {e}); delete it, or rerun "
+                           "`labelfree labels` with --redo-broken to make it again")
+
+def _read_npz(path: Path, read):
+    "`read(z)` on the opened .npz at `path`; a missing file is a `SceneError`, any unreadable one a `BrokenLabelFile` naming it."
+    try:
+        with np.load(path) as z: return read(z)
+    except FileNotFoundError: raise SceneError(f"{path}: pseudo-label file not found") from None
+    except (OSError, ValueError, EOFError, KeyError, zipfile.BadZipFile, zlib.error) as e: raise _broken(path, e) from None
+
 def read_provenance(path: Path) -> dict:
-    with np.load(path) as z: return json.loads(str(z['provenance']))
+    "The provenance stored in a pseudo-label file."
+    return _read_npz(path, lambda z: json.loads(str(z['provenance'])))
 
 def load_pseudo_labels(path: Path) -> PseudoLabels:
     "Read a scene's pseudo-labels written by `save_pseudo_labels`."
-    try: z = np.load(path)
-    except FileNotFoundError: raise SceneError(f"{path}: pseudo-label file not found") from None
-    with z:
+    def read(z):
         prov = json.loads(str(z['provenance']))
         seq = lambda k: [z[f'{k}_{i}'] for i in range(sum(n.startswith(k + '_') for n in z.files))] or None
         return PseudoLabels(prov['scene'], seq('raw2d'), seq('refined2d'), z['labels3d'], z['confidence'], z['n_views'],
                             prov, seq('features'))
+    return _read_npz(path, read)
 
 # %% ../nbs/14_labels.ipynb #ce106b25
 def run_pseudo_labels(dataset: SceneDataset, out: Path | str, labeler, regions=None, features=None,
                       shard: tuple[int, int] | None = None, skip_broken: bool = False, progress: bool = True,
-                      config: dict | None = None) -> dict:
-    "Pseudo-label this shard's scenes of `dataset` into `out`, skipping scenes already done; returns counts."
+                      config: dict | None = None, redo_broken: bool = False) -> dict:
+    """Pseudo-label this shard's scenes of `dataset` into `out`, skipping scenes already done; returns counts.
+    `skip_broken`: report scenes that fail to load (or have no points) and go on; `redo_broken`: make unreadable label files again."""
     out = Path(out)
+    if out.exists() and not out.is_dir(): raise NotADirectoryError(f"{out}: the output must be a folder, and this is a file")
     rank, world = shard or shard_from_env()
     if not 0 <= rank < world: raise ValueError(f"shard {rank}/{world}: need 0 <= i < n")
     cfg = dict(labeler=labeler.name, regions=getattr(regions, 'name', None), features=getattr(features, 'name', None),
@@ -207,26 +225,43 @@ def run_pseudo_labels(dataset: SceneDataset, out: Path | str, labeler, regions=N
         if old.get('config_hash') != key:
             raise ValueError(f"{manifest}: this folder holds labels made with another configuration ({old.get('config')}); "
                              f"use another output folder")
-    else:
+    else:                                   # no manifest: files already there must agree before one is written
+        for p in sorted(out.glob('*.npz'))[:1]:
+            try: h = read_provenance(p).get('config_hash')
+            except BrokenLabelFile: continue
+            if h != key: raise ValueError(f"{p}: made with another configuration, and {manifest} is missing; use another output folder")
         with atomic_path(manifest) as tmp: tmp.write_text(json.dumps(dict(config=cfg, config_hash=key), indent=1))
+    if not dataset.names: raise ValueError(f"{getattr(dataset, 'root', dataset)}: the dataset has no scenes")
     names = dataset.names[rank::world]
     done = made = 0
-    broken = []
+    broken, unseen = [], []
     for name in tqdm(names, desc=f'pseudo-labels {rank + 1}/{world}' if world > 1 else 'pseudo-labels', disable=not progress):
         path = out / f'{scene_file_name(name)}.npz'
         if path.exists():
-            if read_provenance(path).get('config_hash') != key: raise ValueError(f"{path}: made with another configuration")
-            done += 1; continue
-        try: scene = dataset.load(name)
+            try: h = read_provenance(path).get('config_hash')
+            except BrokenLabelFile:
+                if not redo_broken: raise
+                warnings.warn(f'{path}: unreadable, made again (redo_broken)'); h = None
+            if h is not None:
+                if h != key: raise ValueError(f"{path}: made with another configuration")
+                done += 1; continue
+        try:
+            scene = dataset.load(name)
+            if len(scene.points) == 0: raise SceneError(f"{scene.points.source or name}: scene {name!r} has no points")
         except Exception as e:
             if not skip_broken: raise
             broken.append((name, str(e))); warnings.warn(f'skipped scene {name!r}: {e}'); continue
         pl = pseudo_label_scene(scene, labeler, regions, features, progress=progress)
+        seen = int((pl.n_views > 0).sum())
+        if seen == 0:
+            unseen.append(name)
+            warnings.warn(f"scene {name!r}: none of its {len(scene.points):,} points is seen by its {len(scene.views)} views "
+                          "(depth all zero or out of range, wrong poses or depth_scale?); its 3D labels are all ignore")
         pl.provenance = dict(config=cfg, config_hash=key, version=labelfree.__version__, n_points=len(scene.points),
-                             n_views=len(scene.views), seen=int((pl.n_views > 0).sum()))
+                             n_views=len(scene.views), seen=seen)
         save_pseudo_labels(pl, path)
         made += 1
-    return dict(shard=f'{rank}/{world}', scenes=len(names), made=made, already_done=done, broken=broken)
+    return dict(shard=f'{rank}/{world}', scenes=len(names), made=made, already_done=done, broken=broken, unseen=unseen)
 
 def missing_scenes(dataset: SceneDataset, out: Path | str) -> list[str]:
     "Scenes of `dataset` without a pseudo-label file in `out` (the final pass after sharded runs)."

@@ -119,6 +119,7 @@ def test_missing_dataset_root(tmp_path):
 
 
 def test_probe_unknown_scene(tmp_path):
+    (tmp_path / 'ck.pt').write_bytes(b'not read: the scene is checked first')
     assert_one_line(run('probe', '--checkpoint', tmp_path / 'ck.pt', '--dataset', 'samples', '--scene', 'nope'), 'nope')
 
 
@@ -143,3 +144,113 @@ def test_dense_mode_needs_clip(tmp_path):
 
 def test_unknown_dense_mode(tmp_path):
     assert_one_line(run('labels', '--dataset', 'procedural', '--out', tmp_path / 'l', '--clip', 'ViT-B-16', '--dense-mode', 'segclip'), '--dense-mode', 'segclip')
+
+
+# --- more scene-folder faults
+def _no_cameras(root): cameras(root).unlink()
+def _no_k(root): edit_cameras(root, lambda c: c['views'][0].pop('K'))
+def _bad_pose(root): edit_cameras(root, lambda c: c['views'][0].__setitem__(next(k for k in c['views'][0] if 'pose' in k or 'world' in k), [[1, 0], [0, 1]]))
+def _junk_depth(root): next((root / 's0' / 'depth').iterdir()).write_bytes(b'junk')
+def _no_depth(root): next((root / 's0' / 'depth').iterdir()).unlink()
+def _empty_points(root):
+    (root / 's0' / 'points.ply').write_text('ply\nformat ascii 1.0\nelement vertex 0\nproperty float x\nproperty float y\nproperty float z\nend_header\n')
+
+
+SCENE_CASES_MORE = {
+    'no cameras.json': (_no_cameras, 'cameras.json'),
+    'view without K': (_no_k, 'K'),
+    'pose not 4x4': (_bad_pose, 'cameras.json'),
+    'junk depth': (_junk_depth, 'depth'),
+    'missing depth': (_no_depth, 'depth'),
+    'no points in points.ply': (_empty_points, 'no points'),
+}
+
+
+@pytest.mark.parametrize('case', list(SCENE_CASES_MORE))
+def test_broken_scene_folder_more(tmp_path, case):
+    root = scene_folder(tmp_path / 'data')
+    breaker, word = SCENE_CASES_MORE[case]
+    breaker(root)
+    assert_one_line(run('labels', '--dataset', 'custom', '--root', root, '--out', tmp_path / 'labels', '--simulated'), word)
+
+
+def test_empty_dataset_folder(tmp_path):
+    (tmp_path / 'data').mkdir()
+    assert_one_line(run('labels', '--dataset', 'custom', '--root', tmp_path / 'data', '--out', tmp_path / 'l', '--simulated'), 'data')
+
+
+# --- command-line values
+LABELS = ['labels', '--dataset', 'procedural', '--simulated']
+OPTION_CASES = {  # arguments after `labelfree`, and words the message must contain
+    'unknown device': ([*LABELS, '--out', 'OUT', '--device', 'gpu'], ["'gpu'", 'device']),
+    'absent GPU index': ([*LABELS, '--out', 'OUT', '--device', 'cuda:7'], ["'cuda:7'"]),
+    'shard not numbers': ([*LABELS, '--out', 'OUT', '--shard', 'a/b'], ['--shard', 'a/b']),
+    'shard index too large': ([*LABELS, '--out', 'OUT', '--shard', '3/2'], ['shard 3/2']),
+    'shard without slash': ([*LABELS, '--out', 'OUT', '--shard', '1'], ['--shard', "'1'"]),
+    'unknown dataset': (['labels', '--dataset', 'kinetics', '--simulated', '--out', 'OUT'], ['--dataset', 'kinetics']),
+    'dataset root needed': (['labels', '--dataset', 'scannet', '--simulated', '--out', 'OUT'], ['scannet', 'root']),
+    'out is a file': ([*LABELS, '--out', 'FILE'], ['FILE']),
+    'evaluate: unknown device': (['evaluate', '--checkpoint', 'CK', '--dataset', 'samples', '--device', 'tpu9'], ["'tpu9'"]),
+    'train: device override': (['train', '--config', 'demo', 'device=gpu', 'data.labels=OUT'], ["'gpu'"]),
+    'train: unknown data key': (['train', '--config', 'demo', 'data.no_such=1', 'data.labels=OUT'], ['data.no_such']),
+    'train: image_size not a pair': (['train', '--config', 'demo', 'image_size=abc'], ['image_size']),
+    'distill: override not a number': (['distill', '--config', 'scalr_demo', 'lr=fast'], ['lr']),
+    'distill: missing config': (['distill', '--config', 'NOWHERE.yaml'], ['NOWHERE.yaml']),
+    'probe: missing checkpoint': (['probe', '--checkpoint', 'CK', '--dataset', 'samples'], ['ck.pt', 'not found']),
+}
+
+
+@pytest.mark.parametrize('case', list(OPTION_CASES))
+def test_bad_option(tmp_path, case):
+    args, words = OPTION_CASES[case]
+    (tmp_path / 'FILE').write_text('x')
+    sub = {'NOWHERE.yaml': tmp_path / 'NOWHERE.yaml', 'OUT': tmp_path / 'out', 'FILE': tmp_path / 'FILE', 'CK': tmp_path / 'ck.pt'}
+    def fill(x):
+        for k, v in sub.items(): x = x.replace(k, str(v))
+        return x
+    assert_one_line(run(*map(fill, args)), *words)
+
+
+# --- label caches
+def _labelled(tmp_path):
+    root = scene_folder(tmp_path / 'data')
+    out = tmp_path / 'labels'
+    r = run('labels', '--dataset', 'custom', '--root', root, '--out', out, '--simulated')
+    assert r.returncode == 0, r.stderr[-1500:]
+    return root, out
+
+
+def test_truncated_label_file_named_and_redone(tmp_path):
+    root, out = _labelled(tmp_path)
+    f = next(out.glob('*.npz')); good = f.read_bytes(); f.write_bytes(good[:len(good) // 3])
+    assert_one_line(run('labels', '--dataset', 'custom', '--root', root, '--out', out, '--simulated'), f.name, '--redo-broken')
+    r = run('labels', '--dataset', 'custom', '--root', root, '--out', out, '--simulated', '--redo-broken')
+    assert r.returncode == 0 and f.read_bytes() == good, r.stderr[-1500:]
+
+
+def test_label_folder_of_another_configuration(tmp_path):
+    root, out = _labelled(tmp_path)
+    assert_one_line(run('labels', '--dataset', 'custom', '--root', root, '--out', out, '--simulated', '--severity', '0.9'), 'labels.json')
+
+
+# --- checkpoints
+def test_malicious_checkpoint_through_evaluate(tmp_path):
+    code = ("import torch, pathlib, sys\n"
+            "class Boom:\n"
+            "    def __reduce__(self): return (pathlib.Path.touch, (pathlib.Path(sys.argv[1]),))\n"
+            "torch.save({'net2': {}, 'x': Boom()}, sys.argv[2])")
+    subprocess.run([sys.executable, '-c', code, tmp_path / 'RAN', tmp_path / 'evil.pt'], check=True)
+    assert_one_line(run('evaluate', '--checkpoint', tmp_path / 'evil.pt', '--dataset', 'samples'), 'evil.pt', 'refused')
+    assert not (tmp_path / 'RAN').exists()
+
+
+def test_checkpoint_of_another_vocabulary(tmp_path):
+    code = ("import sys\n"
+            "from labelfree.train.cns import CNSConfig, CNSTrainer, save_checkpoint\n"
+            "from labelfree.core import NUSCENES16\n"
+            "tr = CNSTrainer(CNSConfig(backbone_2d='efficientnet_lite0', pretrained_2d=False, width_3d=0.25, device='cpu'), 16, 4)\n"
+            "tr.classes = list(NUSCENES16.classes)\n"
+            "save_checkpoint(tr, sys.argv[1])")
+    subprocess.run([sys.executable, '-c', code, tmp_path / 'ck16.pt'], check=True, capture_output=True)
+    assert_one_line(run('evaluate', '--checkpoint', tmp_path / 'ck16.pt', '--dataset', 'procedural', '--out', tmp_path / 'ev'),
+                    'ck16.pt', 'trained on 16 classes, the data has 20')

@@ -21,7 +21,11 @@ __all__ = ['FORMAT', 'load_custom', 'write_custom', 'CustomDataset']
 FORMAT = 'labelfree-scene/1'
 
 def _pose(v: dict, where: str) -> np.ndarray:
-    if 'world2cam' in v: return np.asarray(v['world2cam'], np.float64)
+    if 'world2cam' in v:
+        try: T = np.asarray(v['world2cam'], np.float64)
+        except (ValueError, TypeError): T = None
+        if T is None or T.shape != (4, 4) or not np.isfinite(T).all(): raise SceneError(f"{where}: field 'world2cam' must be a finite 4x4 matrix")
+        return T
     if 'cam2world' in v:
         T = np.asarray(v['cam2world'], np.float64)
         if T.shape != (4, 4) or not np.isfinite(T).all(): raise SceneError(f"{where}: field 'cam2world' must be a finite 4x4 matrix")

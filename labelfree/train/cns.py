@@ -25,12 +25,13 @@ from ..labels import PseudoLabels
 from ..metrics import confusion, miou
 from ..models.deeplab import DeepLab2D
 from ..models.minkunet import Net3D, sparse_batch
+from ..vfm.base import pick_device
 
 # %% auto #0
 __all__ = ['ConfigBase', 'config_path', 'config_sections', 'parse_overrides', 'CNSConfig', 'load_config', 'shipped_configs',
            'TrainScene', 'point_inputs', 'prepare', 'CNSTrainer', 'dist_info', 'init_distributed', 'augment_xyz',
-           'class_weights', 'predict', 'evaluate_nets', 'write_checkpoint', 'read_checkpoint', 'save_checkpoint',
-           'load_checkpoint', 'train_cns']
+           'class_weights', 'predict', 'evaluate_nets', 'write_checkpoint', 'read_checkpoint', 'append_log', 'trim_log',
+           'save_checkpoint', 'check_vocabulary', 'load_checkpoint', 'train_cns']
 
 # %% ../../nbs/30_train.cns.ipynb #e55fa32f
 _TYPES = {'int': (int,), 'float': (int, float), 'str': (str,), 'bool': (bool,), 'tuple': (tuple, list), 'list': (list, tuple),
@@ -165,8 +166,9 @@ class CNSTrainer:
     "Owns the two networks, their optimisers and schedules, and runs CNS stage 1 and stage 2."
     def __init__(self, cfg: CNSConfig, n_classes: int, in_channels: int, steps_per_epoch: int = 1):
         self.cfg, self.C, self.steps_per_epoch = cfg, n_classes, steps_per_epoch
+        self.classes: list[str] | None = None          # the vocabulary's class names, saved with checkpoints
         torch.manual_seed(cfg.seed)
-        self.device = torch.device(cfg.device or ('cuda' if torch.cuda.is_available() else 'cpu'))
+        self.device = pick_device(cfg.device)
         if self.device.type == 'cuda' and self.device.index is None and dist_info()[1] > 1:
             self.device = torch.device('cuda', int(os.environ.get('LOCAL_RANK', 0)))      # one GPU per torchrun process
         proj = cfg.proj_dim if cfg.lambda_latent > 0 else None
@@ -364,10 +366,36 @@ def read_checkpoint(path: Path) -> dict:
     except (RuntimeError, EOFError, OSError, ValueError, IndexError, KeyError, TypeError, AttributeError) as e:
         raise ValueError(f"{path}: not a readable checkpoint (truncated, or not written by torch.save: {(str(e).strip().splitlines() or [type(e).__name__])[0][:120]})") from None
 
+def append_log(out: Path, rec: dict) -> None:
+    "Append one epoch's record to `out/log.jsonl`. Written before the epoch's checkpoint, so a kill cannot lose it (see `trim_log`)."
+    with open(Path(out) / 'log.jsonl', 'a') as f: f.write(json.dumps(rec) + '\n')
+
+def trim_log(out: Path, epoch: int) -> None:
+    "Keep only the log records of epochs up to `epoch` (the checkpoint's): a run killed after logging an epoch but before checkpointing it redoes that epoch."
+    p = Path(out) / 'log.jsonl'
+    if not p.exists(): return
+    lines = p.read_text().splitlines(keepends=True)
+    keep = []
+    for l in lines:
+        try: ok = json.loads(l).get('epoch', 0) <= epoch
+        except json.JSONDecodeError: ok = False                     # a line cut short by a kill
+        if ok: keep.append(l)
+    if keep != lines:
+        with atomic_path(p) as tmp: Path(tmp).write_text(''.join(keep))
+
 def save_checkpoint(tr: CNSTrainer, path: Path) -> None:
     write_checkpoint(path, net2=tr.net2.state_dict(), net3=tr.net3.state_dict(), opt=tr.opt.state_dict(), sched=tr.sched.state_dict(),
                      stage=tr.stage, epoch=tr.epoch, class_weight=tr.class_weight, config=asdict(tr.cfg), n_classes=tr.C,
-                     in_channels=tr.net3.unet.net.stem[0].kernel.shape[1], steps_per_epoch=tr.steps_per_epoch)
+                     in_channels=tr.net3.unet.net.stem[0].kernel.shape[1], steps_per_epoch=tr.steps_per_epoch, classes=tr.classes)
+
+def check_vocabulary(tr: CNSTrainer, vocab, where: str = 'the checkpoint') -> None:
+    "Refuse to run `tr`'s networks on data of another vocabulary (class names when the checkpoint has them, else the class count)."
+    names = list(vocab.classes)
+    if tr.classes is not None and list(tr.classes) != names:
+        diff = [f'{i}: {a!r} vs {b!r}' for i, (a, b) in enumerate(zip(tr.classes, names)) if a != b][:3]
+        raise ValueError(f"{where}: trained on {len(tr.classes)} classes, the data has {len(names)}"
+                         + (f" (first differences: {'; '.join(diff)})" if diff else '') + '; use data labelled with the same vocabulary')
+    if tr.C != len(names): raise ValueError(f"{where}: trained on {tr.C} classes, the data has {len(names)}; use data labelled with the same vocabulary")
 
 def load_checkpoint(path: Path, device: str | None = None) -> CNSTrainer:
     "A trainer restored from a checkpoint, ready to continue (or to predict)."
@@ -376,7 +404,7 @@ def load_checkpoint(path: Path, device: str | None = None) -> CNSTrainer:
     if device: cfg.device = device
     tr = CNSTrainer(cfg, st['n_classes'], st['in_channels'], st['steps_per_epoch'])
     tr.net2.load_state_dict(st['net2']); tr.net3.load_state_dict(st['net3'])
-    tr.stage, tr.epoch, tr.class_weight = st['stage'], st['epoch'], st.get('class_weight')
+    tr.stage, tr.epoch, tr.class_weight, tr.classes = st['stage'], st['epoch'], st.get('class_weight'), st.get('classes')
     if tr.stage == 2: tr._make_optim(cfg.stage2_lr_scale, cfg.epochs_stage2)
     tr.opt.load_state_dict(st['opt']); tr.sched.load_state_dict(st['sched'])
     _set_rng_state(st['rng'])
@@ -396,9 +424,11 @@ def train_cns(cfg: CNSConfig, train: list[TrainScene], val: list[Scene] | None, 
     else:
         random.seed(cfg.seed); np.random.seed(cfg.seed)
         tr = CNSTrainer(cfg, len(train[0].scene.vocab), point_inputs(train[0].scene).shape[1], -(-len(train) // dist_info()[1]))
+        tr.classes = list(train[0].scene.vocab.classes)
         if cfg.class_balance > 0:
             tr.class_weight = class_weights([train[i].labels.labels3d for i in range(len(train))], tr.C, cfg.class_balance)
     cfg = tr.cfg
+    if tr.rank == 0: trim_log(out, tr.epoch)
     total = cfg.epochs_stage1 + cfg.epochs_stage2
     tb = _tensorboard(out) if tr.rank == 0 else None
     for e in range(tr.epoch, total if stop_after_epoch is None else min(total, stop_after_epoch)):
@@ -428,9 +458,9 @@ def train_cns(cfg: CNSConfig, train: list[TrainScene], val: list[Scene] | None, 
         if val and (stage_end or (e + 1) % cfg.eval_every == 0):
             conf = evaluate_nets(tr.net2, tr.net3, val, cfg)
             rec.update(val_miou_2d=miou(conf['2d']), val_miou_3d=miou(conf['3d']))
+        append_log(out, rec)                              # log, stage-1 copy, then the checkpoint that marks the epoch done:
+        if e + 1 == cfg.epochs_stage1: save_checkpoint(tr, out / 'stage1.pt')       # a kill in between redoes the epoch
         save_checkpoint(tr, out / 'checkpoint.pt')
-        if e + 1 == cfg.epochs_stage1: save_checkpoint(tr, out / 'stage1.pt')
-        with open(out / 'log.jsonl', 'a') as f: f.write(json.dumps(rec) + '\n')
         if tr.world > 1: torch.distributed.barrier()
         if tb:
             for k, v in rec.items():

@@ -21,9 +21,10 @@ from tqdm.auto import tqdm
 from ..core import Scene, Vocabulary
 from ..geometry import PointPixelPairs, point_pixel_pairs
 from ..models.minkunet import Net3D, sparse_batch
-from .cns import (ConfigBase, _set_rng_state, augment_xyz, config_path, config_sections, dist_info,
-                                 parse_overrides, point_inputs, read_checkpoint, write_checkpoint)
+from .cns import (ConfigBase, _set_rng_state, append_log, augment_xyz, config_path, config_sections, dist_info,
+                                 parse_overrides, point_inputs, read_checkpoint, trim_log, write_checkpoint)
 from ..vfm.teachers import Teacher, combine
+from ..vfm.base import pick_device
 
 # %% auto #0
 __all__ = ['ScaLRConfig', 'load_scalr_config', 'distill_loss', 'DistillScene', 'prepare_distill', 'make_student', 'warmup_cosine',
@@ -113,7 +114,7 @@ class Distiller:
     def __init__(self, cfg: ScaLRConfig, in_channels: int, teacher_dim: int, total_steps: int = 1):
         self.cfg, self.in_channels, self.teacher_dim, self.total_steps = cfg, in_channels, teacher_dim, total_steps
         self.rank, self.world = dist_info()
-        self.device = torch.device(cfg.device or ('cuda' if torch.cuda.is_available() else 'cpu'))
+        self.device = pick_device(cfg.device)
         if self.device.type == 'cuda' and self.device.index is None and self.world > 1:
             self.device = torch.device('cuda', int(os.environ.get('LOCAL_RANK', 0)))
         self.net = make_student(in_channels, teacher_dim, cfg).to(self.device)
@@ -231,6 +232,7 @@ def train_distill(cfg: ScaLRConfig, teacher: Teacher, train: list, val: list | N
         d = Distiller(cfg, train[0].inputs.shape[1], teacher.dim, cfg.epochs * steps_per_epoch)
     cfg = d.cfg
     if teacher.dim != d.teacher_dim: raise ValueError(f"{out / 'checkpoint.pt'}: the student was distilled from a {d.teacher_dim}-d teacher, not {teacher.name} ({teacher.dim}-d)")
+    if rank == 0: trim_log(out, d.epoch)
     for e in range(d.epoch, cfg.epochs if stop_after_epoch is None else min(cfg.epochs, stop_after_epoch)):
         rng = np.random.default_rng([cfg.seed, e])
         order = rng.permutation(len(train)).tolist()
@@ -250,8 +252,8 @@ def train_distill(cfg: ScaLRConfig, teacher: Teacher, train: list, val: list | N
         if rank > 0: torch.distributed.barrier(); continue
         if val and ((e + 1) % cfg.eval_every == 0 or e + 1 == cfg.epochs):
             rec['val_cosine'] = round(distill_cosine(d.net, teacher, val, cfg.voxel_size), 4)
+        append_log(out, rec)                             # before the checkpoint: a kill in between redoes the epoch
         save_distill_checkpoint(d, out / 'checkpoint.pt', teacher.name)
-        with open(out / 'log.jsonl', 'a') as f: f.write(json.dumps(rec) + '\n')
         if world > 1: torch.distributed.barrier()
     return d
 

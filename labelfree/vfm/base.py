@@ -44,5 +44,14 @@ class RegionSource(Protocol):
     def __call__(self, scene: Scene, i: int) -> list[np.ndarray]: ...
 
 def pick_device(device: str | None = None) -> torch.device:
-    "`device` if given, else CUDA when available, else CPU."
-    return torch.device(device or ('cuda' if torch.cuda.is_available() else 'cpu'))
+    "`device` if given and present on this machine (a `ValueError` naming it otherwise), else CUDA when available, else CPU."
+    if not device: return torch.device('cuda' if torch.cuda.is_available() else 'cpu')
+    try: d = torch.device(device)
+    except (RuntimeError, TypeError, ValueError): raise ValueError(f"device {device!r}: not a device name torch knows (e.g. cpu, cuda, cuda:1)") from None
+    if d.type == 'cuda':
+        n = torch.cuda.device_count()
+        if n == 0: raise ValueError(f"device {device!r}: this machine has no CUDA GPU (use cpu)")
+        if d.index is not None and d.index >= n: raise ValueError(f"device {device!r}: this machine has {n} CUDA GPU(s), cuda:0 to cuda:{n - 1}")
+    elif d.type not in ('cpu', 'mps') or (d.type == 'mps' and not torch.backends.mps.is_available()):
+        raise ValueError(f"device {device!r}: not available on this machine (use cpu or cuda)")
+    return d
