@@ -21,12 +21,13 @@ from .data.procedural import ProceduralScenes
 from .data.samples import SAMPLES
 from .labels import FolderLabeler, missing_scenes, run_pseudo_labels
 from .vfm.clip import DENSE_MODES
+from .predict import FORMATS
 from tqdm.auto import tqdm
 
 # %% auto #0
 __all__ = ['DATA_KEYS', 'USER_ERRORS', 'demo_models', 'config_data', 'RunProgress', 'demo', 'LazyTrainScenes', 'split_overrides',
-           'train_command', 'evaluate_command', 'scenes', 'labels_command', 'LazyDistillScenes', 'distill_command',
-           'probe_command', 'main']
+           'train_command', 'evaluate_command', 'scenes', 'labels_command', 'predict_command', 'export_command',
+           'LazyDistillScenes', 'distill_command', 'probe_command', 'main']
 
 # %% ../nbs/60_cli.ipynb #9ac28c88
 def demo_models(vocab, severity: float = 0.5, seed: int = 0, device=None, features: str = 'auto', persistent: float | None = None):
@@ -299,7 +300,33 @@ def labels_command(a) -> int:
     print(f"shard {r['shard']}: {r['made']} scenes labelled, {r['already_done']} already done, {len(r['broken'])} broken"
           + (f", {len(r['unseen'])} with no point seen by any view" if r['unseen'] else ''))
     for n, e in r['broken']: print(f'  BROKEN {n}: {e}')
+    if a.export and not r['broken']:
+        from labelfree.predict import export_pseudo_labels
+        dest = a.export_out or Path(a.out) / f'export-{a.export}'
+        n = export_pseudo_labels(ds, a.out, dest, a.export, split=a.split)
+        print(f'exported the pseudo-labels of {n} scenes as {a.export} to {dest}')
     return 1 if r['broken'] else 0
+
+def predict_command(a) -> int:
+    "Run `labelfree predict` with parsed arguments `a`."
+    from labelfree.predict import predict_dataset
+    kw = {k: v for k, v in dict(split=a.split, version=a.version).items() if v is not None}
+    ds = get_dataset(a.dataset, a.root, **kw)
+    r = predict_dataset(a.checkpoint, ds, a.out, a.format, views=not a.no_views, shard=_shard(a.shard) if a.shard else None,
+                        skip_broken=a.skip_broken, device=a.device, split=a.split, scenes=a.scene)
+    print(f"shard {r['shard']}: {r['made']} scenes predicted as {r['format']}, {r['already_done']} already done, {len(r['broken'])} broken; in {a.out}")
+    for n, e in r['broken']: print(f'  BROKEN {n}: {e}')
+    return 1 if r['broken'] else 0
+
+def export_command(a) -> int:
+    "Run `labelfree export` with parsed arguments `a`."
+    from labelfree.predict import export_checkpoint
+    from labelfree.models.pretrained import read_pretrained_meta
+    p = export_checkpoint(a.checkpoint, a.out)
+    m = read_pretrained_meta(p)
+    print(f"wrote {p} ({m['kind']}: {m['net3']['arch']} width {m['net3']['width']} at {m['net3']['voxel_size']} m"
+          + (f", {m['net2']['arch']} on {m['net2']['backbone']}" if m.get('net2') else '') + ')')
+    return 0
 
 # %% ../nbs/60_cli.ipynb #a01a07d9
 class LazyDistillScenes:
@@ -444,6 +471,8 @@ def main(argv=None) -> int:
     l.add_argument('--skip-broken', action='store_true', help='report scenes that fail to load and go on')
     l.add_argument('--redo-broken', action='store_true', help='make unreadable (e.g. truncated) label files in --out again')
     l.add_argument('--check', action='store_true', help='only list scenes still missing from --out')
+    l.add_argument('--export', choices=FORMATS, metavar='FORMAT', help=f"then write the labels as {', '.join(FORMATS)} (and per-view PNGs) to --export-out")
+    l.add_argument('--export-out', type=Path, metavar='DIR', help='folder for --export (default: OUT/export-FORMAT)')
     l.add_argument('--device', help='cpu or cuda (default: cuda when available)')
     t = sub.add_parser('train', help='CNS co-training from a YAML config')
     t.add_argument('--config', required=True, help='a shipped config name (demo, scannet, nuscenes) or a YAML path')
@@ -463,6 +492,21 @@ def main(argv=None) -> int:
     di.add_argument('--resume', action='store_true', help="continue from the run folder's last checkpoint")
     di.add_argument('--probe', action='store_true', help='then probe it (and a random backbone) on the held-out scenes')
     di.add_argument('--quiet', action='store_true', help='no progress bars')
+    pd = sub.add_parser('predict', help="label a dataset's scenes with a trained CNS checkpoint, in formats other tools read")
+    pd.add_argument('--checkpoint', type=Path, required=True, help='a CNS checkpoint.pt, or a .safetensors file from labelfree export')
+    pd.add_argument('--dataset', required=True, choices=list(DATASETS))
+    pd.add_argument('--root', type=Path, help='dataset folder (not needed for procedural and samples)')
+    pd.add_argument('--split'); pd.add_argument('--version', help='dataset version (nuScenes)')
+    pd.add_argument('--out', type=Path, required=True, help='output folder')
+    pd.add_argument('--format', choices=FORMATS, help="default: the dataset's own (ScanNet .txt, SemanticKITTI .label, nuScenes lidarseg .bin), else PLY")
+    pd.add_argument('--scene', action='append', help='only these scenes (repeatable), e.g. a bundled sample')
+    pd.add_argument('--no-views', action='store_true', help='no per-view label PNGs')
+    pd.add_argument('--shard', metavar='I/N', help='predict only scenes k with k mod N == I')
+    pd.add_argument('--skip-broken', action='store_true', help='report scenes that fail to load and go on')
+    pd.add_argument('--device')
+    ex = sub.add_parser('export', help="write a checkpoint's networks as safetensors, with what rebuilding them takes")
+    ex.add_argument('--checkpoint', type=Path, required=True, help='a CNS or distillation checkpoint.pt')
+    ex.add_argument('--out', type=Path, required=True, help='the .safetensors file to write')
     pr = sub.add_parser('probe', help='linear probing of a distilled checkpoint on a dataset with ground truth')
     pr.add_argument('--checkpoint', type=Path, required=True)
     pr.add_argument('--dataset', required=True, choices=list(DATASETS))
@@ -503,6 +547,8 @@ def _run(a) -> int:
         from labelfree.vfm.base import pick_device
         pick_device(a.device)                       # an unknown or absent device is refused before any work
     if a.cmd == 'labels': return labels_command(a)
+    if a.cmd == 'predict': return predict_command(a)
+    if a.cmd == 'export': return export_command(a)
     if a.cmd == 'distill': return distill_command(a)
     if a.cmd == 'probe': return probe_command(a)
     if a.cmd == 'train': return train_command(a)

@@ -76,6 +76,25 @@ class Vocabulary:
             raise LabelError(f"{where}: {int(bad.sum())} labels out of range for {self.name} ({len(self)} classes "
                              f"+ ignore {IGNORE_INDEX}), e.g. {np.unique(labels[bad])[:5].tolist()}")
 
+    def raw_of_class(self) -> np.ndarray:
+        "For each class id, then ignore (last entry), the raw id written back for it: the smallest raw id that maps to it."
+        first = {}
+        for r in sorted(self.raw_to_class): first.setdefault(self.raw_to_class[r], r)
+        return np.array([first[c] for c in range(len(self))] + [first.get(IGNORE_INDEX, 0)], np.int64)
+
+    def to_raw(self, labels) -> np.ndarray:
+        "Class ids (and `IGNORE_INDEX`) back to raw dataset ids (`raw_of_class`): exact where one raw id maps to a class."
+        labels = np.asarray(labels)
+        self.check(labels, f'{self.name} labels')
+        return self.raw_of_class()[np.where(labels == IGNORE_INDEX, len(self), labels)]
+
+    def many_to_one(self) -> dict:
+        "Classes that several raw ids map to (where `to_raw` picks one): class name → raw ids."
+        out = {}
+        for r, c in sorted(self.raw_to_class.items()):
+            if c != IGNORE_INDEX: out.setdefault(self.classes[c], []).append(r)
+        return {k: v for k, v in out.items() if len(v) > 1}
+
     def colorize(self, labels, ignore_color=(128, 128, 128)) -> np.ndarray:
         "RGB `uint8` colours for class ids; ignore gets `ignore_color`."
         labels = np.asarray(labels)

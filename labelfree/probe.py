@@ -165,19 +165,28 @@ def probe_split(scenes: list, n_eval: int | None = None) -> tuple[list, list]:
 # %% ../nbs/41_probe.ipynb #b025a470
 def probe_checkpoint(checkpoint: Path | str, train_items, eval_items, cfg: ProbeConfig | None = None,
                      out: Path | str | None = None, random_baseline: bool = False) -> dict:
-    "Probe the backbone of a distillation checkpoint (and, if asked, a random one of the same shape); write a report to `out`."
-    d = load_distill_checkpoint(checkpoint, (cfg or ProbeConfig()).device or 'cpu')
+    "Probe the backbone of a distillation checkpoint, or of an exported `.safetensors` file (and, if asked, a random one of the same shape); write a report to `out`."
+    dev = (cfg or ProbeConfig()).device or 'cpu'
+    if Path(checkpoint).suffix == '.safetensors':          # `labelfree export`'s file: rebuilt from its header, no pickle
+        from labelfree.models.pretrained import build_net3, load_pretrained
+        pt = load_pretrained(checkpoint, dev)
+        net, spec, teacher = pt.net3, pt.meta['net3'], pt.meta.get('teacher', '')
+        in_channels, voxel = spec['in_channels'], spec['voxel_size']
+        def random_net():
+            with torch.random.fork_rng(devices=[]): torch.manual_seed(1); return build_net3(spec)
+    else:
+        d = load_distill_checkpoint(checkpoint, dev)
+        net, in_channels, voxel, teacher = d.net, d.in_channels, d.cfg.voxel_size, getattr(d, 'teacher_name', '')
+        random_net = lambda: make_student(d.in_channels, d.teacher_dim, d.cfg.update(seed=d.cfg.seed + 1))
     train_items, eval_items = _items(train_items), _items(eval_items)
     c_in = point_inputs(train_items[0][0]).shape[1]
-    if c_in != d.in_channels:
-        raise ValueError(f"{checkpoint}: the student takes {d.in_channels} input channels but scene "
+    if c_in != in_channels:
+        raise ValueError(f"{checkpoint}: the student takes {in_channels} input channels but scene "
                          f"{train_items[0][0].name!r} gives {c_in} (colour + height vs intensity + height): distil on data like it")
-    res = {'distilled': linear_probe(d.net, train_items, eval_items, cfg, d.cfg.voxel_size)}
-    if random_baseline:
-        res['random'] = linear_probe(make_student(d.in_channels, d.teacher_dim, d.cfg.update(seed=d.cfg.seed + 1)),
-                                     train_items, eval_items, cfg, d.cfg.voxel_size)
+    res = {'distilled': linear_probe(net, train_items, eval_items, cfg, voxel)}
+    if random_baseline: res['random'] = linear_probe(random_net(), train_items, eval_items, cfg, voxel)
     vocab = train_items[0][0].vocab
-    report = dict(version=labelfree.__version__, checkpoint=str(checkpoint), teacher=getattr(d, 'teacher_name', ''),
+    report = dict(version=labelfree.__version__, checkpoint=str(checkpoint), teacher=teacher,
                   probe=asdict(cfg or ProbeConfig()), miou={k: round(v['miou'], 2) for k, v in res.items()},
                   per_class={k: v['per_class'] for k, v in res.items()},
                   points={k: dict(train=v['n_train_points'], eval=v['n_eval_points']) for k, v in res.items()},

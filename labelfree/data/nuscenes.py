@@ -94,6 +94,6 @@ class NuScenes(SceneDataset):
                               name=cam, source=str(self.root / csd['filename'])))
         scene = nusc.get('scene', sample['scene_token'])
         meta = dict(scene=scene['name'], timestamp=sample['timestamp'], lidar2ego=lidar2ego, ego2global=l_ego2global,
-                    n_keyframe_points=n_key, min_depth=1.0)
+                    n_keyframe_points=n_key, min_depth=1.0, lidar_token=lsd['token'])
         return Scene(f"nuscenes/{scene['name']}/{token}", Points(pts[:, :3], intensity=pts[:, 3], labels=labels,
                      source=str(self.root / lsd['filename'])), views, NUSCENES16, meta)

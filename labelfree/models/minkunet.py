@@ -43,7 +43,7 @@ class MinkUNet34(nn.Module):
         super().__init__()
         self.ME = import_minkowski()
         self.net = _mink_unet(self.ME, in_channels, n_classes, width)
-        self.feat_dim = self.net.feat_dim
+        self.feat_dim, self.width = self.net.feat_dim, width
     def forward(self, x):
         ME, n = self.ME, self.net
         x = n.stem(x)

@@ -311,18 +311,21 @@ def _self_cross(pseudo, own, other, other_valid, tau_self, tau_cross):
 
 # %% ../../nbs/30_train.cns.ipynb #5495bc58
 @torch.no_grad()
-def predict(net2, net3, scene: Scene, cfg: CNSConfig, batch: int = 4):
-    "2D label maps (at each view's resolution) and per-point 3D labels of `scene`."
+@torch.no_grad()
+def predict(net2, net3, scene: Scene, cfg: CNSConfig, batch: int = 4, confidence: bool = False):
+    "2D label maps (at each view's resolution) and per-point 3D labels of `scene`; with `confidence`, also each one's softmax probability."
     net2.eval(); net3.eval()
     dev = next(net2.parameters()).device
-    maps = []
+    maps, conf2 = [], []
     for i in range(0, len(scene.views), batch):
         vs = list(range(i, min(i + batch, len(scene.views))))
         lg = net2(_images(scene, vs, tuple(cfg.image_size)).to(dev))['logits']
-        maps += [F.interpolate(lg[j:j + 1], size=scene.views[v].hw, mode='bilinear', align_corners=False)[0].argmax(0).cpu().numpy()
-                 for j, v in enumerate(vs)]
-    l3 = net3(sparse_batch([scene.points.xyz], [point_inputs(scene)], cfg.voxel_size))['logits'].argmax(1).cpu().numpy()
-    return maps, l3
+        for j, v in enumerate(vs):
+            p, m = F.interpolate(lg[j:j + 1], size=scene.views[v].hw, mode='bilinear', align_corners=False)[0].softmax(0).max(0)
+            maps.append(m.cpu().numpy()); conf2.append(p.cpu().numpy())
+    p3, l3 = net3(sparse_batch([scene.points.xyz], [point_inputs(scene)], cfg.voxel_size))['logits'].softmax(1).max(1)
+    l3 = l3.cpu().numpy()
+    return (maps, l3, conf2, p3.cpu().numpy()) if confidence else (maps, l3)
 
 def evaluate_nets(net2, net3, scenes, cfg: CNSConfig) -> dict:
     "Confusion matrices of the two networks on scenes with ground truth: {'2d': (C, C+1), '3d': (C, C+1)}."

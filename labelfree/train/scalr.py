@@ -5,7 +5,6 @@
 # %% ../../nbs/31_train.scalr.ipynb #256cb2e6
 from __future__ import annotations
 
-import json
 import math
 import os
 import random
