@@ -9,6 +9,7 @@ import html
 import io
 from contextlib import contextmanager
 from dataclasses import dataclass
+from pathlib import Path
 
 import anywidget
 import ipywidgets as W
@@ -578,8 +579,13 @@ class Inspector:
 # %% ../nbs/50_inspect.ipynb #c178eb6d
 def inspect(scene: Scene, pseudo: PseudoLabels | None = None, pred2d=None, pred3d=None, extra: dict | None = None,
             layer: str | None = None, compare: str | None = None, view: int | None = None,
-            pairs: PointPixelPairs | None = None, **kwargs) -> Inspector:
-    "A widget showing `scene`'s points coloured by any layer (see `scene_layers`), with a camera view and a comparison mode."
+            pairs: PointPixelPairs | None = None, predictions: Path | str | None = None, **kwargs) -> Inspector:
+    "A widget showing `scene`'s points coloured by any layer (see `scene_layers`), with a camera view and a comparison mode; `predictions`: a folder `labelfree predict` wrote."
+    if predictions is not None:
+        from labelfree.predict import read_prediction
+        r = read_prediction(predictions, scene)
+        pred3d = r['labels3d'] if pred3d is None else pred3d
+        pred2d = r['maps2d'] if pred2d is None else pred2d
     ins = Inspector(scene, scene_layers(scene, pseudo, pred2d, pred3d, extra, pairs), layer, compare, view, **kwargs)
     if pairs is not None: ins._pairs = pairs
     return ins

@@ -13,12 +13,12 @@ import numpy as np
 from tqdm.auto import tqdm
 
 from .core import IGNORE_INDEX, Scene
-from .data.io import atomic_path, read_bin, read_ply, write_ply
+from .data.io import atomic_path, read_bin, read_image, read_ply, write_ply
 from .labels import load_pseudo_labels, scene_file_name, shard_from_env
 
 # %% auto #0
 __all__ = ['FORMATS', 'default_format', 'points_path', 'write_points', 'read_points', 'write_views', 'predict_dataset',
-           'load_for_prediction', 'export_checkpoint', 'export_pseudo_labels']
+           'read_prediction', 'load_for_prediction', 'export_checkpoint', 'export_pseudo_labels']
 
 # %% ../nbs/42_predict.ipynb #caec8fea
 FORMATS = ('ply', 'semantickitti', 'nuscenes', 'scannet')
@@ -124,6 +124,20 @@ def predict_dataset(checkpoint: Path | str, dataset, out: Path | str, fmt: str |
         made += 1
     if fmt == 'nuscenes' and rank == 0: _nuscenes_submission(out, split)
     return dict(shard=f'{rank}/{world}', scenes=len(names), made=made, already_done=done, broken=broken, format=fmt)
+
+def read_prediction(out: Path | str, scene: Scene, split: str | None = None) -> dict:
+    "A scene's predictions from a folder `predict_dataset` wrote: 3D labels, their confidence (PLY only, else None), the view maps (None if not written)."
+    out = Path(out)
+    m = out / 'predictions.json'
+    if not m.exists(): raise FileNotFoundError(f"{m}: not a prediction folder (no predictions.json)")
+    fmt = json.loads(m.read_text())['format']
+    p = points_path(scene, out, fmt, split)
+    if not p.exists(): raise FileNotFoundError(f"{p}: no prediction for scene {scene.name!r}")
+    labels = read_points(p, fmt, scene.vocab)
+    if len(labels) < len(scene.points): labels = np.r_[labels, np.full(len(scene.points) - len(labels), IGNORE_INDEX)]   # nuScenes sweeps
+    d = out / '2d' / scene_file_name(scene.name)
+    maps = [read_image(d / f'{v.name or i}.png').astype(np.int64) for i, v in enumerate(scene.views)] if d.is_dir() else None
+    return dict(labels3d=labels, confidence=read_ply(p)['confidence'] if fmt == 'ply' else None, maps2d=maps)
 
 def _nuscenes_submission(out: Path, split: str | None) -> None:
     "The challenge's `submission.json` (which inputs the method used: camera and lidar)."

@@ -26,9 +26,10 @@ from ..vfm.teachers import Teacher, combine
 from ..vfm.base import pick_device
 
 # %% auto #0
-__all__ = ['ScaLRConfig', 'load_scalr_config', 'distill_loss', 'DistillScene', 'prepare_distill', 'make_student', 'warmup_cosine',
-           'Distiller', 'point_features', 'distill_cosine', 'save_distill_checkpoint', 'load_distill_checkpoint',
-           'train_distill', 'text_similarity', 'prompt_similarity', 'open_vocab_labels']
+__all__ = ['ScaLRConfig', 'load_scalr_config', 'distill_loss', 'DistillScene', 'prepare_distill', 'make_student',
+           'init_from_pretrained', 'warmup_cosine', 'Distiller', 'point_features', 'distill_cosine',
+           'save_distill_checkpoint', 'load_distill_checkpoint', 'train_distill', 'text_similarity',
+           'prompt_similarity', 'open_vocab_labels']
 
 # %% ../../nbs/31_train.scalr.ipynb #1ce49bf2
 @dataclass
@@ -44,6 +45,7 @@ class ScaLRConfig(ConfigBase):
     # student
     voxel_size: float = 0.1
     width_3d: float = 1.0
+    init_3d: str | None = None            # start from a backbone exported by `labelfree export` (.safetensors); its head is kept only if it fits
     # loss and data per step
     loss: str = 'scalr'                   # 'scalr' (norm of the difference of unit vectors) or 'cosine' (1 - cos)
     scenes_per_step: int = 8
@@ -96,6 +98,18 @@ def make_student(in_channels: int, teacher_dim: int, cfg: ScaLRConfig) -> Net3D:
         torch.manual_seed(cfg.seed)
         return Net3D(in_channels, teacher_dim, cfg.voxel_size, proj_dim=None, width=cfg.width_3d)
 
+def init_from_pretrained(net: Net3D, path: str | Path) -> int:
+    "Copy an exported backbone's weights (`labelfree export`) into `net`: every backbone tensor must fit; the output head only if its size does. The number of tensors copied."
+    from labelfree.models.pretrained import load_pretrained
+    src = load_pretrained(path).net3.state_dict()
+    dst = net.state_dict()
+    head = [k for k in dst if k.startswith('unet.net.head.')]
+    bad = [k for k in dst if k not in head and not k.startswith('proj.') and (k not in src or src[k].shape != dst[k].shape)]
+    if bad: raise ValueError(f"{path}: its 3D backbone does not fit this student (e.g. {bad[0]}: width, input channels or architecture differ)")
+    keep = {k: v for k, v in src.items() if k in dst and v.shape == dst[k].shape}
+    net.load_state_dict(keep, strict=False)
+    return len(keep)
+
 def _augment(xyz: np.ndarray, rng: np.random.Generator) -> np.ndarray:
     "Random rotation about z, flips of x and y, and a ±10 % scale, about the cloud's centre (co-training's `augment_xyz`)."
     return augment_xyz(xyz, rng, flip=True, centre=True)
@@ -116,7 +130,9 @@ class Distiller:
         self.device = pick_device(cfg.device)
         if self.device.type == 'cuda' and self.device.index is None and self.world > 1:
             self.device = torch.device('cuda', int(os.environ.get('LOCAL_RANK', 0)))
-        self.net = make_student(in_channels, teacher_dim, cfg).to(self.device)
+        self.net = make_student(in_channels, teacher_dim, cfg)
+        if cfg.init_3d: init_from_pretrained(self.net, cfg.init_3d)
+        self.net = self.net.to(self.device)
         if self.world > 1:
             from torch.nn.parallel import DistributedDataParallel as DDP
             self.f = DDP(self.net, device_ids=[self.device.index] if self.device.type == 'cuda' else None)
