@@ -180,7 +180,7 @@ def modules() -> list[str]:
 CONF = '''
 project = 'labelfree'
 author = 'labelfree contributors'
-extensions = ['myst_nb', 'sphinx.ext.autodoc']
+extensions = ['myst_nb', 'sphinx.ext.autodoc', 'sphinx.ext.mathjax', 'sphinx-mathjax-offline']   # math rendered by a bundled MathJax, no CDN
 html_theme = 'furo'
 html_title = 'labelfree'
 nb_execution_mode = 'off'                 # outputs come from tools/build_docs.py's cached execution
