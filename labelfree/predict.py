@@ -149,7 +149,7 @@ def _nuscenes_submission(out: Path, split: str | None) -> None:
 # %% ../nbs/42_predict.ipynb #21e9f08d
 def load_for_prediction(checkpoint: Path | str, device: str | None = None):
     "A CNS trainer (networks, config, classes) from a checkpoint or an exported `.safetensors` file."
-    from labelfree.train.cns import CNSConfig, CNSTrainer, load_checkpoint, read_checkpoint
+    from labelfree.train.cns import CNSConfig, CNSTrainer, load_checkpoint
     from labelfree.models.pretrained import load_pretrained
     p = Path(checkpoint)
     if p.suffix == '.safetensors':
@@ -160,9 +160,7 @@ def load_for_prediction(checkpoint: Path | str, device: str | None = None):
         tr = object.__new__(CNSTrainer)                  # networks and config only: nothing to optimise
         tr.net2, tr.net3, tr.cfg, tr.C, tr.classes = pt.net2, pt.net3, cfg, pt.meta['net3']['out_channels'], pt.meta['classes']
         return tr
-    if read_checkpoint(p).get('kind') == 'scalr':
-        raise ValueError(f"{p}: a distillation checkpoint has no classifier; probe it (labelfree probe) to get labels")
-    return load_checkpoint(p, device)
+    return load_checkpoint(p, device)                    # refuses a distillation checkpoint (no classifier)
 
 def export_checkpoint(checkpoint: Path | str, path: Path | str) -> Path:
     "Write a CNS or ScaLR checkpoint's networks as safetensors (`save_pretrained`), with its config and vocabulary in the header."

@@ -41,6 +41,15 @@ def _junk_image(root): (root / 's0' / 'color' / '000000.png').write_bytes(b'junk
 def _no_image(root): (root / 's0' / 'color' / '000000.png').unlink()
 def _bad_json(root): cameras(root).write_text('{"views": [')
 
+# --- more scene-folder faults
+def _no_cameras(root): cameras(root).unlink()
+def _no_k(root): edit_cameras(root, lambda c: c['views'][0].pop('K'))
+def _bad_pose(root): edit_cameras(root, lambda c: c['views'][0].__setitem__(next(k for k in c['views'][0] if 'pose' in k or 'world' in k), [[1, 0], [0, 1]]))
+def _junk_depth(root): next((root / 's0' / 'depth').iterdir()).write_bytes(b'junk')
+def _no_depth(root): next((root / 's0' / 'depth').iterdir()).unlink()
+def _empty_points(root):
+    (root / 's0' / 'points.ply').write_text('ply\nformat ascii 1.0\nelement vertex 0\nproperty float x\nproperty float y\nproperty float z\nend_header\n')
+
 
 SCENE_CASES = {  # a broken scene folder, and a word the one-line message must contain
     'cameras.json is a list': (_list, 'cameras.json'),
@@ -52,6 +61,12 @@ SCENE_CASES = {  # a broken scene folder, and a word the one-line message must c
     'junk image': (_junk_image, '000000.png'),
     'missing image': (_no_image, '000000.png'),
     'cameras.json syntax error': (_bad_json, 'cameras.json'),
+    'no cameras.json': (_no_cameras, 'cameras.json'),
+    'view without K': (_no_k, 'K'),
+    'pose not 4x4': (_bad_pose, 'cameras.json'),
+    'junk depth': (_junk_depth, 'depth'),
+    'missing depth': (_no_depth, 'depth'),
+    'no points in points.ply': (_empty_points, 'no points'),
 }
 
 
@@ -144,34 +159,6 @@ def test_dense_mode_needs_clip(tmp_path):
 
 def test_unknown_dense_mode(tmp_path):
     assert_one_line(run('labels', '--dataset', 'procedural', '--out', tmp_path / 'l', '--clip', 'ViT-B-16', '--dense-mode', 'segclip'), '--dense-mode', 'segclip')
-
-
-# --- more scene-folder faults
-def _no_cameras(root): cameras(root).unlink()
-def _no_k(root): edit_cameras(root, lambda c: c['views'][0].pop('K'))
-def _bad_pose(root): edit_cameras(root, lambda c: c['views'][0].__setitem__(next(k for k in c['views'][0] if 'pose' in k or 'world' in k), [[1, 0], [0, 1]]))
-def _junk_depth(root): next((root / 's0' / 'depth').iterdir()).write_bytes(b'junk')
-def _no_depth(root): next((root / 's0' / 'depth').iterdir()).unlink()
-def _empty_points(root):
-    (root / 's0' / 'points.ply').write_text('ply\nformat ascii 1.0\nelement vertex 0\nproperty float x\nproperty float y\nproperty float z\nend_header\n')
-
-
-SCENE_CASES_MORE = {
-    'no cameras.json': (_no_cameras, 'cameras.json'),
-    'view without K': (_no_k, 'K'),
-    'pose not 4x4': (_bad_pose, 'cameras.json'),
-    'junk depth': (_junk_depth, 'depth'),
-    'missing depth': (_no_depth, 'depth'),
-    'no points in points.ply': (_empty_points, 'no points'),
-}
-
-
-@pytest.mark.parametrize('case', list(SCENE_CASES_MORE))
-def test_broken_scene_folder_more(tmp_path, case):
-    root = scene_folder(tmp_path / 'data')
-    breaker, word = SCENE_CASES_MORE[case]
-    breaker(root)
-    assert_one_line(run('labels', '--dataset', 'custom', '--root', root, '--out', tmp_path / 'labels', '--simulated'), word)
 
 
 def test_empty_dataset_folder(tmp_path):

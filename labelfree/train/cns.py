@@ -403,6 +403,7 @@ def check_vocabulary(tr: CNSTrainer, vocab, where: str = 'the checkpoint') -> No
 def load_checkpoint(path: Path, device: str | None = None) -> CNSTrainer:
     "A trainer restored from a checkpoint, ready to continue (or to predict)."
     st = read_checkpoint(path)
+    if st.get('kind') == 'scalr': raise ValueError(f"{path}: a distillation checkpoint has no classifier; probe it (labelfree probe) to get labels")
     cfg = CNSConfig(**{**st['config'], 'image_size': tuple(st['config']['image_size'])})
     if device: cfg.device = device
     tr = CNSTrainer(cfg, st['n_classes'], st['in_channels'], st['steps_per_epoch'])
