@@ -47,7 +47,7 @@ def _write(part: str, result):
 class Setting:
     "The demo's rooms and models at one simulated-CLIP mix, with pseudo-labels cached by the models' names."
     def __init__(self, persistent=None, config='demo'):
-        from labelfree.cli import config_data, demo_models
+        from labelfree.pipeline import config_data, demo_models
         from labelfree.core import SCANNET20
         from labelfree.data.procedural import ProceduralScenes
         from labelfree.labels import load_pseudo_labels, run_pseudo_labels, scene_file_name
@@ -190,9 +190,9 @@ def step_ratio(repeats: int = 10):
     from labelfree.core import SCANNET20
     from labelfree.data.procedural import ProceduralScenes
     from labelfree.labels import pseudo_label_scene
-    from labelfree.models.minkunet import sparse_batch
+    from labelfree.models.minkunet import single_blas_thread, sparse_batch
     from labelfree.train.cns import CNSTrainer, _images, load_config, point_inputs, prepare
-    from labelfree.cli import demo_models
+    from labelfree.pipeline import demo_models
     clip, sam, feats, _ = demo_models(SCANNET20)       # the demo's models (the ImageNet teacher's features without SAM weights)
     cfg = load_config('demo', ['warmup_epochs=0', 'p_switch=0.5', 'augment=false', f'proj_dim={feats.dim}'])   # same input for both: no random rotation
     s = ProceduralScenes()[0]
@@ -212,13 +212,21 @@ def step_ratio(repeats: int = 10):
         logits, _ = tr.net3.unet(ME.SparseTensor(b.feats, coordinates=b.coords))
         l3 = F.cross_entropy(logits.F[b.inverse], torch.from_numpy(pl.labels3d.astype(np.int64)), ignore_index=255)
         tr.opt.zero_grad(); (l2 + l3).backward(); tr.opt.step()
-    times = {'cns': [], 'bare': []}
-    cns(); bare()                                        # warm-up
-    for _ in range(repeats):                             # interleaved, so background load hits both alike
-        for name, f in (('cns', cns), ('bare', bare)):
+    def bare3d():
+        b = sparse_batch([s.points.xyz], [point_inputs(s)], cfg.voxel_size)
+        logits, _ = tr.net3.unet(tr.net3.unet.ME.SparseTensor(b.feats, coordinates=b.coords))
+        tr.opt.zero_grad(); F.cross_entropy(logits.F[b.inverse], torch.from_numpy(pl.labels3d.astype(np.int64)), ignore_index=255).backward()
+    one = single_blas_thread(lambda f: f())          # as the training loops run
+    runs = {'cns': lambda: one(cns), 'bare': lambda: one(bare), 'bare3d_one_blas_thread': lambda: one(bare3d), 'bare3d_default_blas': bare3d}
+    times = {k: [] for k in runs}
+    for f in runs.values(): f()                          # warm-up
+    for _ in range(repeats):                             # interleaved, so background load hits all alike
+        for name, f in runs.items():
             t = time.perf_counter(); f(); times[name].append(time.perf_counter() - t)
     res = {k: statistics.median(v) for k, v in times.items()}
     print(f"  (median of {repeats} interleaved steps each)")
+    print(f"  MinkUNet34 step {res['bare3d_one_blas_thread']:.3f} s with one BLAS thread (the training loops' setting), "
+          f"{res['bare3d_default_blas']:.3f} s with BLAS at its default threads beside torch's")
     print(f"  CNS step {res['cns']:.3f} s vs bare MinkUNet34 + DeepLabV3 step {res['bare']:.3f} s: ratio {res['cns'] / res['bare']:.2f} "
           f"(target <= 1.15: {'met' if res['cns'] / res['bare'] <= 1.15 else 'NOT met'}); demo config, {len(views)} views, {len(s.points):,} points")
 

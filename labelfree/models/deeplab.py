@@ -71,6 +71,7 @@ class DeepLab2D(nn.Module):
             from timm.layers import freeze_batch_norm_2d
             self.net.backbone = freeze_batch_norm_2d(self.net.backbone)
         self.frozen_bn = bool(freeze_bn)
+        self.to(memory_format=torch.channels_last)      # NHWC: the CPU's convolutions (oneDNN) run ~25% faster, GPUs' too
 
     def load_pretrained(self, path: str | Path) -> None:
         "Load a whole-model or backbone-only state dict from `path`; a classifier of another class count is skipped."
@@ -89,7 +90,7 @@ class DeepLab2D(nn.Module):
     def forward(self, x: torch.Tensor) -> dict:
         "`x`: (B, 3, H, W) RGB in [0, 1], normalised here as the backbone's weights expect."
         H, W = x.shape[-2:]
-        f = self.net.backbone((x - self.mean) / self.std)['out']
+        f = self.net.backbone(((x - self.mean) / self.std).contiguous(memory_format=torch.channels_last))['out']
         *body, classifier = self.net.classifier        # DeepLabHead: ASPP, 3×3 conv, BN, ReLU, then the 1×1 classifier
         feat = f
         for m in body: feat = m(feat)

@@ -5,6 +5,7 @@
 # %% ../../nbs/21_models.minkunet.ipynb #37c0099d
 from __future__ import annotations
 
+import functools
 from dataclasses import dataclass
 
 import numpy as np
@@ -14,7 +15,7 @@ from torch import nn
 from ..geometry import import_minkowski, voxelize
 
 # %% auto #0
-__all__ = ['MinkUNet34', 'SparseBatch', 'sparse_batch', 'Net3D']
+__all__ = ['MinkUNet34', 'SparseBatch', 'sparse_batch', 'Net3D', 'single_blas_thread']
 
 # %% ../../nbs/21_models.minkunet.ipynb #763c2ea6
 def _mink_unet(ME, in_channels: int, out_channels: int, width: float = 1.0):
@@ -76,10 +77,11 @@ def sparse_batch(clouds: list[np.ndarray], feats: list[np.ndarray], voxel_size: 
                        torch.from_numpy(np.concatenate(inv)), offs)
 
 class Net3D(nn.Module):
-    "MinkUNet34 on point clouds: per-point logits (N, C), features (N, F) and, if `proj_dim`, their projection."
-    def __init__(self, in_channels: int, n_classes: int, voxel_size: float = 0.05, proj_dim: int | None = 256, width: float = 1.0):
+    "MinkUNet34 on point clouds: per-point head outputs (N, C) under `head` ('logits' for a classifier, 'distilled' for a student in a teacher's space), features (N, F) and, if `proj_dim`, their projection."
+    def __init__(self, in_channels: int, n_classes: int, voxel_size: float = 0.05, proj_dim: int | None = 256, width: float = 1.0,
+                 head: str = 'logits'):
         super().__init__()
-        self.unet, self.voxel_size = MinkUNet34(in_channels, n_classes, width), voxel_size
+        self.unet, self.voxel_size, self.head = MinkUNet34(in_channels, n_classes, width), voxel_size, head
         F_ = self.unet.feat_dim
         self.proj = nn.Sequential(nn.Linear(F_, F_), nn.BatchNorm1d(F_), nn.ReLU(inplace=True), nn.Linear(F_, proj_dim)) if proj_dim else None
     def forward(self, batch: SparseBatch, points: torch.Tensor | None = None) -> dict:
@@ -90,6 +92,15 @@ class Net3D(nn.Module):
         logits, feat = self.unet(x)
         inv = batch.inverse.to(dev)
         # sparse outputs keep the input's voxel order, so the inverse map indexes them directly
-        out = dict(logits=logits.F[inv], features=feat.F[inv])
+        out = {self.head: logits.F[inv], 'features': feat.F[inv]}
         if self.proj is not None: out['proj'] = self.proj(feat.F)[inv if points is None else inv[points.to(dev)]]
         return out
+
+# %% ../../nbs/21_models.minkunet.ipynb #dc8d5b11
+def single_blas_thread(f):
+    "Decorate `f` to run with the BLAS libraries (OpenBLAS under MinkowskiEngine's CPU convolutions) at one thread, restored afterwards."
+    @functools.wraps(f)
+    def wrapper(*args, **kwargs):
+        from threadpoolctl import threadpool_limits
+        with threadpool_limits(1, user_api='blas'): return f(*args, **kwargs)
+    return wrapper

@@ -32,7 +32,7 @@ def net3_spec(net: Net3D) -> dict:
     u = net.unet
     return dict(arch='MinkUNet34', in_channels=int(u.net.stem[0].in_channels), out_channels=int(u.net.head.out_channels),
                 width=float(u.width), voxel_size=float(net.voxel_size),
-                proj_dim=int(net.proj[-1].out_features) if net.proj is not None else None)
+                proj_dim=int(net.proj[-1].out_features) if net.proj is not None else None, head=net.head)
 
 def net2_spec(net: DeepLab2D) -> dict:
     "What rebuilding `net` takes."
@@ -69,7 +69,7 @@ def read_pretrained_meta(path: Path | str) -> dict:
 
 def build_net3(spec: dict) -> Net3D:
     "An untrained 3D network of `spec` (`net3_spec`)."
-    return Net3D(spec['in_channels'], spec['out_channels'], spec['voxel_size'], spec['proj_dim'], spec['width'])
+    return Net3D(spec['in_channels'], spec['out_channels'], spec['voxel_size'], spec['proj_dim'], spec['width'], spec.get('head', 'logits'))
 
 def load_pretrained(path: Path | str, device: str | None = None) -> Pretrained:
     "Rebuild the networks stored by `save_pretrained` from `path` alone (no pickles), in eval mode."
@@ -81,7 +81,8 @@ def load_pretrained(path: Path | str, device: str | None = None) -> Pretrained:
         try: net.load_state_dict(part(prefix))
         except RuntimeError as e: raise ValueError(f"{path}: the '{prefix[:-1]}' tensors do not fit the network the header describes ({str(e).splitlines()[0][:160]})") from None
         return net.to(device or 'cpu').eval()
-    net3 = load(build_net3(meta['net3']), 'net3.')
+    spec3 = {'head': 'distilled' if meta.get('kind') == 'scalr' else 'logits', **meta['net3']}    # files from before 'head' was stored
+    net3 = load(build_net3(spec3), 'net3.')
     net2 = None
     if meta.get('net2'):
         s = meta['net2']

@@ -19,19 +19,19 @@ from tqdm.auto import tqdm
 
 import labelfree
 from ..core import Scene, IGNORE_INDEX
-from ..geometry import point_pixel_pairs
+from ..geometry import PointPixelPairs, point_pixel_pairs
 from ..data.io import atomic_path
 from ..labels import PseudoLabels
 from ..metrics import confusion, miou
 from ..models.deeplab import DeepLab2D
-from ..models.minkunet import Net3D, sparse_batch
+from ..models.minkunet import Net3D, single_blas_thread, sparse_batch
 from ..vfm.base import pick_device
 
 # %% auto #0
 __all__ = ['ConfigBase', 'config_path', 'config_sections', 'parse_overrides', 'CNSConfig', 'load_config', 'shipped_configs',
            'TrainScene', 'point_inputs', 'prepare', 'CNSTrainer', 'dist_info', 'init_distributed', 'augment_xyz',
            'class_weights', 'predict', 'evaluate_nets', 'write_checkpoint', 'read_checkpoint', 'append_log', 'trim_log',
-           'save_checkpoint', 'check_vocabulary', 'load_checkpoint', 'train_cns']
+           'save_checkpoint', 'check_vocabulary', 'config_from_checkpoint', 'load_checkpoint', 'train_cns']
 
 # %% ../../nbs/30_train.cns.ipynb #e55fa32f
 _TYPES = {'int': (int,), 'float': (int, float), 'str': (str,), 'bool': (bool,), 'tuple': (tuple, list), 'list': (list, tuple),
@@ -129,6 +129,7 @@ def load_config(path: str | Path | None = None, overrides: list[str] = ()) -> CN
     return cfg
 
 def shipped_configs() -> list[str]:
+    "The names of the YAML configs shipped in `labelfree/configs` (what `load_config` and `--config` accept by name)."
     return sorted(p.stem for p in (Path(labelfree.__file__).parent / 'configs').glob('*.yaml'))
 
 # %% ../../nbs/30_train.cns.ipynb #8d155008
@@ -136,7 +137,7 @@ def shipped_configs() -> list[str]:
 class TrainScene:
     scene: Scene
     labels: PseudoLabels
-    pairs: object
+    pairs: PointPixelPairs
     features: list | None = None         # per view (D, h, w) float16 SAM features, or None
 
 def point_inputs(scene: Scene) -> np.ndarray:
@@ -149,6 +150,7 @@ def point_inputs(scene: Scene) -> np.ndarray:
     return np.concatenate([f, (z - z.min()) / 3.0], 1).astype(np.float32)
 
 def prepare(scene: Scene, labels: PseudoLabels, features=None) -> TrainScene:
+    "A training scene: `scene` with its pseudo-labels, optional per-view latent targets, and its depth-checked point–pixel pairs."
     pairs = point_pixel_pairs(scene.points.xyz, scene.views, min_depth=scene.meta.get('min_depth', 0.1))
     return TrainScene(scene, labels, pairs, features)
 
@@ -311,7 +313,7 @@ def _self_cross(pseudo, own, other, other_valid, tau_self, tau_cross):
 
 # %% ../../nbs/30_train.cns.ipynb #5495bc58
 @torch.no_grad()
-@torch.no_grad()
+@single_blas_thread
 def predict(net2, net3, scene: Scene, cfg: CNSConfig, batch: int = 4, confidence: bool = False):
     "2D label maps (at each view's resolution) and per-point 3D labels of `scene`; with `confidence`, also each one's softmax probability."
     net2.eval(); net3.eval()
@@ -387,6 +389,7 @@ def trim_log(out: Path, epoch: int) -> None:
         with atomic_path(p) as tmp: Path(tmp).write_text(''.join(keep))
 
 def save_checkpoint(tr: CNSTrainer, path: Path) -> None:
+    "Write `tr`'s networks, optimiser, schedule, stage, epoch, config and vocabulary to `path` (atomically, see `write_checkpoint`)."
     write_checkpoint(path, net2=tr.net2.state_dict(), net3=tr.net3.state_dict(), opt=tr.opt.state_dict(), sched=tr.sched.state_dict(),
                      stage=tr.stage, epoch=tr.epoch, class_weight=tr.class_weight, config=asdict(tr.cfg), n_classes=tr.C,
                      in_channels=tr.net3.unet.net.stem[0].kernel.shape[1], steps_per_epoch=tr.steps_per_epoch, classes=tr.classes)
@@ -400,18 +403,27 @@ def check_vocabulary(tr: CNSTrainer, vocab, where: str = 'the checkpoint') -> No
                          + (f" (first differences: {'; '.join(diff)})" if diff else '') + '; use data labelled with the same vocabulary')
     if tr.C != len(names): raise ValueError(f"{where}: trained on {tr.C} classes, the data has {len(names)}; use data labelled with the same vocabulary")
 
-def load_checkpoint(path: Path, device: str | None = None) -> CNSTrainer:
-    "A trainer restored from a checkpoint, ready to continue (or to predict)."
+def config_from_checkpoint(path: Path, st: dict, cls):
+    "The `cls` config saved in checkpoint `st` (read from `path`); a field this version does not know is named, with the versions."
+    known = {f.name for f in fields(cls)}
+    bad = sorted(set(st['config']) - known)
+    if bad: raise ValueError(f"{path}: config fields {bad} are unknown to labelfree {labelfree.__version__} (the checkpoint was written by "
+                             f"{st.get('version', 'an unknown version')}); use that version, or retrain")
+    return cls(**st['config'])
+
+def load_checkpoint(path: Path, device: str | None = None, restore_rng: bool = False) -> CNSTrainer:
+    "A trainer restored from a checkpoint, to predict with or, with `restore_rng` (the global generators' states as saved), to continue exactly."
     st = read_checkpoint(path)
     if st.get('kind') == 'scalr': raise ValueError(f"{path}: a distillation checkpoint has no classifier; probe it (labelfree probe) to get labels")
-    cfg = CNSConfig(**{**st['config'], 'image_size': tuple(st['config']['image_size'])})
+    cfg = config_from_checkpoint(path, st, CNSConfig)
+    cfg.image_size = tuple(cfg.image_size)
     if device: cfg.device = device
     tr = CNSTrainer(cfg, st['n_classes'], st['in_channels'], st['steps_per_epoch'])
     tr.net2.load_state_dict(st['net2']); tr.net3.load_state_dict(st['net3'])
     tr.stage, tr.epoch, tr.class_weight, tr.classes = st['stage'], st['epoch'], st.get('class_weight'), st.get('classes')
     if tr.stage == 2: tr._make_optim(cfg.stage2_lr_scale, cfg.epochs_stage2)
     tr.opt.load_state_dict(st['opt']); tr.sched.load_state_dict(st['sched'])
-    _set_rng_state(st['rng'])
+    if restore_rng: _set_rng_state(st['rng'])
     return tr
 
 def _tensorboard(out: Path):
@@ -420,11 +432,12 @@ def _tensorboard(out: Path):
         return SummaryWriter(str(out / 'tensorboard'))
     except ImportError: return None
 
+@single_blas_thread
 def train_cns(cfg: CNSConfig, train: list[TrainScene], val: list[Scene] | None, out: Path | str,
               resume: bool = False, progress: bool = True, stop_after_epoch: int | None = None, on_step=None) -> CNSTrainer:
     "Run CNS stage 1 then stage 2 on `train`, evaluating on `val`; checkpoints, logs and resumes in `out`. `on_step()` is called after every step (a caller's own progress bar; the epoch bars are then off)."
     out = Path(out); out.mkdir(parents=True, exist_ok=True)
-    if resume and (out / 'checkpoint.pt').exists(): tr = load_checkpoint(out / 'checkpoint.pt', cfg.device)
+    if resume and (out / 'checkpoint.pt').exists(): tr = load_checkpoint(out / 'checkpoint.pt', cfg.device, restore_rng=True)
     else:
         random.seed(cfg.seed); np.random.seed(cfg.seed)
         tr = CNSTrainer(cfg, len(train[0].scene.vocab), point_inputs(train[0].scene).shape[1], -(-len(train) // dist_info()[1]))

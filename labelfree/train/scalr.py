@@ -19,8 +19,8 @@ from tqdm.auto import tqdm
 
 from ..core import Scene, Vocabulary
 from ..geometry import PointPixelPairs, point_pixel_pairs
-from ..models.minkunet import Net3D, sparse_batch
-from .cns import (ConfigBase, _set_rng_state, append_log, augment_xyz, config_path, config_sections, dist_info,
+from ..models.minkunet import Net3D, single_blas_thread, sparse_batch
+from .cns import (ConfigBase, _set_rng_state, append_log, config_from_checkpoint, augment_xyz, config_path, config_sections, dist_info,
                                  parse_overrides, point_inputs, read_checkpoint, trim_log, write_checkpoint)
 from ..vfm.teachers import Teacher, combine
 from ..vfm.base import pick_device
@@ -96,7 +96,7 @@ def make_student(in_channels: int, teacher_dim: int, cfg: ScaLRConfig) -> Net3D:
     "MinkUNet34 with a linear (1×1×1 convolution) head to the teacher's dimension, no projection head, no 2D network; initialised from `cfg.seed`."
     with torch.random.fork_rng(devices=[]):
         torch.manual_seed(cfg.seed)
-        return Net3D(in_channels, teacher_dim, cfg.voxel_size, proj_dim=None, width=cfg.width_3d)
+        return Net3D(in_channels, teacher_dim, cfg.voxel_size, proj_dim=None, width=cfg.width_3d, head='distilled')
 
 def init_from_pretrained(net: Net3D, path: str | Path) -> int:
     "Copy an exported backbone's weights (`labelfree export`) into `net`: every backbone tensor must fit; the output head only if its size does. The number of tensors copied."
@@ -178,7 +178,7 @@ class Distiller:
         xyz = [_augment(ds.scene.points.xyz, rng) if c.augment else ds.scene.points.xyz for ds in batch]
         sb = sparse_batch(xyz, [ds.inputs for ds in batch], c.voxel_size)
         self.net.train()
-        f = self.f(sb)['logits']
+        f = self.f(sb)['distilled']
         idx = torch.from_numpy(np.concatenate([p + off for (p, _), off in zip(pairs, sb.offsets)])).to(dev)
         t = torch.cat([t for _, t in pairs]).to(dev)
         loss = distill_loss(f[idx], t, c.loss) if len(idx) else f.sum() * 0
@@ -190,13 +190,14 @@ class Distiller:
 
 # %% ../../nbs/31_train.scalr.ipynb #5b449f4d
 @torch.no_grad()
+@single_blas_thread
 def point_features(net: Net3D, scene: Scene, voxel_size: float | None = None, inputs: np.ndarray | None = None) -> dict:
     "Per-point 'distilled' (N, D) and 'backbone' (N, F) features of `scene`, student in eval mode."
     was = net.training
     net.eval()
     out = net(sparse_batch([scene.points.xyz], [point_inputs(scene) if inputs is None else inputs], voxel_size or net.voxel_size))
     if was: net.train()
-    return dict(distilled=out['logits'], backbone=out['features'])
+    return dict(distilled=out['distilled'], backbone=out['features'])
 
 @torch.no_grad()
 def distill_cosine(net: Net3D, teacher: Teacher, scenes: list, voxel_size: float | None = None) -> float:
@@ -215,24 +216,26 @@ def distill_cosine(net: Net3D, teacher: Teacher, scenes: list, voxel_size: float
 
 # %% ../../nbs/31_train.scalr.ipynb #d3c0f7b5
 def save_distill_checkpoint(d: Distiller, path: Path, teacher_name: str = '') -> None:
+    "Write the distiller's student, optimiser, schedule, step and config to `path`, with the teacher's name (atomically)."
     write_checkpoint(path, net=d.net.state_dict(), opt=d.opt.state_dict(), sched=d.sched.state_dict(), scaler=d.scaler.state_dict(),
                      epoch=d.epoch, step=d.step_count, total_steps=d.total_steps, config=asdict(d.cfg),
                      in_channels=d.in_channels, teacher_dim=d.teacher_dim, teacher=teacher_name, kind='scalr')
 
-def load_distill_checkpoint(path: Path, device: str | None = None) -> Distiller:
-    "A distiller restored from a checkpoint, ready to continue, or whose `net` to probe and query."
+def load_distill_checkpoint(path: Path, device: str | None = None, restore_rng: bool = False) -> Distiller:
+    "A distiller restored from a checkpoint, whose `net` to probe and query or, with `restore_rng` (the global generators' states as saved), to continue exactly."
     path = Path(path)
     st = read_checkpoint(path)
     if st.get('kind') != 'scalr': raise ValueError(f"{path}: not a distillation checkpoint (no field 'kind' = 'scalr'; a CNS checkpoint?)")
-    cfg = ScaLRConfig(**st['config'])
+    cfg = config_from_checkpoint(path, st, ScaLRConfig)
     if device: cfg = cfg.update(device=device)
     d = Distiller(cfg, st['in_channels'], st['teacher_dim'], st['total_steps'])
     d.net.load_state_dict(st['net']); d.opt.load_state_dict(st['opt']); d.sched.load_state_dict(st['sched'])
     d.scaler.load_state_dict(st['scaler'])
     d.epoch, d.step_count, d.teacher_name = st['epoch'], st['step'], st.get('teacher', '')
-    _set_rng_state(st['rng'])
+    if restore_rng: _set_rng_state(st['rng'])
     return d
 
+@single_blas_thread
 def train_distill(cfg: ScaLRConfig, teacher: Teacher, train: list, val: list | None, out: Path | str, resume: bool = False,
                   progress: bool = True, stop_after_epoch: int | None = None) -> Distiller:
     "Distil `teacher` into a student on `train` (DistillScenes), checking the cosine on `val`; checkpoints, logs and resumes in `out`."
@@ -241,7 +244,7 @@ def train_distill(cfg: ScaLRConfig, teacher: Teacher, train: list, val: list | N
     rank, world = dist_info()
     per_step = cfg.scenes_per_step * world
     steps_per_epoch = -(-len(train) // per_step)
-    if resume and (out / 'checkpoint.pt').exists(): d = load_distill_checkpoint(out / 'checkpoint.pt', cfg.device)
+    if resume and (out / 'checkpoint.pt').exists(): d = load_distill_checkpoint(out / 'checkpoint.pt', cfg.device, restore_rng=True)
     else:
         random.seed(cfg.seed); np.random.seed(cfg.seed)
         d = Distiller(cfg, train[0].inputs.shape[1], teacher.dim, cfg.epochs * steps_per_epoch)

@@ -32,14 +32,18 @@ def freeze(module: nn.Module, name: str | None = None) -> nn.Module:
     module._labelfree_frozen = True
     return module
 
-def is_frozen(module: nn.Module) -> bool: return getattr(module, '_labelfree_frozen', False)
+def is_frozen(module: nn.Module) -> bool:
+    "Whether `module` was frozen by `freeze` (eval mode, no gradients, `train()` refused)."
+    return getattr(module, '_labelfree_frozen', False)
 
 # %% ../../nbs/10_vfm.base.ipynb #d4cba6e8
 class DenseLabeler(Protocol):
+    "What a dense labeler (MaskCLIP, simulated CLIP) provides: a name, a vocabulary and per-pixel class logits for a view."
     name: str
     def __call__(self, scene: Scene, i: int) -> np.ndarray: ...
 
 class RegionSource(Protocol):
+    "What a region source (SAM, SLIC, simulated SAM) provides: a name and a view's masks, inside which labels are refined."
     name: str
     def __call__(self, scene: Scene, i: int) -> list[np.ndarray]: ...
 
