@@ -26,30 +26,36 @@ from .pipeline import config_data, demo
 from tqdm.auto import tqdm
 
 # %% auto #0
-__all__ = ['DATA_KEYS', 'USER_ERRORS', 'COMMANDS', 'LazyTrainScenes', 'split_overrides', 'train_command', 'evaluate_command',
-           'scenes', 'labels_command', 'predict_command', 'export_command', 'LazyDistillScenes', 'distill_command',
-           'probe_command', 'main', 'samples_command', 'scenes_command', 'demo_command']
+__all__ = ['DATA_KEYS', 'USER_ERRORS', 'COMMANDS', 'LazyScenes', 'train_scenes', 'split_overrides', 'train_command',
+           'evaluate_command', 'scenes', 'labels_command', 'predict_command', 'export_command', 'distill_scenes',
+           'distill_command', 'probe_command', 'main', 'samples_command', 'scenes_command', 'demo_command']
 
 # %% ../nbs/60_cli.ipynb #815ddfd2
-class LazyTrainScenes:
-    "Training scenes loaded on demand: the dataset's scene, its pseudo-labels from `labels_dir`, and its pairs."
-    def __init__(self, dataset, labels_dir: Path, cache: int = 2):
-        from labelfree.labels import scene_file_name
-        self.ds, self.dir, self.size, self._cache = dataset, Path(labels_dir), cache, {}
-        missing = [n for n in dataset.names if not (self.dir / f'{scene_file_name(n)}.npz').exists()]
-        if missing:
-            raise FileNotFoundError(f"{self.dir}: no pseudo-labels for {len(missing)} of {len(dataset)} scenes (e.g. {missing[0]}); "
-                                    f"make them with `labelfree labels --out {self.dir} ...`")
-    def __len__(self): return len(self.ds)
+class LazyScenes:
+    "Scenes of `dataset` (or its `names`) made on demand by `make(dataset, name)`, the last `cache` of them kept in memory: what the training loops index."
+    def __init__(self, dataset, make, names=None, cache: int = 2):
+        self.ds, self.make, self.names, self.size, self._cache = dataset, make, list(names or dataset.names), cache, {}
+        self.vocab = dataset.vocab
+    def __len__(self): return len(self.names)
     def __getitem__(self, i: int):
-        from labelfree.labels import load_pseudo_labels, scene_file_name
-        from labelfree.train.cns import prepare
         if i not in self._cache:
             if len(self._cache) >= self.size: self._cache.pop(next(iter(self._cache)))
-            name = self.ds.names[i]
-            pl = load_pseudo_labels(self.dir / f'{scene_file_name(name)}.npz')
-            self._cache[i] = prepare(self.ds.load(name), pl, pl.features)
+            self._cache[i] = self.make(self.ds, self.names[i])
         return self._cache[i]
+
+def train_scenes(dataset, labels_dir: Path, cache: int = 2) -> LazyScenes:
+    "CNS training scenes loaded on demand: each scene with its pseudo-labels from `labels_dir` and its pairs; refused if any scene has none."
+    from labelfree.labels import load_pseudo_labels, scene_file_name
+    from labelfree.train.cns import prepare
+    labels_dir = Path(labels_dir)
+    missing = [n for n in dataset.names if not (labels_dir / f'{scene_file_name(n)}.npz').exists()]
+    if missing:
+        raise FileNotFoundError(f"{labels_dir}: no pseudo-labels for {len(missing)} of {len(dataset)} scenes (e.g. {missing[0]}); "
+                                f"make them with `labelfree labels --out {labels_dir} ...`")
+    def make(ds, name):
+        pl = load_pseudo_labels(labels_dir / f'{scene_file_name(name)}.npz')
+        return prepare(ds.load(name), pl, pl.features)
+    return LazyScenes(dataset, make, cache=cache)
 
 def _dataset_from(data: dict, split_key: str = 'split'):
     "Build the dataset a config's `data` section describes (only the arguments its loader takes)."
@@ -81,14 +87,15 @@ def split_overrides(config: str, overrides) -> tuple[dict, list[str]]:
 
 def train_command(a) -> int:
     "`labelfree train`: CNS on a dataset's cached pseudo-labels (from `labelfree labels`), into `--out`."
-    from labelfree.train.cns import init_distributed, load_config, train_cns
+    from labelfree.train.cns import load_config, train_cns
+    from labelfree.train.core import init_distributed
     from labelfree.vfm.base import pick_device
     init_distributed()                               # a no-op unless launched by torchrun
     data, over = split_overrides(a.config, a.overrides)
     cfg = load_config(a.config, over)
     if cfg.device: pick_device(cfg.device)           # a bad device is refused before any data is read
     if not data.get('labels'): raise ValueError('set data.labels=DIR (a folder made by `labelfree labels`)')
-    train = LazyTrainScenes(_dataset_from(data), Path(data['labels']))
+    train = train_scenes(_dataset_from(data), Path(data['labels']))
     val = list(_dataset_from(data, 'val_split')) if data.get('val_split') else None
     out = Path(a.out or f'runs/{Path(a.config).stem}')
     tr = train_cns(cfg, train, val, out, resume=a.resume)
@@ -223,18 +230,10 @@ def export_command(a) -> int:
     return 0
 
 # %% ../nbs/60_cli.ipynb #a01a07d9
-class LazyDistillScenes:
-    "Distillation scenes loaded on demand (pairs and inputs computed on load), a few kept in memory."
-    def __init__(self, dataset, names=None, cache: int = 8):
-        self.ds, self.names, self.size, self._cache = dataset, list(names or dataset.names), cache, {}
-        self.vocab = dataset.vocab
-    def __len__(self): return len(self.names)
-    def __getitem__(self, i: int):
-        from labelfree.train.scalr import prepare_distill
-        if i not in self._cache:
-            if len(self._cache) >= self.size: self._cache.pop(next(iter(self._cache)))
-            self._cache[i] = prepare_distill(self.ds.load(self.names[i]))
-        return self._cache[i]
+def distill_scenes(dataset, names=None, cache: int = 8) -> LazyScenes:
+    "Distillation scenes loaded on demand (pairs and inputs computed on load)."
+    from labelfree.train.scalr import prepare_distill
+    return LazyScenes(dataset, lambda ds, name: prepare_distill(ds.load(name)), names, cache)
 
 def _distill_data(data: dict):
     "Training dataset, scene names and held-out scenes of a distillation config's `data` section."
@@ -263,8 +262,8 @@ def _distill_data(data: dict):
 def distill_command(a) -> int:
     "Run `labelfree distill` with parsed arguments `a`."
     from labelfree.probe import ProbeConfig, probe_checkpoint
-    from labelfree.train.cns import init_distributed
-    from labelfree.train.cns import config_sections
+    from labelfree.train.core import init_distributed
+    from labelfree.train.core import config_sections
     from labelfree.train.scalr import load_scalr_config, train_distill
     from labelfree.vfm.base import pick_device
     from labelfree.vfm.teachers import make_teacher
@@ -280,7 +279,7 @@ def distill_command(a) -> int:
         print(f'NOTE: the teacher is SIMULATED ({teacher.name}): CLIP-like features made from corrupted ground truth, not a real model')
     out = Path(a.out or f'runs/{Path(a.config).stem}')
     t0 = time.perf_counter()
-    d = train_distill(cfg, teacher, LazyDistillScenes(ds, names), val, out, resume=a.resume, progress=not a.quiet)
+    d = train_distill(cfg, teacher, distill_scenes(ds, names), val, out, resume=a.resume, progress=not a.quiet)
     if d.rank > 0: return 0
     log = [json.loads(l) for l in (out / 'log.jsonl').read_text().splitlines()]
     msg = f"distilled {d.epoch} epochs from {teacher.name} in {time.perf_counter() - t0:.0f} s; last loss {log[-1]['loss']:.4f}"
@@ -299,7 +298,7 @@ def distill_command(a) -> int:
 def probe_command(a) -> int:
     "Run `labelfree probe` with parsed arguments `a`."
     from labelfree.probe import ProbeConfig, probe_checkpoint, probe_split
-    from labelfree.train.cns import config_sections
+    from labelfree.train.core import config_sections
     if not Path(a.checkpoint).is_file(): raise FileNotFoundError(f"{a.checkpoint}: checkpoint not found")
     kw = {k: v for k, v in dict(split=a.split, version=a.version).items() if v is not None}
     ds = get_dataset(a.dataset, a.root, **kw)

@@ -10,11 +10,11 @@ from typing import Sequence
 
 import numpy as np
 
-from .core import View, SceneError
+from .core import Scene, View, SceneError
 
 # %% auto #0
-__all__ = ['projection_matrix', 'project', 'PointPixelPairs', 'point_pixel_pairs', 'backproject', 'split_projection', 'Voxels',
-           'import_minkowski', 'voxelize']
+__all__ = ['projection_matrix', 'project', 'PointPixelPairs', 'point_pixel_pairs', 'scene_pairs', 'backproject',
+           'split_projection', 'Voxels', 'import_minkowski', 'voxelize']
 
 # %% ../nbs/01_geometry.ipynb #5c026832
 def projection_matrix(K: np.ndarray, world2cam: np.ndarray) -> np.ndarray:
@@ -108,6 +108,11 @@ def point_pixel_pairs(xyz: np.ndarray, views: Sequence[View], min_depth: float =
                            row=cat(1, np.int32), col=cat(2, np.int32), depth=cat(3, np.float32),
                            offsets=np.concatenate([[0], np.cumsum(counts)]), n_points=len(x),
                            hw=np.array([v.hw for v in views], np.int64).reshape(-1, 2))
+
+# %% ../nbs/01_geometry.ipynb #e71f2096
+def scene_pairs(scene: Scene, **kwargs) -> PointPixelPairs:
+    "`point_pixel_pairs` of `scene`'s points and views with the scene's own minimum depth (`meta['min_depth']`, else 0.1 m); `kwargs` set the depth tolerances or override it."
+    return point_pixel_pairs(scene.points.xyz, scene.views, **{'min_depth': scene.meta.get('min_depth', 0.1), **kwargs})
 
 # %% ../nbs/01_geometry.ipynb #b447dbc8
 def backproject(view: View, stride: int = 1, max_depth: float | None = None):

@@ -17,15 +17,15 @@ import numpy as np
 import traitlets
 
 from .core import Scene, IGNORE_INDEX
-from .geometry import PointPixelPairs, point_pixel_pairs
+from .geometry import PointPixelPairs, scene_pairs
 from .labels import PseudoLabels, vote
 from .metrics import confusion, iou
 
 # %% auto #0
-__all__ = ['CORRECT', 'WRONG', 'UNKNOWN', 'Layer', 'as_layer', 'error_layer', 'scene_pairs', 'scene_layers', 'layer_colors',
-           'visible_mask', 'display_subset', 'Orbit', 'scene_orbit', 'frustum_lines', 'offscreen_renderer',
-           'release_renderer', 'PointRenderer', 'view_panel', 'layer_ious', 'iou_table_html', 'PointCloudGL',
-           'Inspector', 'inspect', 'compare']
+__all__ = ['CORRECT', 'WRONG', 'UNKNOWN', 'Layer', 'as_layer', 'error_layer', 'scene_layers', 'layer_colors', 'visible_mask',
+           'display_subset', 'Orbit', 'scene_orbit', 'frustum_lines', 'offscreen_renderer', 'release_renderer',
+           'PointRenderer', 'view_panel', 'layer_ious', 'iou_table_html', 'PointCloudGL', 'Inspector', 'inspect',
+           'compare']
 
 # %% ../nbs/50_inspect.ipynb #c5d07a37
 @dataclass(eq=False)
@@ -74,10 +74,6 @@ def error_layer(layer: Layer, gt: np.ndarray) -> Layer:
                  f'{layer.name} against ground truth: green right, red wrong, grey unknown')
 
 # %% ../nbs/50_inspect.ipynb #5e63a3b9
-def scene_pairs(scene: Scene) -> PointPixelPairs:
-    "The scene's point–pixel pairs, with the scene's own minimum depth."
-    return point_pixel_pairs(scene.points.xyz, scene.views, min_depth=scene.meta.get('min_depth', 0.1))
-
 def scene_layers(scene: Scene, pseudo: PseudoLabels | None = None, pred2d=None, pred3d=None, extra: dict | None = None,
                  pairs: PointPixelPairs | None = None) -> dict[str, Layer]:
     "Every layer known for `scene`: colours/intensity, ground truth, pseudo-labels, predictions, confidence, errors, `extra`."

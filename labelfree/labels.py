@@ -20,7 +20,7 @@ from tqdm.auto import tqdm
 
 import labelfree
 from .core import Scene, SceneError, IGNORE_INDEX
-from .geometry import PointPixelPairs, point_pixel_pairs
+from .geometry import PointPixelPairs, point_pixel_pairs, scene_pairs
 from .data.io import SceneDataset, atomic_path, read_image, read_json
 from .metrics import confusion, miou
 
@@ -82,7 +82,7 @@ def pseudo_label_scene(scene: Scene, labeler, regions=None, features=None, pairs
         if regions is not None: refined.append(refine(r, regions(scene, i)).astype(np.uint8))
         if features is not None: feats.append(features(scene, i))
     if pairs is None:
-        pairs = point_pixel_pairs(scene.points.xyz, scene.views, **{'min_depth': scene.meta.get('min_depth', 0.1), **pair_kw})
+        pairs = scene_pairs(scene, **pair_kw)
     l3, conf, n = vote(pairs, refined if regions is not None else raw, len(scene.vocab))
     return PseudoLabels(scene.name, raw, refined, l3.astype(np.uint8), conf, n, features=feats)
 
@@ -92,7 +92,7 @@ def pseudo_label_confusions(scenes, labeler, regions=None) -> dict:
     C = len(scenes[0].vocab)
     c = {k: np.zeros((C, C + 1), np.int64) for k in ('raw2d', 'ref2d', 'raw3d', 'ref3d')}
     for sc in scenes:
-        pairs = point_pixel_pairs(sc.points.xyz, sc.views, min_depth=sc.meta.get('min_depth', 0.1))
+        pairs = scene_pairs(sc)
         pl = pseudo_label_scene(sc, labeler, regions, pairs=pairs)
         raw3 = vote(pairs, pl.raw2d, C)[0]
         for v, r in zip(sc.views, pl.raw2d): c['raw2d'] += confusion(v.labels, r, C)

@@ -40,7 +40,7 @@ def demo_models(vocab, severity: float = 0.5, seed: int = 0, device=None, featur
 
 def config_data(config: str = 'demo') -> dict:
     "The `data` section of a shipped or given YAML config."
-    from labelfree.train.cns import config_sections
+    from labelfree.train.core import config_sections
     return dict(config_sections(config).get('data', {}))
 
 class RunProgress:

@@ -165,7 +165,8 @@ def load_for_prediction(checkpoint: Path | str, device: str | None = None):
 def export_checkpoint(checkpoint: Path | str, path: Path | str) -> Path:
     "Write a CNS or ScaLR checkpoint's networks as safetensors (`save_pretrained`), with its config and vocabulary in the header."
     from labelfree.models.pretrained import save_pretrained
-    from labelfree.train.cns import load_checkpoint, read_checkpoint
+    from labelfree.train.cns import load_checkpoint
+    from labelfree.train.core import read_checkpoint
     from labelfree.train.scalr import load_distill_checkpoint
     st = read_checkpoint(checkpoint)
     if st.get('kind') == 'scalr':

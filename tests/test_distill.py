@@ -124,7 +124,7 @@ def test_bad_config_names_the_file_and_field(tmp_path):
 
 
 DDP = TINY + r'''
-from labelfree.train.cns import init_distributed
+from labelfree.train.core import init_distributed
 rank, world = init_distributed()
 train, val, teacher, cfg = tiny_setup(3, 0)
 out = sys.argv[1]

@@ -14,4 +14,4 @@ def tiny_setup(n_scenes: int):
 # The first lines of the scripts the multi-process tests write and run (`python -c`, torchrun): imports only.
 SETUP = (f"import json, sys, torch\nsys.path.insert(0, {str(Path(__file__).resolve().parent)!r})\n"
          "from tiny_cns import tiny_setup\n"
-         "from labelfree.train.cns import init_distributed, train_cns, evaluate_nets\nfrom labelfree.metrics import miou\n")
+         "from labelfree.train.cns import train_cns, evaluate_nets\nfrom labelfree.train.core import init_distributed\nfrom labelfree.metrics import miou\n")

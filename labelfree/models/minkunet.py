@@ -102,5 +102,6 @@ def single_blas_thread(f):
     @functools.wraps(f)
     def wrapper(*args, **kwargs):
         from threadpoolctl import threadpool_limits
+        import_minkowski()          # its OpenBLAS must be loaded before the limit is set: threadpoolctl limits the libraries loaded then
         with threadpool_limits(1, user_api='blas'): return f(*args, **kwargs)
     return wrapper

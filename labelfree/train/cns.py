@@ -5,11 +5,9 @@
 # %% ../../nbs/30_train.cns.ipynb #44d4149a
 from __future__ import annotations
 
-import json
-import os
 import random
 import time
-from dataclasses import asdict, dataclass, fields
+from dataclasses import asdict, dataclass
 from pathlib import Path
 
 import numpy as np
@@ -17,72 +15,21 @@ import torch
 import torch.nn.functional as F
 from tqdm.auto import tqdm
 
-import labelfree
 from ..core import Scene, IGNORE_INDEX
-from ..geometry import PointPixelPairs, point_pixel_pairs
-from ..data.io import atomic_path
+from ..geometry import PointPixelPairs, scene_pairs
 from ..labels import PseudoLabels
 from ..metrics import confusion, miou
 from ..models.deeplab import DeepLab2D
 from ..models.minkunet import Net3D, single_blas_thread, sparse_batch
-from ..vfm.base import pick_device
+from .core import (ConfigBase, _set_rng_state, _tensorboard, append_log, config_from_checkpoint, config_path,
+                                  config_sections, ddp, dist_info, parse_overrides, read_checkpoint, train_device, trim_log,
+                                  write_checkpoint)
 
 # %% auto #0
-__all__ = ['ConfigBase', 'config_path', 'config_sections', 'parse_overrides', 'CNSConfig', 'load_config', 'shipped_configs',
-           'TrainScene', 'point_inputs', 'prepare', 'CNSTrainer', 'dist_info', 'init_distributed', 'augment_xyz',
-           'class_weights', 'predict', 'evaluate_nets', 'write_checkpoint', 'read_checkpoint', 'append_log', 'trim_log',
-           'save_checkpoint', 'check_vocabulary', 'config_from_checkpoint', 'load_checkpoint', 'train_cns']
+__all__ = ['CNSConfig', 'load_config', 'TrainScene', 'point_inputs', 'prepare', 'augment_xyz', 'class_weights', 'CNSTrainer',
+           'predict', 'evaluate_nets', 'save_checkpoint', 'check_vocabulary', 'load_checkpoint', 'train_cns']
 
 # %% ../../nbs/30_train.cns.ipynb #e55fa32f
-_TYPES = {'int': (int,), 'float': (int, float), 'str': (str,), 'bool': (bool,), 'tuple': (tuple, list), 'list': (list, tuple),
-          'dict': (dict,), 'None': (type(None),)}
-
-def _check_type(name: str, value, annotation: str):
-    "Refuse `value` for config field `name` unless it has the field's declared type (`int`, `float | None`, ...); ints pass as floats, bools never as numbers."
-    allowed = [t for part in str(annotation).split('|') for t in _TYPES.get(part.strip(), (object,))]
-    if isinstance(value, bool) and bool not in allowed: allowed = []
-    if not any(isinstance(value, t) for t in allowed):
-        raise ValueError(f"config field {name!r} must be {annotation}, got {value!r} ({type(value).__name__})")
-
-class ConfigBase:
-    "What the training configs (co-training here, distillation in `labelfree.train.scalr`) share."
-    def update(self, **kw):
-        "A copy with fields replaced; unknown keys and values of the wrong type are errors naming the field."
-        types = {f.name: f.type for f in fields(self)}
-        bad = set(kw) - set(types)
-        if bad: raise KeyError(f"unknown config keys {sorted(bad)}; known: {sorted(types)}")
-        for k, v in kw.items(): _check_type(k, v, types[k])
-        return type(self)(**{**asdict(self), **kw})
-
-def config_path(path) -> Path:
-    "A config file: `path` itself, or the shipped config of that name."
-    p = Path(path)
-    if not p.exists(): p = Path(labelfree.__file__).parent / 'configs' / f'{path}.yaml'
-    if not p.exists(): raise FileNotFoundError(f"{path}: no such config file, and not a shipped config ({', '.join(shipped_configs())})")
-    return p
-
-def config_sections(path) -> dict:
-    "The whole YAML config file `path` (a path or a shipped name) as a dict."
-    import yaml
-    p = config_path(path)
-    try: d = yaml.safe_load(p.read_text()) or {}
-    except yaml.YAMLError as e:
-        m = getattr(e, 'problem_mark', None)
-        where = f' at line {m.line + 1}, column {m.column + 1}' if m else ''
-        raise ValueError(f"{p}: YAML syntax error{where}: {getattr(e, 'problem', None) or e}") from None
-    if not isinstance(d, dict): raise ValueError(f"{p}: a config must be a YAML mapping of fields, not a {type(d).__name__}")
-    return d
-
-def parse_overrides(overrides) -> dict:
-    "Command-line `key=value` overrides as a dict, each value read as YAML."
-    import yaml
-    kv = {}
-    for o in overrides:
-        if '=' not in o: raise ValueError(f"override {o!r} is not key=value")
-        k, v = o.split('=', 1)
-        kv[k] = yaml.safe_load(v)
-    return kv
-
 @dataclass
 class CNSConfig(ConfigBase):
     "Everything a CNS run depends on (YAML files in `labelfree/configs` set these; `key=value` overrides)."
@@ -128,10 +75,6 @@ def load_config(path: str | Path | None = None, overrides: list[str] = ()) -> CN
     cfg.image_size = tuple(cfg.image_size)
     return cfg
 
-def shipped_configs() -> list[str]:
-    "The names of the YAML configs shipped in `labelfree/configs` (what `load_config` and `--config` accept by name)."
-    return sorted(p.stem for p in (Path(labelfree.__file__).parent / 'configs').glob('*.yaml'))
-
 # %% ../../nbs/30_train.cns.ipynb #8d155008
 @dataclass
 class TrainScene:
@@ -151,7 +94,7 @@ def point_inputs(scene: Scene) -> np.ndarray:
 
 def prepare(scene: Scene, labels: PseudoLabels, features=None) -> TrainScene:
     "A training scene: `scene` with its pseudo-labels, optional per-view latent targets, and its depth-checked point–pixel pairs."
-    pairs = point_pixel_pairs(scene.points.xyz, scene.views, min_depth=scene.meta.get('min_depth', 0.1))
+    pairs = scene_pairs(scene)
     return TrainScene(scene, labels, pairs, features)
 
 def _images(scene, views, size):
@@ -163,6 +106,37 @@ def _resize_labels(maps, size):
     x = torch.from_numpy(np.stack(maps).astype(np.int64))[:, None].float()
     return F.interpolate(x, size=size, mode='nearest')[:, 0].long()
 
+# %% ../../nbs/30_train.cns.ipynb #782c3489
+def _ce(logits, y, weight=None):
+    "Cross-entropy with the ignore index (and optional class weights); 0 (with a gradient path) when nothing is supervised."
+    if (y != IGNORE_INDEX).any(): return F.cross_entropy(logits, y, weight=weight, ignore_index=IGNORE_INDEX)
+    return logits.sum() * 0
+
+def augment_xyz(xyz: np.ndarray, rng: np.random.Generator, scale: tuple = (0.9, 1.1), flip: bool = False,
+                centre: bool = False) -> np.ndarray:
+    "The 3D network's input coordinates rotated by a random angle about z (about the cloud's centre if `centre`), optionally flipped in x and y, and scaled; point–pixel pairs index points, so they stay valid."
+    a = rng.uniform(0, 2 * np.pi)
+    R = np.array([[np.cos(a), -np.sin(a), 0], [np.sin(a), np.cos(a), 0], [0, 0, 1]])
+    if flip: R = R * np.r_[rng.choice([-1, 1], 2), 1]
+    R = R * rng.uniform(*scale)
+    c = xyz.mean(0) if centre else np.zeros(3)
+    return ((xyz - c) @ R.T + c).astype(np.float32)
+
+def class_weights(labels: list[np.ndarray], n_classes: int, power: float) -> torch.Tensor:
+    "Per-class weights (1 / frequency) ** power from label arrays, normalised so the average point's weight is 1; unseen classes get 0."
+    cnt = np.zeros(n_classes)
+    for l in labels: cnt += np.bincount(l[l != IGNORE_INDEX].astype(np.int64), minlength=n_classes)[:n_classes]
+    freq = cnt / max(cnt.sum(), 1)
+    w = np.where(cnt > 0, 1 / np.maximum(freq, 1e-12), 0) ** power * (cnt > 0)
+    return torch.tensor(w / max((w * freq).sum(), 1e-12), dtype=torch.float32)
+
+def _self_cross(pseudo, own, other, other_valid, tau_self, tau_cross):
+    "Stage-2 targets: the other network's confident prediction, else one's own confident one, else the pseudo-label."
+    oc, op = other.max(1)
+    sc, sp = own.max(1)
+    t = torch.where(sc >= tau_self, sp, pseudo)
+    return torch.where(other_valid & (oc >= tau_cross), op, t)
+
 # %% ../../nbs/30_train.cns.ipynb #c0cade86
 class CNSTrainer:
     "Owns the two networks, their optimisers and schedules, and runs CNS stage 1 and stage 2."
@@ -170,19 +144,13 @@ class CNSTrainer:
         self.cfg, self.C, self.steps_per_epoch = cfg, n_classes, steps_per_epoch
         self.classes: list[str] | None = None          # the vocabulary's class names, saved with checkpoints
         torch.manual_seed(cfg.seed)
-        self.device = pick_device(cfg.device)
-        if self.device.type == 'cuda' and self.device.index is None and dist_info()[1] > 1:
-            self.device = torch.device('cuda', int(os.environ.get('LOCAL_RANK', 0)))      # one GPU per torchrun process
+        self.device = train_device(cfg.device)
         proj = cfg.proj_dim if cfg.lambda_latent > 0 else None
         self.net2 = DeepLab2D(n_classes, cfg.backbone_2d, proj, cfg.weights_2d, cfg.pretrained_2d).to(self.device)
         self.net3 = Net3D(in_channels, n_classes, cfg.voxel_size, proj, cfg.width_3d).to(self.device)
         self.rank, self.world = dist_info()
-        if self.world > 1:      # DDP broadcasts rank 0's weights, then averages gradients across ranks
-            from torch.nn.parallel import DistributedDataParallel as DDP
-            dev_ids = [self.device.index] if self.device.type == 'cuda' else None
-            self.f2 = DDP(self.net2, device_ids=dev_ids, find_unused_parameters=True)
-            self.f3 = DDP(self.net3, device_ids=dev_ids, find_unused_parameters=True)
-        else: self.f2, self.f3 = self.net2, self.net3
+        self.f2 = ddp(self.net2, self.device, find_unused_parameters=True)    # the networks themselves in one process
+        self.f3 = ddp(self.net3, self.device, find_unused_parameters=True)
         self.stage, self.epoch = 1, 0
         self.class_weight = None              # (C,) set by `train_cns` from the pseudo-labels when cfg.class_balance > 0
         self._make_optim(1.0, cfg.epochs_stage1)
@@ -268,49 +236,6 @@ class CNSTrainer:
         self.opt.step()
         return {k: float(v.detach()) for k, v in dict(loss, total=total).items()}
 
-def dist_info() -> tuple[int, int]:
-    "(rank, world size) of the initialised process group, (0, 1) without one."
-    d = torch.distributed
-    return (d.get_rank(), d.get_world_size()) if d.is_available() and d.is_initialized() else (0, 1)
-
-def init_distributed() -> tuple[int, int]:
-    "Join the process group `torchrun` set up (gloo on CPU, NCCL on GPUs); (0, 1) when not launched by torchrun."
-    if int(os.environ.get('WORLD_SIZE', 1)) > 1 and not torch.distributed.is_initialized():
-        backend = 'nccl' if torch.cuda.is_available() else 'gloo'
-        if backend == 'nccl': torch.cuda.set_device(int(os.environ.get('LOCAL_RANK', 0)))
-        torch.distributed.init_process_group(backend)
-    return dist_info()
-
-def _ce(logits, y, weight=None):
-    "Cross-entropy with the ignore index (and optional class weights); 0 (with a gradient path) when nothing is supervised."
-    if (y != IGNORE_INDEX).any(): return F.cross_entropy(logits, y, weight=weight, ignore_index=IGNORE_INDEX)
-    return logits.sum() * 0
-
-def augment_xyz(xyz: np.ndarray, rng: np.random.Generator, scale: tuple = (0.9, 1.1), flip: bool = False,
-                centre: bool = False) -> np.ndarray:
-    "The 3D network's input coordinates rotated by a random angle about z (about the cloud's centre if `centre`), optionally flipped in x and y, and scaled; point–pixel pairs index points, so they stay valid."
-    a = rng.uniform(0, 2 * np.pi)
-    R = np.array([[np.cos(a), -np.sin(a), 0], [np.sin(a), np.cos(a), 0], [0, 0, 1]])
-    if flip: R = R * np.r_[rng.choice([-1, 1], 2), 1]
-    R = R * rng.uniform(*scale)
-    c = xyz.mean(0) if centre else np.zeros(3)
-    return ((xyz - c) @ R.T + c).astype(np.float32)
-
-def class_weights(labels: list[np.ndarray], n_classes: int, power: float) -> torch.Tensor:
-    "Per-class weights (1 / frequency) ** power from label arrays, normalised so the average point's weight is 1; unseen classes get 0."
-    cnt = np.zeros(n_classes)
-    for l in labels: cnt += np.bincount(l[l != IGNORE_INDEX].astype(np.int64), minlength=n_classes)[:n_classes]
-    freq = cnt / max(cnt.sum(), 1)
-    w = np.where(cnt > 0, 1 / np.maximum(freq, 1e-12), 0) ** power * (cnt > 0)
-    return torch.tensor(w / max((w * freq).sum(), 1e-12), dtype=torch.float32)
-
-def _self_cross(pseudo, own, other, other_valid, tau_self, tau_cross):
-    "Stage-2 targets: the other network's confident prediction, else one's own confident one, else the pseudo-label."
-    oc, op = other.max(1)
-    sc, sp = own.max(1)
-    t = torch.where(sc >= tau_self, sp, pseudo)
-    return torch.where(other_valid & (oc >= tau_cross), op, t)
-
 # %% ../../nbs/30_train.cns.ipynb #5495bc58
 @torch.no_grad()
 @single_blas_thread
@@ -341,53 +266,6 @@ def evaluate_nets(net2, net3, scenes, cfg: CNSConfig) -> dict:
     return out
 
 # %% ../../nbs/30_train.cns.ipynb #9dec2ae7
-def _rng_state():
-    "The global generators' states as tensors and plain numbers: what `torch.load(weights_only=True)` reads back."
-    name, keys, pos, has_gauss, gauss = np.random.get_state()
-    version, internal, py_gauss = random.getstate()
-    return dict(torch=torch.get_rng_state(), python=[version, list(internal), py_gauss],
-                numpy=[name, torch.from_numpy(keys.astype(np.int64)), int(pos), int(has_gauss), float(gauss)])
-
-def _set_rng_state(s):
-    torch.set_rng_state(s['torch'])
-    version, internal, py_gauss = s['python']; random.setstate((version, tuple(internal), py_gauss))
-    name, keys, pos, has_gauss, gauss = s['numpy']; np.random.set_state((name, keys.numpy().astype(np.uint32), pos, has_gauss, gauss))
-
-def write_checkpoint(path: Path, **state) -> None:
-    "Save `state` with the RNG states and the package version, atomically (a killed save leaves the old file)."
-    with atomic_path(path) as tmp: torch.save(dict(state, rng=_rng_state(), version=labelfree.__version__), tmp)
-
-def read_checkpoint(path: Path) -> dict:
-    "A checkpoint's state dict (on the CPU), read without executing code (`weights_only=True`); one clear error naming the file otherwise."
-    import pickle, re
-    path = Path(path)
-    if not path.is_file(): raise FileNotFoundError(f"{path}: checkpoint not found")
-    try: return torch.load(path, map_location='cpu', weights_only=True)
-    except pickle.UnpicklingError as e:
-        g = re.search(r'Unsupported global: GLOBAL (\S+)', str(e))
-        if g: raise ValueError(f"{path}: refused: the checkpoint asks to unpickle {g.group(1)}, not only tensors and plain values, "
-                               f"and would run code when loaded; only unpickle it in full if you trust its source") from None
-        raise ValueError(f"{path}: not a readable checkpoint (truncated, or not written by torch.save)") from None
-    except (RuntimeError, EOFError, OSError, ValueError, IndexError, KeyError, TypeError, AttributeError) as e:
-        raise ValueError(f"{path}: not a readable checkpoint (truncated, or not written by torch.save: {(str(e).strip().splitlines() or [type(e).__name__])[0][:120]})") from None
-
-def append_log(out: Path, rec: dict) -> None:
-    "Append one epoch's record to `out/log.jsonl`. Written before the epoch's checkpoint, so a kill cannot lose it (see `trim_log`)."
-    with open(Path(out) / 'log.jsonl', 'a') as f: f.write(json.dumps(rec) + '\n')
-
-def trim_log(out: Path, epoch: int) -> None:
-    "Keep only the log records of epochs up to `epoch` (the checkpoint's): a run killed after logging an epoch but before checkpointing it redoes that epoch."
-    p = Path(out) / 'log.jsonl'
-    if not p.exists(): return
-    lines = p.read_text().splitlines(keepends=True)
-    keep = []
-    for l in lines:
-        try: ok = json.loads(l).get('epoch', 0) <= epoch
-        except json.JSONDecodeError: ok = False                     # a line cut short by a kill
-        if ok: keep.append(l)
-    if keep != lines:
-        with atomic_path(p) as tmp: Path(tmp).write_text(''.join(keep))
-
 def save_checkpoint(tr: CNSTrainer, path: Path) -> None:
     "Write `tr`'s networks, optimiser, schedule, stage, epoch, config and vocabulary to `path` (atomically, see `write_checkpoint`)."
     write_checkpoint(path, net2=tr.net2.state_dict(), net3=tr.net3.state_dict(), opt=tr.opt.state_dict(), sched=tr.sched.state_dict(),
@@ -402,14 +280,6 @@ def check_vocabulary(tr: CNSTrainer, vocab, where: str = 'the checkpoint') -> No
         raise ValueError(f"{where}: trained on {len(tr.classes)} classes, the data has {len(names)}"
                          + (f" (first differences: {'; '.join(diff)})" if diff else '') + '; use data labelled with the same vocabulary')
     if tr.C != len(names): raise ValueError(f"{where}: trained on {tr.C} classes, the data has {len(names)}; use data labelled with the same vocabulary")
-
-def config_from_checkpoint(path: Path, st: dict, cls):
-    "The `cls` config saved in checkpoint `st` (read from `path`); a field this version does not know is named, with the versions."
-    known = {f.name for f in fields(cls)}
-    bad = sorted(set(st['config']) - known)
-    if bad: raise ValueError(f"{path}: config fields {bad} are unknown to labelfree {labelfree.__version__} (the checkpoint was written by "
-                             f"{st.get('version', 'an unknown version')}); use that version, or retrain")
-    return cls(**st['config'])
 
 def load_checkpoint(path: Path, device: str | None = None, restore_rng: bool = False) -> CNSTrainer:
     "A trainer restored from a checkpoint, to predict with or, with `restore_rng` (the global generators' states as saved), to continue exactly."
@@ -426,12 +296,7 @@ def load_checkpoint(path: Path, device: str | None = None, restore_rng: bool = F
     if restore_rng: _set_rng_state(st['rng'])
     return tr
 
-def _tensorboard(out: Path):
-    try:
-        from torch.utils.tensorboard import SummaryWriter
-        return SummaryWriter(str(out / 'tensorboard'))
-    except ImportError: return None
-
+# %% ../../nbs/30_train.cns.ipynb #c79343f0
 @single_blas_thread
 def train_cns(cfg: CNSConfig, train: list[TrainScene], val: list[Scene] | None, out: Path | str,
               resume: bool = False, progress: bool = True, stop_after_epoch: int | None = None, on_step=None) -> CNSTrainer:

@@ -6,7 +6,6 @@
 from __future__ import annotations
 
 import math
-import os
 import random
 import time
 from dataclasses import asdict, dataclass
@@ -18,12 +17,12 @@ import torch.nn.functional as F
 from tqdm.auto import tqdm
 
 from ..core import Scene, Vocabulary
-from ..geometry import PointPixelPairs, point_pixel_pairs
+from ..geometry import PointPixelPairs, scene_pairs
 from ..models.minkunet import Net3D, single_blas_thread, sparse_batch
-from .cns import (ConfigBase, _set_rng_state, append_log, config_from_checkpoint, augment_xyz, config_path, config_sections, dist_info,
-                                 parse_overrides, point_inputs, read_checkpoint, trim_log, write_checkpoint)
+from .core import (ConfigBase, _set_rng_state, append_log, config_from_checkpoint, config_path, config_sections, ddp,
+                                  dist_info, parse_overrides, read_checkpoint, train_device, trim_log, write_checkpoint)
+from .cns import augment_xyz, point_inputs
 from ..vfm.teachers import Teacher, combine
-from ..vfm.base import pick_device
 
 # %% auto #0
 __all__ = ['ScaLRConfig', 'load_scalr_config', 'distill_loss', 'DistillScene', 'prepare_distill', 'make_student',
@@ -89,7 +88,7 @@ class DistillScene:
 
 def prepare_distill(scene: Scene) -> DistillScene:
     "Pairs and student inputs of `scene` (views without pairs are harmless; a scene with none cannot teach)."
-    pairs = point_pixel_pairs(scene.points.xyz, scene.views, min_depth=scene.meta.get('min_depth', 0.1))
+    pairs = scene_pairs(scene)
     return DistillScene(scene, pairs, point_inputs(scene))
 
 def make_student(in_channels: int, teacher_dim: int, cfg: ScaLRConfig) -> Net3D:
@@ -127,16 +126,11 @@ class Distiller:
     def __init__(self, cfg: ScaLRConfig, in_channels: int, teacher_dim: int, total_steps: int = 1):
         self.cfg, self.in_channels, self.teacher_dim, self.total_steps = cfg, in_channels, teacher_dim, total_steps
         self.rank, self.world = dist_info()
-        self.device = pick_device(cfg.device)
-        if self.device.type == 'cuda' and self.device.index is None and self.world > 1:
-            self.device = torch.device('cuda', int(os.environ.get('LOCAL_RANK', 0)))
+        self.device = train_device(cfg.device)
         self.net = make_student(in_channels, teacher_dim, cfg)
         if cfg.init_3d: init_from_pretrained(self.net, cfg.init_3d)
         self.net = self.net.to(self.device)
-        if self.world > 1:
-            from torch.nn.parallel import DistributedDataParallel as DDP
-            self.f = DDP(self.net, device_ids=[self.device.index] if self.device.type == 'cuda' else None)
-        else: self.f = self.net
+        self.f = ddp(self.net, self.device)
         self.opt = torch.optim.AdamW(self.net.parameters(), lr=cfg.lr, weight_decay=cfg.weight_decay)
         self.sched = torch.optim.lr_scheduler.LambdaLR(
             self.opt, lambda s: warmup_cosine(s, self.total_steps, cfg.warmup_steps, cfg.lr, cfg.min_lr) / cfg.lr)

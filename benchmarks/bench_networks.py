@@ -1,0 +1,134 @@
+"""One network alone on the demo's pseudo-labels: how far each gets in a given number of steps, and at what cost a step.
+
+The CNS demo's budget (15 minutes on 2 CPU cores) is spent in steps, so the question behind its configuration is how
+many steps each network needs to pass its pseudo-labels, and what a step costs at each input size. This trains the
+2D network (DeepLabV3 on EfficientNet-Lite0, on the refined 2D pseudo-labels) or the 3D network (MinkUNet34, on the
+refined 3D pseudo-labels) alone, on the demo's rooms and pseudo-labels (cached by `bench_cns.Setting`), with the
+demo's optimiser, class balance and one-cycle schedule over `--steps`, and prints one JSON line per evaluation:
+held-out mIoU (the demo's held-out rooms) and mIoU on the first 8 training rooms, with seconds per step.
+
+    python benchmarks/bench_networks.py --net 2d --size 240 320 --steps 400 --evals 200 400
+    python benchmarks/bench_networks.py --net 3d --steps 384 --lr 1e-3
+
+`--out FILE` appends the lines to FILE (JSON lines) as well.
+"""
+import argparse
+import json
+import sys
+import time
+from pathlib import Path
+
+import numpy as np
+import torch
+import torch.nn.functional as F
+
+HERE = Path(__file__).resolve().parent
+sys.path.insert(0, str(HERE))
+
+
+def main(argv=None):
+    ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    ap.add_argument('--net', choices=['2d', '3d'], default='3d')
+    ap.add_argument('--steps', type=int, default=400)
+    ap.add_argument('--evals', type=int, nargs='+', help='steps after which to evaluate (default: the last)')
+    ap.add_argument('--lr', type=float, help='peak learning rate (default: the demo config\'s lr_2d or lr_3d)')
+    ap.add_argument('--class-balance', type=float, default=0.5)
+    ap.add_argument('--seed', type=int, default=0)
+    ap.add_argument('--size', type=int, nargs=2, default=[120, 160], metavar=('H', 'W'), help='2D input size')
+    ap.add_argument('--views', type=int, default=4, help='2D: views per step')
+    ap.add_argument('--output-stride', type=int, default=16, choices=[8, 16, 32], help='2D: the backbone\'s output stride')
+    ap.add_argument('--freeze-blocks', type=int, default=0, help='2D: freeze the stem and this many EfficientNet block stages')
+    ap.add_argument('--voxel-size', type=float, default=0.1); ap.add_argument('--width', type=float, default=0.5)
+    ap.add_argument('--out', type=Path)
+    a = ap.parse_args(argv)
+    from bench_cns import Setting
+    from labelfree.core import IGNORE_INDEX
+    from labelfree.metrics import confusion, miou
+    from labelfree.models.minkunet import single_blas_thread
+    from labelfree.train.cns import class_weights, load_config
+    torch.manual_seed(a.seed)
+    rng = np.random.default_rng(a.seed)
+    S = Setting()
+    C, cfg = len(S.rooms.vocab), load_config('demo')
+    evals = set(a.evals or [a.steps])
+    if a.net == '2d': net, groups, batch, predict = _net2d(a, C, cfg)
+    else: net, groups, batch, predict = _net3d(a, C, cfg)
+    opt = torch.optim.AdamW(groups, weight_decay=cfg.weight_decay)
+    sched = torch.optim.lr_scheduler.OneCycleLR(opt, max_lr=[g['lr'] for g in groups], total_steps=a.steps, pct_start=0.1,
+                                                cycle_momentum=False)
+    key = 'labels2d' if a.net == '2d' else 'labels3d'
+    labels = [m for ts in S.train for m in (getattr(ts.labels, key) if a.net == '2d' else [ts.labels.labels3d])]
+    w = class_weights(labels, C, a.class_balance) if a.class_balance > 0 else None
+
+    def score(scenes):
+        net.eval(); cm = np.zeros((C, C + 1), np.int64)
+        with torch.no_grad():
+            for sc in scenes:
+                for gt, pred in predict(sc): cm += confusion(gt, pred, C)
+        return round(miou(cm), 2)
+
+    @single_blas_thread
+    def run():
+        t0 = time.perf_counter()
+        for s in range(1, a.steps + 1):
+            net.train()
+            out, y = batch(S.train[int(rng.integers(len(S.train)))], rng)
+            loss = F.cross_entropy(out, y, weight=w, ignore_index=IGNORE_INDEX)
+            opt.zero_grad(); loss.backward(); opt.step(); sched.step()
+            if s in evals:
+                dt = time.perf_counter() - t0
+                rec = dict({k: (str(v) if isinstance(v, Path) else v) for k, v in vars(a).items()}, step=s,
+                           sec_per_step=round(dt / s, 3), held_out=score(S.val), train8=score([ts.scene for ts in S.train[:8]]))
+                print(json.dumps(rec), flush=True)
+                if a.out:
+                    with open(a.out, 'a') as f: f.write(json.dumps(rec) + '\n')
+                t0 = time.perf_counter() - dt               # evaluation is not a step's cost
+    run()
+
+
+def _net2d(a, C, cfg):
+    import labelfree.models.deeplab as dl
+    from labelfree.models.deeplab import DeepLab2D
+    from labelfree.train.cns import _images, _resize_labels
+    lite0 = dl.efficientnet_lite0
+    dl.efficientnet_lite0 = lambda p, **kw: lite0(p, **{**kw, 'output_stride': a.output_stride})   # this process only
+    net = DeepLab2D(C, 'efficientnet_lite0', None, None, True)
+    body = net.net.backbone.body
+    for m in [body.conv_stem, body.bn1, *list(body.blocks)[:a.freeze_blocks]] if a.freeze_blocks else []:
+        for p in m.parameters(): p.requires_grad_(False)
+    bb = {id(p) for p in net.net.backbone.parameters()}
+    lr = a.lr or cfg.lr_2d
+    groups = [dict(params=[p for p in net.parameters() if id(p) in bb and p.requires_grad], lr=lr),
+              dict(params=[p for p in net.parameters() if id(p) not in bb], lr=lr * cfg.head_lr_mult_2d)]
+    size = tuple(a.size)
+
+    def batch(ts, rng):
+        vs = sorted(rng.choice(len(ts.scene.views), a.views, replace=False).tolist())
+        return net(_images(ts.scene, vs, size))['logits'], _resize_labels([ts.labels.labels2d[v] for v in vs], size)
+
+    def predict(sc):
+        for i in range(0, len(sc.views), 4):
+            vs = list(range(i, min(i + 4, len(sc.views))))
+            lg = net(_images(sc, vs, size))['logits']
+            for j, v in enumerate(vs):
+                yield sc.views[v].labels, F.interpolate(lg[j:j + 1], size=sc.views[v].hw, mode='bilinear', align_corners=False)[0].argmax(0).numpy()
+    return net, groups, batch, predict
+
+
+def _net3d(a, C, cfg):
+    from labelfree.models.minkunet import Net3D, sparse_batch
+    from labelfree.train.cns import augment_xyz, point_inputs
+    net = Net3D(4, C, a.voxel_size, None, a.width)
+    groups = [dict(params=list(net.parameters()), lr=a.lr or cfg.lr_3d)]
+
+    def batch(ts, rng):
+        o = net(sparse_batch([augment_xyz(ts.scene.points.xyz, rng)], [point_inputs(ts.scene)], a.voxel_size))
+        return o['logits'], torch.from_numpy(ts.labels.labels3d.astype(np.int64))
+
+    def predict(sc):
+        yield sc.points.labels, net(sparse_batch([sc.points.xyz], [point_inputs(sc)], a.voxel_size))['logits'].argmax(1).numpy()
+    return net, groups, batch, predict
+
+
+if __name__ == '__main__':
+    main()
