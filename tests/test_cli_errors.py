@@ -139,10 +139,10 @@ def test_probe_unknown_scene(tmp_path):
 
 
 def test_unexpected_error_says_bug(tmp_path):
-    "A failure that is not bad input keeps its traceback and says it is a bug (here: a broken import inside a command)."
+    "A failure that is not bad input keeps its traceback and says it is a bug (here: a command that raises RuntimeError)."
     code = ("import labelfree.cli as c, sys\n"
             "def boom(a): raise RuntimeError('boom')\n"
-            "c.labels_command = boom\n"
+            "c.COMMANDS['labels'] = boom\n"
             "sys.exit(c.main(['labels', '--dataset', 'procedural', '--out', 'x', '--simulated']))")
     r = subprocess.run([sys.executable, '-c', code], capture_output=True, text=True, cwd=tmp_path)
     assert r.returncode == 1 and 'Traceback' in r.stderr and 'a bug in labelfree' in r.stderr

@@ -32,4 +32,4 @@ def test_imports_follow_numbering():
         src = '\n'.join(c.source for c in nbformat.read(p, as_version=4).cells if c.cell_type == 'code')
         for mod in re.findall(r'from labelfree\.([\w.]+) import', src):
             assert mod in order, f'{p.name} imports unknown module labelfree.{mod}'
-            assert order[mod] < i, f'{p.name} imports labelfree.{mod}, which comes from a later notebook'
+            assert order[mod] <= i, f'{p.name} imports labelfree.{mod}, which comes from a later notebook'   # its own module: in a subprocess test
