@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import hashlib
 import json
+import shutil
 import os
 import re
 import warnings
@@ -175,6 +176,8 @@ def save_pseudo_labels(pl: PseudoLabels, path: Path) -> None:
     for i, r in enumerate(pl.raw2d): arrays[f'raw2d_{i}'] = r
     for i, r in enumerate(pl.refined2d or []): arrays[f'refined2d_{i}'] = r
     for i, f in enumerate(pl.features or []): arrays[f'features_{i}'] = f
+    path = Path(path)
+    for stale in path.parent.glob(f'.{path.name}.*.tmp'): shutil.rmtree(stale, ignore_errors=True)   # a killed write's leftover (one writer per scene)
     with atomic_path(path) as tmp:
         with open(tmp, 'wb') as fh: np.savez_compressed(fh, **arrays)
 

@@ -147,3 +147,13 @@ def test_kill_training(data, tmp_path, command, yaml_text, nets):
             for n in w: assert torch.equal(w[n], ref_w[k][n]), (j, k, n)
         assert _log(out) == _log(tmp_path / 'ref'), j                                 # and the same log, epoch by epoch
     assert any(cuts), 'no kill landed after a checkpoint'
+
+
+def test_killed_write_leftover_removed(tmp_path):
+    "A write killed mid-way leaves its temporary folder (SIGKILL runs no clean-up); the scene's next write removes it."
+    from labelfree.labels import load_pseudo_labels, save_pseudo_labels
+    from labelfree.test_utils import tiny_labelled
+    (s, pl, _), = tiny_labelled(1, n_views=2)
+    stale = tmp_path / '.s.npz.abc123.tmp'; stale.mkdir(); (stale / 's.npz').write_bytes(b'half')
+    save_pseudo_labels(pl, tmp_path / 's.npz')
+    assert not list(tmp_path.glob('*.tmp*')) and (load_pseudo_labels(tmp_path / 's.npz').labels3d == pl.labels3d).all()
