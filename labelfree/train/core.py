@@ -35,7 +35,7 @@ def _check_type(name: str, value, annotation: str):
         raise ValueError(f"config field {name!r} must be {annotation}, got {value!r} ({type(value).__name__})")
 
 class ConfigBase:
-    "What the training configs (co-training here, distillation in `labelfree.train.scalr`) share."
+    "What the training configs (co-training in `labelfree.train.cns`, distillation in `labelfree.train.scalr`) share."
     def update(self, **kw):
         "A copy with fields replaced; unknown keys and values of the wrong type are errors naming the field."
         types = {f.name: f.type for f in fields(self)}
