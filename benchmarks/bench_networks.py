@@ -87,12 +87,9 @@ def main(argv=None):
 
 
 def _net2d(a, C, cfg):
-    import labelfree.models.deeplab as dl
     from labelfree.models.deeplab import DeepLab2D
     from labelfree.train.cns import _images, _resize_labels
-    lite0 = dl.efficientnet_lite0
-    dl.efficientnet_lite0 = lambda p, **kw: lite0(p, **{**kw, 'output_stride': a.output_stride})   # this process only
-    net = DeepLab2D(C, 'efficientnet_lite0', None, None, True)
+    net = DeepLab2D(C, 'efficientnet_lite0', None, None, True, output_stride=a.output_stride)
     body = net.net.backbone.body
     for m in [body.conv_stem, body.bn1, *list(body.blocks)[:a.freeze_blocks]] if a.freeze_blocks else []:
         for p in m.parameters(): p.requires_grad_(False)

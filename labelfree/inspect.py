@@ -24,8 +24,8 @@ from .metrics import confusion, iou
 # %% auto #0
 __all__ = ['CORRECT', 'WRONG', 'UNKNOWN', 'Layer', 'as_layer', 'error_layer', 'scene_layers', 'layer_colors', 'visible_mask',
            'display_subset', 'Orbit', 'scene_orbit', 'frustum_lines', 'offscreen_renderer', 'release_renderer',
-           'PointRenderer', 'view_panel', 'layer_ious', 'iou_table_html', 'PointCloudGL', 'Inspector', 'inspect',
-           'compare']
+           'PointRenderer', 'view_panel', 'layer_ious', 'iou_table_html', 'PointCloudGL', 'orbit_buttons',
+           'present_classes', 'class_legend', 'Inspector', 'inspect', 'compare']
 
 # %% ../nbs/50_inspect.ipynb #c5d07a37
 @dataclass(eq=False)
@@ -405,76 +405,41 @@ def _swatch(rgb) -> str:
     return ('<span style="display:inline-block;width:12px;height:12px;margin-right:4px;border:1px solid #888;'
             'background:#%02x%02x%02x"></span>' % tuple(int(c) for c in rgb))
 
-class Inspector:
-    "A scene's points coloured by any of its `layers`, in Open3D and WebGL, with a camera view and a comparison mode."
-    def __init__(self, scene: Scene, layers: dict[str, Layer], layer: str | None = None, compare: str | None = None,
-                 view: int | None = None, max_points: int | None = 200_000, max_points_gl: int | None = 100_000,
-                 size: tuple[int, int] = (480, 360), webgl: bool = True, seed: int = 0):
-        if not layers: raise ValueError(f"nothing to show for {scene.name!r}: no layers (the scene has no colours, labels or intensity)")
-        for n in (layer, compare):
-            if n is not None and n not in layers: raise KeyError(f"no layer {n!r}; layers: {', '.join(layers)}")
-        self.scene, self.layers, self.gt = scene, layers, scene.points.labels
-        self.size, self.orbit = size, scene_orbit(scene)
-        self.subset = display_subset(len(scene.points), max_points, seed)
-        self.subset_gl = self.subset if max_points_gl is None or len(self.subset) <= max_points_gl else \
-            self.subset[display_subset(len(self.subset), max_points_gl, seed + 1)]
-        self.renderer = PointRenderer(*size)
-        self._pairs, self._ious, self._busy = None, {}, False
-        default = next((n for n in ('transferred 3D labels', 'ground truth') if n in layers), next(iter(layers)))
-        lay, wide = W.Layout, {'description_width': '90px'}
-        self.layer = W.Dropdown(options=list(layers), value=layer or default, description='layer', layout=lay(width='330px'), style=wide)
-        self.compare = W.Dropdown(options=['—'] + list(layers), value=compare or '—', description='compare with', layout=lay(width='330px'), style=wide)
-        self.errors_only = W.Checkbox(False, description='errors only', disabled=self.gt is None, indent=False)
-        self.point_size = W.IntSlider(2, min=1, max=8, description='point size', continuous_update=False)
-        self.view = W.Dropdown(options=[('—', -1)] + [(v.name or str(i), i) for i, v in enumerate(scene.views)],
-                               value=-1 if view is None else view, description='view', disabled=not scene.views, layout=lay(width='330px'), style=wide)
-        self.azimuth = W.IntSlider(0, min=-180, max=180, step=5, description='azimuth', continuous_update=False)
-        self.elevation = W.IntSlider(35, min=-85, max=85, step=5, description='elevation', continuous_update=False)
-        self.zoom = W.FloatLogSlider(1.0, base=2, min=-2, max=5, step=0.25, description='zoom', continuous_update=False)
-        step = lambda w, d: (lambda _: setattr(w, 'value', max(w.min, min(w.max, w.value + d))))
-        bt = lambda s, tip: W.Button(description=s, tooltip=tip, layout=lay(width='36px'))
-        self.buttons = {k: bt(s, tip) for k, s, tip in [('left', '⟲', 'orbit left'), ('right', '⟳', 'orbit right'), ('up', '▲', 'orbit up'),
-                                                         ('down', '▼', 'orbit down'), ('in', '+', 'zoom in'), ('out', '−', 'zoom out')]}
-        for k, (w, d) in dict(left=(self.azimuth, -15), right=(self.azimuth, 15), up=(self.elevation, 10), down=(self.elevation, -10)).items():
-            self.buttons[k].on_click(step(w, d))
-        self.buttons['in'].on_click(lambda _: setattr(self.zoom, 'value', min(self.zoom.value * 2 ** 0.5, 2 ** 5)))
-        self.buttons['out'].on_click(lambda _: setattr(self.zoom, 'value', max(self.zoom.value / 2 ** 0.5, 2 ** -2)))
-        present = set()
-        for l in layers.values():
-            if l.classes is not None: present |= set(np.unique(l.classes).tolist())
-        if self.gt is not None: present |= set(np.unique(self.gt).tolist())
-        self.class_ids = sorted(c for c in present if c != IGNORE_INDEX)
-        self.class_toggles = {c: W.Checkbox(True, description=scene.vocab.classes[c], indent=False, layout=lay(width='auto'))
-                              for c in self.class_ids}
-        all_b, none_b = W.Button(description='all', layout=lay(width='64px')), W.Button(description='none', layout=lay(width='64px'))
-        all_b.on_click(lambda _: self._set_classes(True)); none_b.on_click(lambda _: self._set_classes(False))
-        self.legend = W.VBox([W.HBox([all_b, none_b]), W.GridBox(
-            [W.HBox([W.HTML(_swatch(scene.vocab.palette[c])), t]) for c, t in self.class_toggles.items()],
-            layout=lay(grid_template_columns='repeat(2, 170px)'))])
-        self.legend.add_class('labelfree-legend')
-        self.image = W.Image(format='png', layout=lay(width=f'{size[0]}px', height=f'{size[1]}px')); self.image.add_class('labelfree-3d')
-        self.image_b = W.Image(format='png', layout=lay(width=f'{size[0]}px', height=f'{size[1]}px')); self.image_b.add_class('labelfree-3d-compare')
-        self.title_a, self.title_b = W.HTML(), W.HTML()
-        self.view_image = W.Image(format='png'); self.view_image.add_class('labelfree-view')
-        self.info, self.ious = W.HTML(), W.HTML()
-        self.info.add_class('labelfree-info'); self.ious.add_class('labelfree-ious')
-        self.gl = PointCloudGL(width=size[0], height=size[1]) if webgl else None
-        self.box_b = W.VBox([self.title_b, self.image_b], layout=lay(flex='0 0 auto'))
-        self.box_view = W.VBox([W.HTML('<b>camera view</b>: 2D labels | projected points'), self.view_image], layout=lay(flex='0 0 auto'))
-        orbit = W.HBox([self.buttons[k] for k in ('left', 'right', 'up', 'down', 'in', 'out')])
-        controls = W.VBox([self.layer, self.compare, self.view, self.errors_only, self.point_size, self.azimuth, self.elevation, self.zoom, orbit])
-        controls.add_class('labelfree-controls')
-        wrap = lay(flex_flow='row wrap', align_items='flex-start')
-        pictures = W.HBox([W.VBox([self.title_a, self.image], layout=lay(flex='0 0 auto')), self.box_b, self.box_view], layout=wrap)
-        bottom = W.HBox(([W.VBox([W.HTML('<b>WebGL</b> (drag to orbit, wheel to zoom)'), self.gl], layout=lay(flex='0 0 auto'))]
-                         if webgl else []) + [self.ious], layout=wrap)
-        self.widget = W.VBox([self.info, W.HBox([controls, self.legend]), pictures, bottom])
-        self.widget.add_class('labelfree-inspector')
-        for w in [self.layer, self.compare, self.errors_only, self.point_size, self.view, self.azimuth, self.elevation, self.zoom,
-                  *self.class_toggles.values()]:
-            w.observe(self._changed, names='value')
-        self.update()
+def orbit_buttons(azimuth, elevation, zoom) -> dict:
+    "Step buttons for the orbit sliders: ⟲ ⟳ (azimuth ±15°), ▲ ▼ (elevation ±10°), + − (zoom ×/÷ √2), each clamped to its slider's range."
+    def step(w, d): return lambda _: setattr(w, 'value', max(w.min, min(w.max, w.value + d)))
+    def scale(f): return lambda _: setattr(zoom, 'value', max(2 ** zoom.min, min(zoom.value * f, 2 ** zoom.max)))
+    spec = dict(left=('⟲', 'orbit left', step(azimuth, -15)), right=('⟳', 'orbit right', step(azimuth, 15)),
+                up=('▲', 'orbit up', step(elevation, 10)), down=('▼', 'orbit down', step(elevation, -10)),
+                **{'in': ('+', 'zoom in', scale(2 ** 0.5)), 'out': ('−', 'zoom out', scale(2 ** -0.5))})
+    buttons = {}
+    for k, (s, tip, act) in spec.items():
+        buttons[k] = W.Button(description=s, tooltip=tip, layout=W.Layout(width='36px'))
+        buttons[k].on_click(act)
+    return buttons
 
+
+# %% ../nbs/50_inspect.ipynb #921938ae
+def present_classes(layers: dict[str, Layer], gt: np.ndarray | None) -> list[int]:
+    "The class ids any label layer or the ground truth uses (the ignore index left out), sorted."
+    present = set() if gt is None else set(np.unique(gt).tolist())
+    for l in layers.values():
+        if l.classes is not None: present |= set(np.unique(l.classes).tolist())
+    return sorted(c for c in present if c != IGNORE_INDEX)
+
+def class_legend(vocab, class_ids: list[int], set_all) -> tuple[dict, W.Widget]:
+    "A checkbox per class beside its colour swatch, with *all* / *none* buttons calling `set_all(True | False)`: (toggles by id, the legend widget)."
+    toggles = {c: W.Checkbox(True, description=vocab.classes[c], indent=False, layout=W.Layout(width='auto')) for c in class_ids}
+    all_b, none_b = (W.Button(description=s, layout=W.Layout(width='64px')) for s in ('all', 'none'))
+    all_b.on_click(lambda _: set_all(True)); none_b.on_click(lambda _: set_all(False))
+    legend = W.VBox([W.HBox([all_b, none_b]), W.GridBox([W.HBox([W.HTML(_swatch(vocab.palette[c])), t]) for c, t in toggles.items()],
+                                                       layout=W.Layout(grid_template_columns='repeat(2, 170px)'))])
+    legend.add_class('labelfree-legend')
+    return toggles, legend
+
+# %% ../nbs/50_inspect.ipynb #9167d9ee
+class _Drawing:
+    "What `Inspector` draws from its controls' values: colours and visibility, the Open3D picture, the camera panel, per-class IoU."
     @property
     def pairs(self) -> PointPixelPairs:
         "The scene's point–pixel pairs (computed on first use)."
@@ -519,6 +484,67 @@ class Inspector:
             if n not in self._ious: self._ious.update(layer_ious({n: self.layers[n]}, self.gt, len(self.scene.vocab)))
         return {n: self._ious[n] for n in names if n in self._ious}
 
+    def render(self) -> np.ndarray:
+        "The current picture: the 3D view(s) and, if a view is selected, the camera panel, side by side."
+        parts = list(self.pictures.values()) + ([self.view_picture] if self.view_picture is not None else [])
+        gap = np.full((self.size[1], 8, 3), 255, np.uint8)
+        out = [parts[0]]
+        for p in parts[1:]: out += [gap, _resize(p, self.size[1])]
+        return np.concatenate(out, 1)
+
+# %% ../nbs/50_inspect.ipynb #a6a95f78
+class Inspector(_Drawing):
+    "A scene's points coloured by any of its `layers`, in Open3D and WebGL, with a camera view and a comparison mode."
+    def __init__(self, scene: Scene, layers: dict[str, Layer], layer: str | None = None, compare: str | None = None,
+                 view: int | None = None, max_points: int | None = 200_000, max_points_gl: int | None = 100_000,
+                 size: tuple[int, int] = (480, 360), webgl: bool = True, seed: int = 0):
+        if not layers: raise ValueError(f"nothing to show for {scene.name!r}: no layers (the scene has no colours, labels or intensity)")
+        for n in (layer, compare):
+            if n is not None and n not in layers: raise KeyError(f"no layer {n!r}; layers: {', '.join(layers)}")
+        self.scene, self.layers, self.gt = scene, layers, scene.points.labels
+        self.size, self.orbit = size, scene_orbit(scene)
+        self.subset = display_subset(len(scene.points), max_points, seed)
+        self.subset_gl = self.subset if max_points_gl is None or len(self.subset) <= max_points_gl else \
+            self.subset[display_subset(len(self.subset), max_points_gl, seed + 1)]
+        self.renderer = PointRenderer(*size)
+        self._pairs, self._ious, self._busy = None, {}, False
+        default = next((n for n in ('transferred 3D labels', 'ground truth') if n in layers), next(iter(layers)))
+        lay, wide = W.Layout, {'description_width': '90px'}
+        self.layer = W.Dropdown(options=list(layers), value=layer or default, description='layer', layout=lay(width='330px'), style=wide)
+        self.compare = W.Dropdown(options=['—'] + list(layers), value=compare or '—', description='compare with', layout=lay(width='330px'), style=wide)
+        self.errors_only = W.Checkbox(False, description='errors only', disabled=self.gt is None, indent=False)
+        self.point_size = W.IntSlider(2, min=1, max=8, description='point size', continuous_update=False)
+        self.view = W.Dropdown(options=[('—', -1)] + [(v.name or str(i), i) for i, v in enumerate(scene.views)],
+                               value=-1 if view is None else view, description='view', disabled=not scene.views, layout=lay(width='330px'), style=wide)
+        self.azimuth = W.IntSlider(0, min=-180, max=180, step=5, description='azimuth', continuous_update=False)
+        self.elevation = W.IntSlider(35, min=-85, max=85, step=5, description='elevation', continuous_update=False)
+        self.zoom = W.FloatLogSlider(1.0, base=2, min=-2, max=5, step=0.25, description='zoom', continuous_update=False)
+        self.buttons = orbit_buttons(self.azimuth, self.elevation, self.zoom)
+        self.class_ids = present_classes(layers, self.gt)
+        self.class_toggles, self.legend = class_legend(scene.vocab, self.class_ids, self._set_classes)
+        self.image = W.Image(format='png', layout=lay(width=f'{size[0]}px', height=f'{size[1]}px')); self.image.add_class('labelfree-3d')
+        self.image_b = W.Image(format='png', layout=lay(width=f'{size[0]}px', height=f'{size[1]}px')); self.image_b.add_class('labelfree-3d-compare')
+        self.title_a, self.title_b = W.HTML(), W.HTML()
+        self.view_image = W.Image(format='png'); self.view_image.add_class('labelfree-view')
+        self.info, self.ious = W.HTML(), W.HTML()
+        self.info.add_class('labelfree-info'); self.ious.add_class('labelfree-ious')
+        self.gl = PointCloudGL(width=size[0], height=size[1]) if webgl else None
+        self.box_b = W.VBox([self.title_b, self.image_b], layout=lay(flex='0 0 auto'))
+        self.box_view = W.VBox([W.HTML('<b>camera view</b>: 2D labels | projected points'), self.view_image], layout=lay(flex='0 0 auto'))
+        orbit = W.HBox([self.buttons[k] for k in ('left', 'right', 'up', 'down', 'in', 'out')])
+        controls = W.VBox([self.layer, self.compare, self.view, self.errors_only, self.point_size, self.azimuth, self.elevation, self.zoom, orbit])
+        controls.add_class('labelfree-controls')
+        wrap = lay(flex_flow='row wrap', align_items='flex-start')
+        pictures = W.HBox([W.VBox([self.title_a, self.image], layout=lay(flex='0 0 auto')), self.box_b, self.box_view], layout=wrap)
+        bottom = W.HBox(([W.VBox([W.HTML('<b>WebGL</b> (drag to orbit, wheel to zoom)'), self.gl], layout=lay(flex='0 0 auto'))]
+                         if webgl else []) + [self.ious], layout=wrap)
+        self.widget = W.VBox([self.info, W.HBox([controls, self.legend]), pictures, bottom])
+        self.widget.add_class('labelfree-inspector')
+        for w in [self.layer, self.compare, self.errors_only, self.point_size, self.view, self.azimuth, self.elevation, self.zoom,
+                  *self.class_toggles.values()]:
+            w.observe(self._changed, names='value')
+        self.update()
+
     def update(self):
         "Redraw everything from the controls' values."
         a = self.layer.value
@@ -549,14 +575,6 @@ class Inspector:
         names = [x for x in (a, b) if x is not None and x != 'ground truth' and self.layers[x].classes is not None]
         self.ious.value = ('<b>per-class IoU (%) against ground truth</b>' + iou_table_html(self.layer_ious(names), self.scene.vocab)
                            if self.gt is not None and names else '')
-
-    def render(self) -> np.ndarray:
-        "The current picture: the 3D view(s) and, if a view is selected, the camera panel, side by side."
-        parts = list(self.pictures.values()) + ([self.view_picture] if self.view_picture is not None else [])
-        gap = np.full((self.size[1], 8, 3), 255, np.uint8)
-        out = [parts[0]]
-        for p in parts[1:]: out += [gap, _resize(p, self.size[1])]
-        return np.concatenate(out, 1)
 
     def close(self):
         "Close the widgets and release the renderer."

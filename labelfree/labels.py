@@ -21,7 +21,7 @@ from tqdm.auto import tqdm
 
 import labelfree
 from .core import Scene, SceneError, IGNORE_INDEX
-from .geometry import PointPixelPairs, point_pixel_pairs, scene_pairs
+from .geometry import PointPixelPairs, scene_pairs
 from .data.io import SceneDataset, atomic_path, read_image, read_json
 from .metrics import confusion, miou
 

@@ -43,22 +43,23 @@ def _torchvision_imagenet(backbone: str, warn: bool = True):
                   f"random weights (fetch {w.url} to that path, pass weights=PATH, or use backbone 'efficientnet_lite0')", stacklevel=3)
     return None
 
-def _build(backbone: str, n_classes: int, pretrained: bool) -> nn.Module:
+def _build(backbone: str, n_classes: int, pretrained: bool, output_stride: int | None = None) -> nn.Module:
     import torchvision.models.segmentation as seg
     from torchvision.models.segmentation.deeplabv3 import DeepLabHead, DeepLabV3
     if backbone == 'efficientnet_lite0':
-        body = efficientnet_lite0(pretrained, features_only=True, out_indices=(4,), output_stride=16)
+        body = efficientnet_lite0(pretrained, features_only=True, out_indices=(4,), output_stride=output_stride or 16)
         return DeepLabV3(_LastFeature(body), DeepLabHead(body.feature_info.channels()[-1], n_classes, atrous_rates=(6, 12, 18)))
+    if output_stride is not None: raise ValueError(f"output_stride is set for efficientnet_lite0 only; torchvision's {backbone} DeepLabV3 has its own (8 for ResNets, 16 for MobileNetV3)")
     wb = _torchvision_imagenet(backbone) if pretrained else None
     return getattr(seg, _BUILDERS[backbone])(weights=None, weights_backbone=wb, num_classes=n_classes, aux_loss=False)
 
 class DeepLab2D(nn.Module):
     "DeepLabV3 → logits (B, C, H, W), features (B, 256, h, w) and, if `proj_dim`, their projection; ImageNet-initialised where weights are at hand."
     def __init__(self, n_classes: int, backbone: str = 'resnet50', proj_dim: int | None = 256, weights: str | Path | None = None,
-                 pretrained: bool = True, freeze_bn: bool | None = None):
+                 pretrained: bool = True, freeze_bn: bool | None = None, output_stride: int | None = None):
         super().__init__()
         if backbone not in BACKBONES_2D: raise ValueError(f"unknown DeepLabV3 backbone {backbone!r}: one of {', '.join(BACKBONES_2D)}")
-        self.net = _build(backbone, n_classes, pretrained and weights is None)
+        self.net = _build(backbone, n_classes, pretrained and weights is None, output_stride)
         self._imagenet = pretrained and weights is None and (backbone == 'efficientnet_lite0' or _torchvision_imagenet(backbone, warn=False) is not None)
         self.backbone_name, self.n_classes = backbone, n_classes
         self.proj = _projection(256, proj_dim) if proj_dim else None

@@ -26,8 +26,9 @@ from .core import (ConfigBase, _set_rng_state, _tensorboard, append_log, config_
                                   write_checkpoint)
 
 # %% auto #0
-__all__ = ['CNSConfig', 'load_config', 'TrainScene', 'point_inputs', 'prepare', 'augment_xyz', 'class_weights', 'CNSTrainer',
-           'predict', 'evaluate_nets', 'save_checkpoint', 'check_vocabulary', 'load_checkpoint', 'train_cns']
+__all__ = ['CNSConfig', 'load_config', 'TrainScene', 'point_inputs', 'prepare', 'augment_xyz', 'class_weights', 'agreement',
+           'CNSTrainer', 'predict', 'evaluate_nets', 'save_checkpoint', 'check_vocabulary', 'load_checkpoint',
+           'train_cns']
 
 # %% ../../nbs/30_train.cns.ipynb #e55fa32f
 @dataclass
@@ -45,6 +46,7 @@ class CNSConfig(ConfigBase):
     # losses
     p_switch: float = 0.3                # prediction consistency: chance of switching a network's supervision
     warmup_epochs: int = 0               # stage-1 epochs on pseudo-labels alone before switching starts
+    switch_gate: bool = False            # a network supervises the other (switched or cross-trained) only in steps where it agrees with the pseudo-labels at least as often
     lambda_latent: float = 1.0           # latent consistency weight (0 disables it)
     latent_pairs: int = 8192             # point-pixel pairs drawn per step for the 3D latent loss (0: all of them)
     tau_self: float = 0.9                # stage 2 confidence thresholds
@@ -137,6 +139,12 @@ def _self_cross(pseudo, own, other, other_valid, tau_self, tau_cross):
     t = torch.where(sc >= tau_self, sp, pseudo)
     return torch.where(other_valid & (oc >= tau_cross), op, t)
 
+def agreement(p2_at_pts, p3, y3, seen) -> tuple[float, float]:
+    "How often the 2D network's (per-point) and the 3D network's predictions equal the 3D pseudo-labels, on the paired, labelled points; (0, 0) when there are none."
+    m = seen & (y3 != IGNORE_INDEX)
+    if not bool(m.any()): return 0.0, 0.0
+    return float((p2_at_pts[m].argmax(1) == y3[m]).float().mean()), float((p3[m].argmax(1) == y3[m]).float().mean())
+
 # %% ../../nbs/30_train.cns.ipynb #c0cade86
 class CNSTrainer:
     "Owns the two networks, their optimisers and schedules, and runs CNS stage 1 and stage 2."
@@ -177,7 +185,7 @@ class CNSTrainer:
                 t([pp.row[b] * H2 // h for b, (h, w) in zip(blocks, hw)]), t([pp.col[b] * W2 // w for b, (h, w) in zip(blocks, hw)]))
 
     def _targets(self, ts: TrainScene, views, o2, o3, size, rng, pairs=None):
-        "2D and 3D targets of this step: pseudo-labels, switched (stage 1) or self/cross-trained (stage 2)."
+        "2D and 3D targets of this step (pseudo-labels, switched in stage 1, self/cross-trained in stage 2) and each network's agreement with the pseudo-labels on the paired points."
         c, dev = self.cfg, self.device
         H2, W2 = size
         y2 = _resize_labels([ts.labels.labels2d[v] for v in views], size).to(dev)
@@ -194,17 +202,19 @@ class CNSTrainer:
             hit = torch.zeros(p2.shape[0], H2, W2, dtype=torch.bool, device=dev)
             p3_at_pix[k, r, q] = p3[pt]; hit[k, r, q] = True
             p3_at_pix = p3_at_pix.permute(0, 3, 1, 2)
+            a2, a3 = agreement(p2_at_pts, p3, y3, seen)
+        from2, from3 = (a2 >= a3, a3 >= a2) if c.switch_gate else (True, True)     # may 2D teach 3D, may 3D teach 2D
         if self.stage == 1:
             if self.epoch < c.warmup_epochs: pass                         # warm-up: pseudo-labels alone, no draw
             else:
-                if rng.random() < c.p_switch:                             # 3D learns from 2D at its points
+                if rng.random() < c.p_switch and from2:                   # 3D learns from 2D at its points
                     y3 = torch.where(seen, p2_at_pts.argmax(1), torch.full_like(y3, IGNORE_INDEX))
-                if rng.random() < c.p_switch:                             # 2D learns from 3D at the hit pixels
+                if rng.random() < c.p_switch and from3:                   # 2D learns from 3D at the hit pixels
                     y2 = torch.where(hit, p3_at_pix.argmax(1), torch.full_like(y2, IGNORE_INDEX))
         else:
-            y3 = _self_cross(y3, p3, p2_at_pts, seen, c.tau_self, c.tau_cross)
-            y2 = _self_cross(y2, p2, p3_at_pix, hit, c.tau_self, c.tau_cross)
-        return y2, y3, (k, pt, r, q)
+            y3 = _self_cross(y3, p3, p2_at_pts, seen & from2, c.tau_self, c.tau_cross)
+            y2 = _self_cross(y2, p2, p3_at_pix, hit & from3, c.tau_self, c.tau_cross)
+        return y2, y3, (k, pt, r, q), {'agree_2d': a2, 'agree_3d': a3}
 
     def step(self, ts: TrainScene, views, rng) -> dict:
         "One optimisation step on `views` of scene `ts`; returns the loss terms."
@@ -220,7 +230,7 @@ class CNSTrainer:
         o2 = self.f2(_images(ts.scene, views, size).to(dev))
         xyz = augment_xyz(ts.scene.points.xyz, rng) if c.augment else ts.scene.points.xyz
         o3 = self.f3(sparse_batch([xyz], [point_inputs(ts.scene)], c.voxel_size), points=lpt if latent else None)
-        y2, y3, _ = self._targets(ts, views, o2, o3, size, rng, pairs)
+        y2, y3, _, agree = self._targets(ts, views, o2, o3, size, rng, pairs)
         w = None if self.class_weight is None else self.class_weight.to(dev)
         loss = {'ce_2d': _ce(o2['logits'], y2, w), 'ce_3d': _ce(o3['logits'], y3, w)}
         if latent:
@@ -234,7 +244,7 @@ class CNSTrainer:
         self.opt.zero_grad(set_to_none=True)
         total.backward()
         self.opt.step()
-        return {k: float(v.detach()) for k, v in dict(loss, total=total).items()}
+        return {**{k: float(v.detach()) for k, v in dict(loss, total=total).items()}, **agree}
 
 # %% ../../nbs/30_train.cns.ipynb #5495bc58
 @torch.no_grad()
