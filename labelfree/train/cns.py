@@ -6,14 +6,12 @@
 from __future__ import annotations
 
 import random
-import time
 from dataclasses import asdict, dataclass
 from pathlib import Path
 
 import numpy as np
 import torch
 import torch.nn.functional as F
-from tqdm.auto import tqdm
 
 from ..core import Scene, IGNORE_INDEX
 from ..geometry import PointPixelPairs, scene_pairs
@@ -22,8 +20,8 @@ from ..metrics import confusion, miou
 from ..models.deeplab import DeepLab2D
 from ..models.minkunet import Net3D, single_blas_thread, sparse_batch
 from .core import (ConfigBase, _set_rng_state, _tensorboard, append_log, config_from_checkpoint, config_path,
-                                  config_sections, ddp, dist_info, parse_overrides, read_checkpoint, train_device, trim_log,
-                                  write_checkpoint)
+                                  config_sections, ddp, dist_info, parse_overrides, read_checkpoint, run_epochs, train_device,
+                                  trim_log, write_checkpoint)
 
 # %% auto #0
 __all__ = ['CNSConfig', 'load_config', 'TrainScene', 'point_inputs', 'prepare', 'augment_xyz', 'class_weights', 'agreement',
@@ -323,39 +321,27 @@ def train_cns(cfg: CNSConfig, train: list[TrainScene], val: list[Scene] | None, 
     if tr.rank == 0: trim_log(out, tr.epoch)
     total = cfg.epochs_stage1 + cfg.epochs_stage2
     tb = _tensorboard(out) if tr.rank == 0 else None
-    for e in range(tr.epoch, total if stop_after_epoch is None else min(total, stop_after_epoch)):
+    def begin(e):
         if e == cfg.epochs_stage1 and tr.stage == 1:
             tr.stage = 2; tr._make_optim(cfg.stage2_lr_scale, cfg.epochs_stage2)
-        rng = np.random.default_rng([cfg.seed, e])
-        order = rng.permutation(len(train))
-        if tr.world > 1:     # every rank takes the same number of steps through one shared permutation
-            order = [order[(tr.rank + k * tr.world) % len(order)] for k in range(-(-len(order) // tr.world))]
-            rng = np.random.default_rng([cfg.seed, e, tr.rank])
-        t0, sums, n = time.perf_counter(), {}, 0
-        bar = tqdm(order, desc=f'stage {tr.stage} epoch {e + 1}/{total}', leave=False, disable=not progress or tr.rank > 0 or on_step is not None)
-        for i in bar:
-            ts = train[i]
-            views = sorted(rng.choice(len(ts.scene.views), min(cfg.views_per_step, len(ts.scene.views)), replace=False).tolist())
-            for k, v in tr.step(ts, views, rng).items(): sums[k] = sums.get(k, 0) + v
-            tr.sched.step()
-            n += 1
-            if on_step: on_step()
-            bar.set_postfix({k: f'{v / n:.3f}' for k, v in sums.items() if k in ('total', 'ce_2d', 'ce_3d')})
-        tr.epoch = e + 1
-        rec = dict(epoch=e + 1, stage=tr.stage, seconds=round(time.perf_counter() - t0, 2),
-                   lr=[g['lr'] for g in tr.opt.param_groups], **{k: v / max(n, 1) for k, v in sums.items()})
-        if tr.rank > 0:                                   # rank 0 alone evaluates, checkpoints and logs
-            torch.distributed.barrier(); continue
-        stage_end = e + 1 in (cfg.epochs_stage1, total)
-        if val and (stage_end or (e + 1) % cfg.eval_every == 0):
+    def step(batch, rng):
+        ts = train[batch[0]]
+        views = sorted(rng.choice(len(ts.scene.views), min(cfg.views_per_step, len(ts.scene.views)), replace=False).tolist())
+        r = tr.step(ts, views, rng)
+        tr.sched.step()
+        return r
+    def end(e, rec):                                      # rank 0: evaluate, log, then the checkpoints
+        rec.update(stage=tr.stage, lr=[g['lr'] for g in tr.opt.param_groups])
+        if val and (e + 1 in (cfg.epochs_stage1, total) or (e + 1) % cfg.eval_every == 0):
             conf = evaluate_nets(tr.net2, tr.net3, val, cfg)
             rec.update(val_miou_2d=miou(conf['2d']), val_miou_3d=miou(conf['3d']))
         append_log(out, rec)                              # log, stage-1 copy, then the checkpoint that marks the epoch done:
         if e + 1 == cfg.epochs_stage1: save_checkpoint(tr, out / 'stage1.pt')       # a kill in between redoes the epoch
         save_checkpoint(tr, out / 'checkpoint.pt')
-        if tr.world > 1: torch.distributed.barrier()
-        if tb:
-            for k, v in rec.items():
-                if isinstance(v, (int, float)) and k != 'epoch': tb.add_scalar(k, v, e + 1)
+        for k, v in (rec.items() if tb else ()):
+            if isinstance(v, (int, float)) and k != 'epoch': tb.add_scalar(k, v, e + 1)
+    run_epochs(tr, range(tr.epoch, total if stop_after_epoch is None else min(total, stop_after_epoch)), cfg.seed, len(train), step, end,
+               lambda e: f'stage {tr.stage} epoch {e + 1}/{total}', rank_rng=False, progress=progress, show=('total', 'ce_2d', 'ce_3d'),
+               on_step=on_step, begin_epoch=begin)
     if tb: tb.close()
     return tr

@@ -8,11 +8,13 @@ from __future__ import annotations
 import json
 import os
 import random
+import time
 from dataclasses import asdict, fields
 from pathlib import Path
 
 import numpy as np
 import torch
+from tqdm.auto import tqdm
 
 import labelfree
 from ..data.io import atomic_path
@@ -21,7 +23,7 @@ from ..vfm.base import pick_device
 # %% auto #0
 __all__ = ['ConfigBase', 'config_path', 'config_sections', 'parse_overrides', 'shipped_configs', 'write_checkpoint',
            'read_checkpoint', 'config_from_checkpoint', 'append_log', 'trim_log', 'dist_info', 'init_distributed',
-           'train_device', 'ddp']
+           'train_device', 'ddp', 'epoch_batches', 'run_epochs']
 
 # %% ../../nbs/29_train.core.ipynb #1258a44b
 _TYPES = {'int': (int,), 'float': (int, float), 'str': (str,), 'bool': (bool,), 'tuple': (tuple, list), 'list': (list, tuple),
@@ -164,3 +166,34 @@ def _tensorboard(out: Path):
         from torch.utils.tensorboard import SummaryWriter
         return SummaryWriter(str(out / 'tensorboard'))
     except ImportError: return None
+
+# %% ../../nbs/29_train.core.ipynb #7edfcddc
+def epoch_batches(seed: int, epoch: int, n: int, per_step: int = 1, rank: int = 0, world: int = 1,
+                  rank_rng: bool = True) -> tuple[list[list[int]], np.random.Generator]:
+    "Epoch `epoch`'s steps as lists of item indices for `rank`, and the generator the steps draw from (see above)."
+    rng = np.random.default_rng([seed, epoch])
+    order = rng.permutation(n).tolist()
+    per = per_step * world
+    order = [order[i % n] for i in range(-(-n // per) * per)]          # wrapped to whole steps on every rank
+    batches = [order[k:k + per][rank::world] for k in range(0, len(order), per)]
+    if rank_rng or world > 1: rng = np.random.default_rng([seed, epoch, rank])
+    return batches, rng
+
+def run_epochs(state, epochs: range, seed: int, n_items: int, step, end_epoch, desc, per_step: int = 1, rank_rng: bool = True,
+               progress: bool = True, show: tuple = ('loss',), on_step=None, begin_epoch=None) -> None:
+    "For each epoch `e`: `begin_epoch(e)`, `step(batch, rng) -> {name: float}` on each of its batches, `state.epoch = e + 1`, then `end_epoch(e, record)` on rank 0 while other ranks wait. `desc(e)` titles the bar (off with `on_step`, a caller's own progress hook)."
+    rank, world = dist_info()
+    for e in epochs:
+        if begin_epoch: begin_epoch(e)
+        batches, rng = epoch_batches(seed, e, n_items, per_step, rank, world, rank_rng)
+        t0, sums = time.perf_counter(), {}
+        bar = tqdm(batches, desc=desc(e), leave=False, disable=not progress or rank > 0 or on_step is not None)
+        for n, b in enumerate(bar, 1):
+            for k, v in step(b, rng).items(): sums[k] = sums.get(k, 0) + v
+            if on_step: on_step()
+            bar.set_postfix({k: f'{sums[k] / n:.4f}' for k in show if k in sums})
+        state.epoch = e + 1
+        if rank == 0:
+            end_epoch(e, dict(epoch=e + 1, seconds=round(time.perf_counter() - t0, 2), steps=len(batches),
+                              **{k: v / max(len(batches), 1) for k, v in sums.items()}))
+        if world > 1: torch.distributed.barrier()

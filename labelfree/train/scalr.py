@@ -7,20 +7,18 @@ from __future__ import annotations
 
 import math
 import random
-import time
 from dataclasses import asdict, dataclass
 from pathlib import Path
 
 import numpy as np
 import torch
 import torch.nn.functional as F
-from tqdm.auto import tqdm
 
 from ..core import Scene, Vocabulary
 from ..geometry import PointPixelPairs, scene_pairs
 from ..models.minkunet import Net3D, single_blas_thread, sparse_batch
 from .core import (ConfigBase, _set_rng_state, append_log, config_from_checkpoint, config_path, config_sections, ddp,
-                                  dist_info, parse_overrides, read_checkpoint, train_device, trim_log, write_checkpoint)
+                                  dist_info, parse_overrides, read_checkpoint, run_epochs, train_device, trim_log, write_checkpoint)
 from .cns import augment_xyz, point_inputs
 from ..vfm.teachers import Teacher, combine
 
@@ -245,28 +243,16 @@ def train_distill(cfg: ScaLRConfig, teacher: Teacher, train: list, val: list | N
     cfg = d.cfg
     if teacher.dim != d.teacher_dim: raise ValueError(f"{out / 'checkpoint.pt'}: the student was distilled from a {d.teacher_dim}-d teacher, not {teacher.name} ({teacher.dim}-d)")
     if rank == 0: trim_log(out, d.epoch)
-    for e in range(d.epoch, cfg.epochs if stop_after_epoch is None else min(cfg.epochs, stop_after_epoch)):
-        rng = np.random.default_rng([cfg.seed, e])
-        order = rng.permutation(len(train)).tolist()
-        order += order[:steps_per_epoch * per_step - len(order)]          # whole batches on every rank
-        batches = [order[k * per_step:(k + 1) * per_step][rank::world] for k in range(steps_per_epoch)]
-        rng = np.random.default_rng([cfg.seed, e, rank])
-        t0, sums, n, pts = time.perf_counter(), 0.0, 0, 0
-        bar = tqdm(batches, desc=f'distil epoch {e + 1}/{cfg.epochs}', leave=False, disable=not progress or rank > 0)
-        for b in bar:
-            r = d.step(teacher, [train[i] for i in b], rng)
-            sums += r['loss']; n += 1; pts += r['points']
-            bar.set_postfix(loss=f'{sums / n:.4f}')
-        d.epoch = e + 1
-        secs = time.perf_counter() - t0
-        rec = dict(epoch=e + 1, step=d.step_count, loss=sums / max(n, 1), lr=d.opt.param_groups[0]['lr'],
-                   seconds=round(secs, 2), points_per_s=round(pts / max(secs, 1e-9), 1))
-        if rank > 0: torch.distributed.barrier(); continue
+    def end(e, rec):                                     # rank 0: evaluate, log, checkpoint
+        rec.update(step=d.step_count, lr=d.opt.param_groups[0]['lr'],
+                   points_per_s=round(rec.pop('points') * rec['steps'] / max(rec['seconds'], 1e-9), 1))
         if val and ((e + 1) % cfg.eval_every == 0 or e + 1 == cfg.epochs):
             rec['val_cosine'] = round(distill_cosine(d.net, teacher, val, cfg.voxel_size), 4)
         append_log(out, rec)                             # before the checkpoint: a kill in between redoes the epoch
         save_distill_checkpoint(d, out / 'checkpoint.pt', teacher.name)
-        if world > 1: torch.distributed.barrier()
+    run_epochs(d, range(d.epoch, cfg.epochs if stop_after_epoch is None else min(cfg.epochs, stop_after_epoch)), cfg.seed, len(train),
+               lambda b, rng: d.step(teacher, [train[i] for i in b], rng), end, lambda e: f'distil epoch {e + 1}/{cfg.epochs}',
+               per_step=cfg.scenes_per_step, progress=progress)
     return d
 
 # %% ../../nbs/31_train.scalr.ipynb #6bb46c6a
