@@ -12,6 +12,7 @@ import sys
 import time
 import warnings
 from pathlib import Path
+from types import SimpleNamespace
 
 import numpy as np
 
@@ -28,7 +29,8 @@ from tqdm.auto import tqdm
 # %% auto #0
 __all__ = ['DATA_KEYS', 'USER_ERRORS', 'COMMANDS', 'LazyScenes', 'train_scenes', 'split_overrides', 'train_command',
            'evaluate_command', 'scenes', 'labels_command', 'predict_command', 'export_command', 'distill_scenes',
-           'distill_command', 'probe_command', 'main', 'samples_command', 'scenes_command', 'demo_command']
+           'distill_command', 'probe_command', 'build_parser', 'main', 'call_command', 'samples_command',
+           'scenes_command', 'demo_command']
 
 # %% ../nbs/60_cli.ipynb #815ddfd2
 class LazyScenes:
@@ -85,39 +87,43 @@ def split_overrides(config: str, overrides) -> tuple[dict, list[str]]:
         except yaml.YAMLError: raise ValueError(f"override {o!r}: the value is not valid YAML") from None
     return data, [o for o in overrides if not o.startswith('data.')]
 
-def train_command(a) -> int:
-    "`labelfree train`: CNS on a dataset's cached pseudo-labels (from `labelfree labels`), into `--out`."
+def _split_kw(split: str | None, version: str | None) -> dict:
+    "The split and version arguments a dataset loader gets (only those given)."
+    return {k: v for k, v in dict(split=split, version=version).items() if v is not None}
+
+def train_command(config: str, overrides: list[str] = (), out: Path | None = None, resume: bool = False) -> int:
+    "`labelfree train`: CNS from `config` (a shipped name or a YAML path; `key=value` and `data.key=value` `overrides`) on a dataset's cached pseudo-labels (from `labelfree labels`), into `out` (default `runs/<config name>`); `resume` continues its last checkpoint."
     from labelfree.train.cns import load_config, train_cns
     from labelfree.train.core import init_distributed
     from labelfree.vfm.base import pick_device
     init_distributed()                               # a no-op unless launched by torchrun
-    data, over = split_overrides(a.config, a.overrides)
-    cfg = load_config(a.config, over)
+    data, over = split_overrides(config, overrides)
+    cfg = load_config(config, over)
     if cfg.device: pick_device(cfg.device)           # a bad device is refused before any data is read
     if not data.get('labels'): raise ValueError('set data.labels=DIR (a folder made by `labelfree labels`)')
     train = train_scenes(_dataset_from(data), Path(data['labels']))
     val = list(_dataset_from(data, 'val_split')) if data.get('val_split') else None
-    out = Path(a.out or f'runs/{Path(a.config).stem}')
-    tr = train_cns(cfg, train, val, out, resume=a.resume)
+    out = Path(out or f'runs/{Path(config).stem}')
+    tr = train_cns(cfg, train, val, out, resume=resume)
     print(f'trained {tr.epoch} epochs; checkpoints and log.jsonl in {out}')
     return 0
 
-def evaluate_command(a) -> int:
-    "`labelfree evaluate`: a CNS checkpoint's 2D and 3D mIoU on a dataset with ground truth, as `report.json` and plots."
+def evaluate_command(checkpoint: Path, dataset: str, root: Path | None = None, split: str | None = None, version: str | None = None,
+                     out: Path = Path('out/evaluate'), device: str | None = None) -> int:
+    "`labelfree evaluate`: a CNS checkpoint's 2D and 3D mIoU on a dataset with ground truth, as `out/report.json` and plots."
     from labelfree.evaluate import summarize, write_report
     from labelfree.train.cns import check_vocabulary, evaluate_nets, load_checkpoint
-    tr = load_checkpoint(a.checkpoint, a.device)
-    kw = {k: v for k, v in dict(split=a.split, version=a.version).items() if v is not None}
-    ds = get_dataset(a.dataset, a.root, **kw)
-    check_vocabulary(tr, ds.vocab, f'{a.checkpoint}')
+    tr = load_checkpoint(checkpoint, device)
+    ds = get_dataset(dataset, root, **_split_kw(split, version))
+    check_vocabulary(tr, ds.vocab, f'{checkpoint}')
     C = len(ds.vocab)
     conf = {'2d': np.zeros((C, C + 1), np.int64), '3d': np.zeros((C, C + 1), np.int64)}
     for scene in tqdm(ds, total=len(ds), desc='evaluate'):
         c = evaluate_nets(tr.net2, tr.net3, [scene], tr.cfg)
         conf['2d'] += c['2d']; conf['3d'] += c['3d']
     confs = {'cns': {d: c for d, c in conf.items() if c.sum()}}
-    report = dict(summarize(confs, ds.vocab.classes), checkpoint=str(a.checkpoint), dataset=repr(ds), version=labelfree.__version__)
-    write_report(report, a.out, confs, ds.vocab.classes)
+    report = dict(summarize(confs, ds.vocab.classes), checkpoint=str(checkpoint), dataset=repr(ds), version=labelfree.__version__)
+    write_report(report, out, confs, ds.vocab.classes)
     print(json.dumps(report['miou']['cns']))
     return 0
 
@@ -139,8 +145,8 @@ def scenes(dataset: str, root: Path | None = None, skip_broken: bool = False, li
     return len(ds.skipped)
 
 # %% ../nbs/60_cli.ipynb #55e582b9
-def _labeler_and_regions(a, vocab):
-    "Build the dense labeler and region source the `labels` arguments ask for."
+def _labeler_and_regions(a: SimpleNamespace, vocab):
+    "Build the dense labeler, region source and feature source that `labels_command`'s model arguments `a` ask for."
     if not a.clip and (a.dense_mode != 'maskclip' or a.dense_window):
         raise ValueError('--dense-mode and --dense-window choose how real CLIP labels are made: they need --clip MODEL')
     if a.simulated:
@@ -185,45 +191,55 @@ def _shard(s: str) -> tuple[int, int]:
     except ValueError: raise ValueError(f"--shard {s!r}: expected i/n with whole numbers, e.g. 0/4") from None
     return i, n
 
-def labels_command(a) -> int:
-    "Run `labelfree labels` with parsed arguments `a`."
-    kw = {k: v for k, v in dict(split=a.split, version=a.version).items() if v is not None}
-    ds = get_dataset(a.dataset, a.root, **kw)
-    if a.check:
-        miss = missing_scenes(ds, a.out)
-        print(f'{len(ds) - len(miss)}/{len(ds)} scenes labelled in {a.out}' + ''.join(f'\n  missing {n}' for n in miss))
+def labels_command(dataset: str, out: Path, root: Path | None = None, split: str | None = None, version: str | None = None,
+                   clip: str | None = None, simulated: bool = False, labels_from: Path | None = None, clip_pretrained: str = 'openai',
+                   clip_weights: Path | None = None, dense_mode: str = 'maskclip', dense_window: int | None = None,
+                   dense_stride: int | None = None, download: bool = False, sam: str | None = None, sam_weights: Path | None = None,
+                   sam_features: bool = False, imagenet_features: bool = False, feature_dim: int = 256, regions: str | None = None,
+                   severity: float = 0.5, seed: int = 0, shard: str | None = None, skip_broken: bool = False, redo_broken: bool = False,
+                   check: bool = False, export: str | None = None, export_out: Path | None = None, device: str | None = None) -> int:
+    "`labelfree labels`: pseudo-label `dataset` into `out` (one .npz a scene) with the models the arguments name (see `labelfree labels --help`); 1 if a scene is broken or, with `check`, missing."
+    ds = get_dataset(dataset, root, **_split_kw(split, version))
+    if check:
+        miss = missing_scenes(ds, out)
+        print(f'{len(ds) - len(miss)}/{len(ds)} scenes labelled in {out}' + ''.join(f'\n  missing {n}' for n in miss))
         return 1 if miss else 0
-    labeler, regions, features = _labeler_and_regions(a, ds.vocab)
-    shard = _shard(a.shard) if a.shard else None
+    models = SimpleNamespace(clip=clip, simulated=simulated, labels_from=labels_from, clip_pretrained=clip_pretrained, clip_weights=clip_weights,
+                             dense_mode=dense_mode, dense_window=dense_window, dense_stride=dense_stride, download=download, sam=sam,
+                             sam_weights=sam_weights, sam_features=sam_features, imagenet_features=imagenet_features,
+                             feature_dim=feature_dim, regions=regions, severity=severity, seed=seed, device=device)
+    labeler, regions, features = _labeler_and_regions(models, ds.vocab)
+    shard = _shard(shard) if shard else None
     for m in (labeler, regions):
         if getattr(m, 'simulated', False): print(f'note: {m.name} is a SIMULATED model (ground truth corrupted on purpose), not a real one')
-    r = run_pseudo_labels(ds, a.out, labeler, regions, features, shard=shard, skip_broken=a.skip_broken, redo_broken=a.redo_broken)
+    r = run_pseudo_labels(ds, out, labeler, regions, features, shard=shard, skip_broken=skip_broken, redo_broken=redo_broken)
     print(f"shard {r['shard']}: {r['made']} scenes labelled, {r['already_done']} already done, {len(r['broken'])} broken"
           + (f", {len(r['unseen'])} with no point seen by any view" if r['unseen'] else ''))
     for n, e in r['broken']: print(f'  BROKEN {n}: {e}')
-    if a.export and not r['broken']:
+    if export and not r['broken']:
         from labelfree.predict import export_pseudo_labels
-        dest = a.export_out or Path(a.out) / f'export-{a.export}'
-        n = export_pseudo_labels(ds, a.out, dest, a.export, split=a.split)
-        print(f'exported the pseudo-labels of {n} scenes as {a.export} to {dest}')
+        dest = export_out or Path(out) / f'export-{export}'
+        n = export_pseudo_labels(ds, out, dest, export, split=split)
+        print(f'exported the pseudo-labels of {n} scenes as {export} to {dest}')
     return 1 if r['broken'] else 0
 
-def predict_command(a) -> int:
-    "Run `labelfree predict` with parsed arguments `a`."
+def predict_command(checkpoint: Path, dataset: str, out: Path, root: Path | None = None, split: str | None = None, version: str | None = None,
+                    format: str | None = None, scene: list[str] | None = None, no_views: bool = False, shard: str | None = None,
+                    skip_broken: bool = False, device: str | None = None) -> int:
+    "`labelfree predict`: label `dataset`'s scenes (or those named in `scene`) with a CNS checkpoint, into `out` in `format` (default: the dataset's own); 1 if a scene is broken."
     from labelfree.predict import predict_dataset
-    kw = {k: v for k, v in dict(split=a.split, version=a.version).items() if v is not None}
-    ds = get_dataset(a.dataset, a.root, **kw)
-    r = predict_dataset(a.checkpoint, ds, a.out, a.format, views=not a.no_views, shard=_shard(a.shard) if a.shard else None,
-                        skip_broken=a.skip_broken, device=a.device, split=a.split, scenes=a.scene)
-    print(f"shard {r['shard']}: {r['made']} scenes predicted as {r['format']}, {r['already_done']} already done, {len(r['broken'])} broken; in {a.out}")
+    ds = get_dataset(dataset, root, **_split_kw(split, version))
+    r = predict_dataset(checkpoint, ds, out, format, views=not no_views, shard=_shard(shard) if shard else None,
+                        skip_broken=skip_broken, device=device, split=split, scenes=scene)
+    print(f"shard {r['shard']}: {r['made']} scenes predicted as {r['format']}, {r['already_done']} already done, {len(r['broken'])} broken; in {out}")
     for n, e in r['broken']: print(f'  BROKEN {n}: {e}')
     return 1 if r['broken'] else 0
 
-def export_command(a) -> int:
-    "Run `labelfree export` with parsed arguments `a`."
+def export_command(checkpoint: Path, out: Path) -> int:
+    "`labelfree export`: write a CNS or distillation checkpoint's networks to the safetensors file `out`, with what rebuilding them takes."
     from labelfree.predict import export_checkpoint
     from labelfree.models.pretrained import read_pretrained_meta
-    p = export_checkpoint(a.checkpoint, a.out)
+    p = export_checkpoint(checkpoint, out)
     m = read_pretrained_meta(p)
     print(f"wrote {p} ({m['kind']}: {m['net3']['arch']} width {m['net3']['width']} at {m['net3']['voxel_size']} m"
           + (f", {m['net2']['arch']} on {m['net2']['backbone']}" if m.get('net2') else '') + ')')
@@ -259,8 +275,9 @@ def _distill_data(data: dict):
         val = [vds.load(n) for n in vds.names[:data.get('n_val', 8)]]
     return ds, ds.names, val
 
-def distill_command(a) -> int:
-    "Run `labelfree distill` with parsed arguments `a`."
+def distill_command(config: str, overrides: list[str] = (), out: Path | None = None, resume: bool = False, probe: bool = False,
+                    quiet: bool = False) -> int:
+    "`labelfree distill`: ScaLR distillation from `config` (and `overrides`) into `out` (default `runs/<config name>`); with `probe`, then a linear probe of it and of a random backbone on the held-out scenes."
     from labelfree.probe import ProbeConfig, probe_checkpoint
     from labelfree.train.core import init_distributed
     from labelfree.train.core import config_sections
@@ -268,53 +285,56 @@ def distill_command(a) -> int:
     from labelfree.vfm.base import pick_device
     from labelfree.vfm.teachers import make_teacher
     init_distributed()                               # a no-op unless launched by torchrun
-    sections = config_sections(a.config)
-    data, over = split_overrides(a.config, a.overrides)
-    cfg = load_scalr_config(a.config, over)
+    sections = config_sections(config)
+    data, over = split_overrides(config, overrides)
+    cfg = load_scalr_config(config, over)
     if cfg.device: pick_device(cfg.device)
     ds, names, val = _distill_data(data)
     teacher = make_teacher(cfg.teacher, cfg.teacher_weights, vocab=ds.vocab, short_side=cfg.short_side, pre_norm=cfg.pre_norm,
                            download=cfg.download, device=cfg.device, seed=cfg.seed)
     if getattr(teacher, 'simulated', False):
         print(f'NOTE: the teacher is SIMULATED ({teacher.name}): CLIP-like features made from corrupted ground truth, not a real model')
-    out = Path(a.out or f'runs/{Path(a.config).stem}')
+    out = Path(out or f'runs/{Path(config).stem}')
     t0 = time.perf_counter()
-    d = train_distill(cfg, teacher, distill_scenes(ds, names), val, out, resume=a.resume, progress=not a.quiet)
+    d = train_distill(cfg, teacher, distill_scenes(ds, names), val, out, resume=resume, progress=not quiet)
     if d.rank > 0: return 0
     log = [json.loads(l) for l in (out / 'log.jsonl').read_text().splitlines()]
     msg = f"distilled {d.epoch} epochs from {teacher.name} in {time.perf_counter() - t0:.0f} s; last loss {log[-1]['loss']:.4f}"
     cos = [r['val_cosine'] for r in log if 'val_cosine' in r]
     if cos: msg += f'; held-out cosine with the teacher {cos[-1]:.3f}'
     print(msg + f'; checkpoint and log.jsonl in {out}')
-    if a.probe:
+    if probe:
         if len(names) and not val: raise ValueError('--probe: the config has no held-out scenes (data.n_val, data.val_scenes or data.val_split)')
         train = [ds.load(n) for n in names[:data.get('n_probe', len(names))]]
-        pc = ProbeConfig.from_dict(sections.get('probe'), f'{a.config}: probe')
+        pc = ProbeConfig.from_dict(sections.get('probe'), f'{config}: probe')
         rep = probe_checkpoint(out / 'checkpoint.pt', train, val, pc, out / 'probe', random_baseline=True)
         print(f"linear probe on held-out scenes, mIoU: distilled backbone {rep['miou']['distilled']:.1f}, "
               f"random backbone {rep['miou']['random']:.1f}; report in {out / 'probe'}")
     return 0
 
-def probe_command(a) -> int:
-    "Run `labelfree probe` with parsed arguments `a`."
+def probe_command(checkpoint: Path, dataset: str, root: Path | None = None, split: str | None = None, version: str | None = None,
+                  val_split: str | None = None, scene: list[str] | None = None, limit: int | None = None, holdout: int | None = None,
+                  config: str | None = None, epochs: int | None = None, lovasz: float | None = None, random_baseline: bool = False,
+                  out: Path = Path('out/probe'), device: str | None = None) -> int:
+    "`labelfree probe`: a linear probe of a distilled checkpoint on `dataset` (scored on `val_split`, else on `holdout` held-out scenes), its settings from `config`'s `probe` section and the arguments given; the report in `out`."
     from labelfree.probe import ProbeConfig, probe_checkpoint, probe_split
     from labelfree.train.core import config_sections
-    if not Path(a.checkpoint).is_file(): raise FileNotFoundError(f"{a.checkpoint}: checkpoint not found")
-    kw = {k: v for k, v in dict(split=a.split, version=a.version).items() if v is not None}
-    ds = get_dataset(a.dataset, a.root, **kw)
-    names = a.scene or ds.names
+    if not Path(checkpoint).is_file(): raise FileNotFoundError(f"{checkpoint}: checkpoint not found")
+    kw = _split_kw(split, version)
+    ds = get_dataset(dataset, root, **kw)
+    names = scene or ds.names
     bad = [n for n in names if n not in ds.names]
     if bad: raise ValueError(f"no scene {bad[0]!r} in {ds!r}; scenes: {', '.join(ds.names[:8])}")
-    scenes = [ds.load(n) for n in names[:a.limit]]
+    scenes = [ds.load(n) for n in names[:limit]]
     if len({s.vocab.name for s in scenes}) > 1: raise ValueError('the scenes use different vocabularies; pick some with --scene')
-    if a.val_split:
-        vds = get_dataset(a.dataset, a.root, **dict(kw, split=a.val_split))
-        train, held = scenes, [vds.load(n) for n in vds.names[:a.limit]]
-    else: train, held = probe_split(scenes, a.holdout)
-    section = config_sections(a.config).get('probe') if a.config else None
-    over = {k: v for k, v in dict(epochs=a.epochs, lovasz=a.lovasz, device=a.device).items() if v is not None}
-    pc = ProbeConfig.from_dict({**(section or {}), **over}, f'{a.config}: probe' if a.config else 'probe')
-    rep = probe_checkpoint(a.checkpoint, train, held, pc, a.out, random_baseline=a.random_baseline)
+    if val_split:
+        vds = get_dataset(dataset, root, **dict(kw, split=val_split))
+        train, held = scenes, [vds.load(n) for n in vds.names[:limit]]
+    else: train, held = probe_split(scenes, holdout)
+    section = config_sections(config).get('probe') if config else None
+    over = {k: v for k, v in dict(epochs=epochs, lovasz=lovasz, device=device).items() if v is not None}
+    pc = ProbeConfig.from_dict({**(section or {}), **over}, f'{config}: probe' if config else 'probe')
+    rep = probe_checkpoint(checkpoint, train, held, pc, out, random_baseline=random_baseline)
     print(json.dumps(dict(miou=rep['miou'], points=rep['points'])))
     return 0
 
@@ -327,32 +347,34 @@ def _dataset_args(p, split: bool = True):
         p.add_argument('--split', help="the dataset's split (default: its loader's)")
         p.add_argument('--version', help='dataset version (nuScenes, nuImages)')
 
-def main(argv=None) -> int:
-    "Entry point of the `labelfree` command."
+def build_parser() -> argparse.ArgumentParser:
+    "The `labelfree` argument parser: one sub-command a `COMMANDS` function, each option named as that function's parameter."
     ap = argparse.ArgumentParser(prog='labelfree', description='Label-free 2D/3D semantic segmentation with vision foundation models.')
     ap.add_argument('--version', action='version', version=f'labelfree {labelfree.__version__}')
     ap.add_argument('--debug', action='store_true', help='show the traceback of a user error too (or set LABELFREE_DEBUG=1)')
     sub = ap.add_subparsers(dest='cmd', required=True)
-    d = sub.add_parser('demo', help='run the main job on the embedded default')
-    d.add_argument('--out', type=Path, default=Path('out/demo'), help='output folder (default: out/demo)')
+    def add(name, **kw):             # an option not given stays out of the namespace: the command function's default applies
+        return sub.add_parser(name, argument_default=argparse.SUPPRESS, **kw)
+    d = add('demo', help='run the main job on the embedded default')
+    d.add_argument('--out', type=Path, help='output folder (default: out/demo)')
     d.add_argument('--quick', action='store_true', help='a tiny run (2 scenes, 3 epochs) that finishes in under two minutes, for CI')
-    d.add_argument('--config', default='demo', help='training config: a shipped name or a YAML path (default: demo)')
+    d.add_argument('--config', help='training config: a shipped name or a YAML path (default: demo)')
     d.add_argument('overrides', nargs='*', metavar='key=value', help='config overrides')
-    s = sub.add_parser('scenes', help="load every scene of a dataset and summarise it")
+    s = add('scenes', help="load every scene of a dataset and summarise it")
     _dataset_args(s, split=False)
     s.add_argument('--skip-broken', action='store_true', help='report broken scenes and go on')
     s.add_argument('--limit', type=int, help='stop after this many scenes')
-    sub.add_parser('samples', help='list the bundled real samples')
-    l = sub.add_parser('labels', help='pseudo-label a dataset (CLIP dense labels, SAM refinement, 2D-to-3D transfer)')
+    add('samples', help='list the bundled real samples')
+    l = add('labels', help='pseudo-label a dataset (CLIP dense labels, SAM refinement, 2D-to-3D transfer)')
     _dataset_args(l)
     l.add_argument('--out', type=Path, required=True, help='output folder: one .npz per scene')
     src = l.add_mutually_exclusive_group(required=True)
     src.add_argument('--clip', metavar='MODEL', help='open_clip model name, e.g. ViT-B-16')
     src.add_argument('--simulated', action='store_true', help='simulated CLIP (and SAM): ground truth corrupted on purpose')
     src.add_argument('--labels-from', type=Path, metavar='DIR', help='per-view label PNGs from another model')
-    l.add_argument('--clip-pretrained', default='openai', help='pretrained tag (default: openai)')
+    l.add_argument('--clip-pretrained', help='pretrained tag (default: openai)')
     l.add_argument('--clip-weights', type=Path, metavar='PATH', help='local CLIP checkpoint file')
-    l.add_argument('--dense-mode', default='maskclip', choices=DENSE_MODES,
+    l.add_argument('--dense-mode', choices=DENSE_MODES,
                    help="how CLIP's last block gives per-patch embeddings (default maskclip, as CNS; see labelfree.vfm.clip)")
     l.add_argument('--dense-window', type=int, metavar='PX', help='sliding-window inference: window size in pixels of the resized image (a multiple of the patch size)')
     l.add_argument('--dense-stride', type=int, metavar='PX', help='sliding-window stride (default: half the window)')
@@ -361,10 +383,10 @@ def main(argv=None) -> int:
     l.add_argument('--sam-weights', type=Path, metavar='PATH', help='SAM checkpoint file')
     l.add_argument('--sam-features', action='store_true', help='also store SAM image features (for co-training; simulated with --simulated)')
     l.add_argument('--imagenet-features', action='store_true', help="store the frozen ImageNet EfficientNet-Lite0 teacher's features as co-training's latent target (real weights, installed with the package)")
-    l.add_argument('--feature-dim', type=int, default=256, help='dimension of simulated SAM features (default 256, as SAM)')
+    l.add_argument('--feature-dim', type=int, help='dimension of simulated SAM features (default 256, as SAM)')
     l.add_argument('--regions', choices=['sam', 'slic', 'simulated', 'none'], help='region source (default: sam if --sam, simulated if --simulated, else none)')
-    l.add_argument('--severity', type=float, default=0.5, help='simulated CLIP noise, 0-1 (default 0.5)')
-    l.add_argument('--seed', type=int, default=0)
+    l.add_argument('--severity', type=float, help='simulated CLIP noise, 0-1 (default 0.5)')
+    l.add_argument('--seed', type=int, help='simulated models: their seed (default 0)')
     l.add_argument('--shard', metavar='I/N', help='label only scenes k with k mod N == I')
     l.add_argument('--skip-broken', action='store_true', help='report scenes that fail to load and go on')
     l.add_argument('--redo-broken', action='store_true', help='make unreadable (e.g. truncated) label files in --out again')
@@ -372,24 +394,24 @@ def main(argv=None) -> int:
     l.add_argument('--export', choices=FORMATS, metavar='FORMAT', help=f"then write the labels as {', '.join(FORMATS)} (and per-view PNGs) to --export-out")
     l.add_argument('--export-out', type=Path, metavar='DIR', help='folder for --export (default: OUT/export-FORMAT)')
     l.add_argument('--device', help='cpu or cuda (default: cuda when available)')
-    t = sub.add_parser('train', help='CNS co-training from a YAML config')
+    t = add('train', help='CNS co-training from a YAML config')
     t.add_argument('--config', required=True, help='a shipped config name (demo, scannet, nuscenes) or a YAML path')
     t.add_argument('overrides', nargs='*', metavar='key=value', help='config overrides; data.* set the dataset')
     t.add_argument('--out', type=Path, help='run folder (default: runs/<config name>)')
     t.add_argument('--resume', action='store_true', help="continue from the run folder's last checkpoint")
-    e = sub.add_parser('evaluate', help='score a checkpoint on a dataset with ground truth')
+    e = add('evaluate', help='score a checkpoint on a dataset with ground truth')
     e.add_argument('--checkpoint', type=Path, required=True)
     _dataset_args(e)
-    e.add_argument('--out', type=Path, default=Path('out/evaluate'))
+    e.add_argument('--out', type=Path, help='report folder (default: out/evaluate)')
     e.add_argument('--device')
-    di = sub.add_parser('distill', help='ScaLR: distil a frozen 2D foundation model into the 3D network')
+    di = add('distill', help='ScaLR: distil a frozen 2D foundation model into the 3D network')
     di.add_argument('--config', required=True, help='a shipped config name (scalr_demo, scalr_nuscenes, ...) or a YAML path')
     di.add_argument('overrides', nargs='*', metavar='key=value', help='config overrides; data.* set the dataset')
     di.add_argument('--out', type=Path, help='run folder (default: runs/<config name>)')
     di.add_argument('--resume', action='store_true', help="continue from the run folder's last checkpoint")
     di.add_argument('--probe', action='store_true', help='then probe it (and a random backbone) on the held-out scenes')
     di.add_argument('--quiet', action='store_true', help='no progress bars')
-    pd = sub.add_parser('predict', help="label a dataset's scenes with a trained CNS checkpoint, in formats other tools read")
+    pd = add('predict', help="label a dataset's scenes with a trained CNS checkpoint, in formats other tools read")
     pd.add_argument('--checkpoint', type=Path, required=True, help='a CNS checkpoint.pt, or a .safetensors file from labelfree export')
     _dataset_args(pd)
     pd.add_argument('--out', type=Path, required=True, help='output folder')
@@ -399,10 +421,10 @@ def main(argv=None) -> int:
     pd.add_argument('--shard', metavar='I/N', help='predict only scenes k with k mod N == I')
     pd.add_argument('--skip-broken', action='store_true', help='report scenes that fail to load and go on')
     pd.add_argument('--device')
-    ex = sub.add_parser('export', help="write a checkpoint's networks as safetensors, with what rebuilding them takes")
+    ex = add('export', help="write a checkpoint's networks as safetensors, with what rebuilding them takes")
     ex.add_argument('--checkpoint', type=Path, required=True, help='a CNS or distillation checkpoint.pt')
     ex.add_argument('--out', type=Path, required=True, help='the .safetensors file to write')
-    pr = sub.add_parser('probe', help='linear probing of a distilled checkpoint on a dataset with ground truth')
+    pr = add('probe', help='linear probing of a distilled checkpoint on a dataset with ground truth')
     pr.add_argument('--checkpoint', type=Path, required=True)
     _dataset_args(pr)
     pr.add_argument('--val-split', help='score on this split (default: held-out scenes)')
@@ -412,9 +434,13 @@ def main(argv=None) -> int:
     pr.add_argument('--config', help="a config whose 'probe' section sets the probe (default: ScaLR's settings)")
     pr.add_argument('--epochs', type=int); pr.add_argument('--lovasz', type=float, help='Lovász-softmax weight (ScaLR: 1)')
     pr.add_argument('--random-baseline', action='store_true', help='also probe a randomly initialised backbone')
-    pr.add_argument('--out', type=Path, default=Path('out/probe'))
+    pr.add_argument('--out', type=Path, help='report folder (default: out/probe)')
     pr.add_argument('--device')
-    a = ap.parse_args(argv)
+    return ap
+
+def main(argv=None) -> int:
+    "Entry point of the `labelfree` command."
+    a = build_parser().parse_args(argv)
     try: return _run(a)
     except USER_ERRORS as e:                 # bad input: one line naming what is wrong, exit status 2
         if a.debug or os.environ.get('LABELFREE_DEBUG'): raise
@@ -435,26 +461,32 @@ def _user_errors() -> tuple:
 
 USER_ERRORS = _user_errors()
 
+def call_command(fn, a: argparse.Namespace) -> int:
+    "Call command `fn` with the parsed arguments its signature names: an option not given is absent from `a`, so the function's own default applies."
+    import inspect
+    params = inspect.signature(fn).parameters
+    return fn(**{k: v for k, v in vars(a).items() if k in params})
+
 def _run(a) -> int:
     if getattr(a, 'device', None):
         from labelfree.vfm.base import pick_device
         pick_device(a.device)                       # an unknown or absent device is refused before any work
-    return COMMANDS[a.cmd](a)
+    return call_command(COMMANDS[a.cmd], a)
 
-def samples_command(a) -> int:
+def samples_command() -> int:
     "`labelfree samples`: the bundled real samples, one line each."
     for k, v in SAMPLES.items(): print(f'{k:15s} {v}')
     return 0
 
-def scenes_command(a) -> int:
-    "`labelfree scenes`: load and summarise every scene of a dataset; 1 if any is broken."
-    return 1 if scenes(a.dataset, a.root, a.skip_broken, a.limit) else 0
+def scenes_command(dataset: str, root: Path | None = None, skip_broken: bool = False, limit: int | None = None) -> int:
+    "`labelfree scenes`: load and summarise every scene of a dataset (the first `limit`); 1 if any is broken."
+    return 1 if scenes(dataset, root, skip_broken, limit) else 0
 
-def demo_command(a) -> int:
-    "`labelfree demo`: run `labelfree.pipeline.demo` and print its held-out mIoU, gains, wall times and memory."
-    print(f"labelfree demo{' --quick' if a.quick else ''}: procedural scenes -> pseudo-labels -> CNS stage 1 -> stage 2 -> "
+def demo_command(out: Path = Path('out/demo'), quick: bool = False, config: str = 'demo', overrides: list[str] = ()) -> int:
+    "`labelfree demo`: run `labelfree.pipeline.demo` (into `out`; `quick`: 2 scenes, 3 epochs) and print its held-out mIoU, gains, wall times and memory."
+    print(f"labelfree demo{' --quick' if quick else ''}: procedural scenes -> pseudo-labels -> CNS stage 1 -> stage 2 -> "
           "evaluation on held-out scenes")
-    r = demo(a.out, a.config, a.overrides, a.quick)
+    r = demo(out, config, overrides, quick)
     if r['simulated_vfm']:
         print('NOTE: no CLIP/SAM weights on this machine: the SIMULATED foundation models were used '
               f"({r['models']['labeler']}; {r['models']['regions']}).")
@@ -465,7 +497,7 @@ def demo_command(a) -> int:
         print(f"gain of CNS {b.replace('_', ' ')} pseudo-labels: 2D {g['2d']:+.1f}, 3D {g['3d']:+.1f} points")
     t = r['timings_s']
     print('wall time by stage: ' + ', '.join(f"{k.replace('_', ' ')} {t[k]:.0f} s" for k in ('scenes', 'pseudo_labels', 'stage1', 'stage2', 'evaluation') if k in t))
-    print(f"done in {r['timings_s']['total']:.0f} s, peak memory {r['peak_rss_mb']:.0f} MB; report and plots in {a.out}")
+    print(f"done in {r['timings_s']['total']:.0f} s, peak memory {r['peak_rss_mb']:.0f} MB; report and plots in {out}")
     return 0
 
 COMMANDS = dict(demo=demo_command, scenes=scenes_command, samples=samples_command, labels=labels_command, train=train_command,
