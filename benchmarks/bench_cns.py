@@ -191,7 +191,8 @@ def step_ratio(repeats: int = 10):
     from labelfree.data.procedural import ProceduralScenes
     from labelfree.labels import pseudo_label_scene
     from labelfree.models.minkunet import single_blas_thread, sparse_batch
-    from labelfree.train.cns import CNSTrainer, _images, load_config, point_inputs, prepare
+    from labelfree.models.minkunet import point_inputs
+    from labelfree.train.cns import CNSTrainer, _images, load_config, prepare
     from labelfree.pipeline import demo_models
     clip, sam, feats, _ = demo_models(SCANNET20)       # the demo's models (the ImageNet teacher's features without SAM weights)
     cfg = load_config('demo', ['warmup_epochs=0', 'p_switch=0.5', 'augment=false', f'proj_dim={feats.dim}'])   # same input for both: no random rotation

@@ -17,10 +17,6 @@ import tempfile
 import time
 from pathlib import Path
 
-import numpy as np
-import torch
-import torch.nn.functional as F
-
 OUT = Path(__file__).resolve().parent / 'results' / 'imagenet.json'
 
 

@@ -114,7 +114,7 @@ def _net2d(a, C, cfg):
 
 def _net3d(a, C, cfg):
     from labelfree.models.minkunet import Net3D, sparse_batch
-    from labelfree.train.cns import augment_xyz, point_inputs
+    from labelfree.models.minkunet import augment_xyz, point_inputs
     net = Net3D(4, C, a.voxel_size, None, a.width)
     groups = [dict(params=list(net.parameters()), lr=a.lr or cfg.lr_3d)]
 

@@ -12,10 +12,11 @@ import numpy as np
 import torch
 from torch import nn
 
+from ..core import Scene
 from ..geometry import import_minkowski, voxelize
 
 # %% auto #0
-__all__ = ['MinkUNet34', 'SparseBatch', 'sparse_batch', 'Net3D', 'single_blas_thread']
+__all__ = ['MinkUNet34', 'point_inputs', 'augment_xyz', 'SparseBatch', 'sparse_batch', 'Net3D', 'single_blas_thread']
 
 # %% ../../nbs/21_models.minkunet.ipynb #763c2ea6
 def _mink_unet(ME, in_channels: int, out_channels: int, width: float = 1.0):
@@ -55,6 +56,26 @@ class MinkUNet34(nn.Module):
         for up, dec in zip(n.up, n.dec):
             x = dec(ME.cat(up(x), skips.pop()))
         return n.head(x), x
+
+# %% ../../nbs/21_models.minkunet.ipynb #4c59d9fe
+def point_inputs(scene: Scene) -> np.ndarray:
+    "3D network input: RGB in [-0.5, 0.5] (or normalised intensity, or ones) and height above the lowest point / 3 m."
+    p = scene.points
+    if p.colors is not None: f = p.colors.astype(np.float32) / 255 - 0.5
+    elif p.intensity is not None: f = (p.intensity[:, None] / max(float(p.intensity.max()), 1e-6)).astype(np.float32)
+    else: f = np.ones((len(p), 1), np.float32)
+    z = p.xyz[:, 2:3]
+    return np.concatenate([f, (z - z.min()) / 3.0], 1).astype(np.float32)
+
+def augment_xyz(xyz: np.ndarray, rng: np.random.Generator, scale: tuple = (0.9, 1.1), flip: bool = False,
+                centre: bool = False) -> np.ndarray:
+    "The 3D network's input coordinates rotated by a random angle about z (about the cloud's centre if `centre`), optionally flipped in x and y, and scaled; point–pixel pairs index points, so they stay valid."
+    a = rng.uniform(0, 2 * np.pi)
+    R = np.array([[np.cos(a), -np.sin(a), 0], [np.sin(a), np.cos(a), 0], [0, 0, 1]])
+    if flip: R = R * np.r_[rng.choice([-1, 1], 2), 1]
+    R = R * rng.uniform(*scale)
+    c = xyz.mean(0) if centre else np.zeros(3)
+    return ((xyz - c) @ R.T + c).astype(np.float32)
 
 # %% ../../nbs/21_models.minkunet.ipynb #db0d7c13
 @dataclass

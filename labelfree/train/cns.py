@@ -18,15 +18,14 @@ from ..geometry import PointPixelPairs, scene_pairs
 from ..labels import PseudoLabels
 from ..metrics import confusion, miou
 from ..models.deeplab import DeepLab2D
-from ..models.minkunet import Net3D, single_blas_thread, sparse_batch
+from ..models.minkunet import Net3D, augment_xyz, point_inputs, single_blas_thread, sparse_batch
 from .core import (ConfigBase, _set_rng_state, _tensorboard, append_log, config_from_checkpoint, config_path,
                                   config_sections, ddp, dist_info, parse_overrides, read_checkpoint, run_epochs, train_device,
                                   trim_log, write_checkpoint)
 
 # %% auto #0
-__all__ = ['CNSConfig', 'load_config', 'TrainScene', 'point_inputs', 'prepare', 'augment_xyz', 'class_weights', 'agreement',
-           'CNSTrainer', 'predict', 'evaluate_nets', 'save_checkpoint', 'check_vocabulary', 'load_checkpoint',
-           'train_cns']
+__all__ = ['CNSConfig', 'load_config', 'TrainScene', 'prepare', 'class_weights', 'agreement', 'CNSTrainer', 'predict',
+           'evaluate_nets', 'save_checkpoint', 'check_vocabulary', 'load_checkpoint', 'train_cns']
 
 # %% ../../nbs/30_train.cns.ipynb #e55fa32f
 @dataclass
@@ -83,15 +82,6 @@ class TrainScene:
     pairs: PointPixelPairs
     features: list | None = None         # per view (D, h, w) float16 SAM features, or None
 
-def point_inputs(scene: Scene) -> np.ndarray:
-    "3D network input: RGB in [-0.5, 0.5] (or normalised intensity, or ones) and height above the lowest point / 3 m."
-    p = scene.points
-    if p.colors is not None: f = p.colors.astype(np.float32) / 255 - 0.5
-    elif p.intensity is not None: f = (p.intensity[:, None] / max(float(p.intensity.max()), 1e-6)).astype(np.float32)
-    else: f = np.ones((len(p), 1), np.float32)
-    z = p.xyz[:, 2:3]
-    return np.concatenate([f, (z - z.min()) / 3.0], 1).astype(np.float32)
-
 def prepare(scene: Scene, labels: PseudoLabels, features=None) -> TrainScene:
     "A training scene: `scene` with its pseudo-labels, optional per-view latent targets, and its depth-checked point–pixel pairs."
     pairs = scene_pairs(scene)
@@ -111,16 +101,6 @@ def _ce(logits, y, weight=None):
     "Cross-entropy with the ignore index (and optional class weights); 0 (with a gradient path) when nothing is supervised."
     if (y != IGNORE_INDEX).any(): return F.cross_entropy(logits, y, weight=weight, ignore_index=IGNORE_INDEX)
     return logits.sum() * 0
-
-def augment_xyz(xyz: np.ndarray, rng: np.random.Generator, scale: tuple = (0.9, 1.1), flip: bool = False,
-                centre: bool = False) -> np.ndarray:
-    "The 3D network's input coordinates rotated by a random angle about z (about the cloud's centre if `centre`), optionally flipped in x and y, and scaled; point–pixel pairs index points, so they stay valid."
-    a = rng.uniform(0, 2 * np.pi)
-    R = np.array([[np.cos(a), -np.sin(a), 0], [np.sin(a), np.cos(a), 0], [0, 0, 1]])
-    if flip: R = R * np.r_[rng.choice([-1, 1], 2), 1]
-    R = R * rng.uniform(*scale)
-    c = xyz.mean(0) if centre else np.zeros(3)
-    return ((xyz - c) @ R.T + c).astype(np.float32)
 
 def class_weights(labels: list[np.ndarray], n_classes: int, power: float) -> torch.Tensor:
     "Per-class weights (1 / frequency) ** power from label arrays, normalised so the average point's weight is 1; unseen classes get 0."
