@@ -6,22 +6,11 @@ import subprocess
 import sys
 from pathlib import Path
 
+from tiny_scalr import SETUP
+
 BIN = Path(sys.executable).parent
 
-TINY = r'''
-import json, sys, torch
-from labelfree.core import SCANNET20
-from labelfree.data.procedural import make_scene
-from labelfree.train.scalr import ScaLRConfig, prepare_distill, train_distill, distill_cosine, make_student
-from labelfree.vfm.teachers import SimulatedClipTeacher
-def tiny_setup(n_train, n_val, seed=7):
-    rooms = [make_scene(seed, i, n_views=4, width=80, height=60, points_per_m2=120) for i in range(n_train + n_val)]
-    cfg = ScaLRConfig(teacher='simulated-clip:32', voxel_size=0.15, width_3d=0.25, scenes_per_step=1, epochs=6, lr=3e-3,
-                      warmup_steps=4, weight_decay=0.01, max_pairs=3000, cache_teacher=True, eval_every=6, device='cpu')
-    return rooms[:n_train], rooms[n_train:], SimulatedClipTeacher(SCANNET20, dim=32), cfg
-'''
-
-CHECKS = TINY + r'''
+CHECKS = SETUP + r'''
 from labelfree.probe import ProbeConfig, linear_probe
 train, val, teacher, cfg = tiny_setup(3, 2)
 d0 = make_student(4, 32, cfg)
@@ -34,7 +23,7 @@ p_rand = linear_probe(make_student(4, 32, cfg.update(seed=1)), train, val, pc, c
 print(json.dumps(dict(cos_before=cos0, cos=cos, probe_distilled=p_dist, probe_random=p_rand)))
 '''
 
-RESUME = TINY + r'''
+RESUME = SETUP + r'''
 train, val, teacher, cfg = tiny_setup(2, 0)
 cfg = cfg.update(epochs=2, augment=True, views_per_scene=2)
 ts = [prepare_distill(s) for s in train]
@@ -123,7 +112,7 @@ def test_bad_config_names_the_file_and_field(tmp_path):
     assert r.returncode != 0 and "bad.yaml: field 'loss' must be 'scalr' or 'cosine'" in r.stderr
 
 
-DDP = TINY + r'''
+DDP = SETUP + r'''
 from labelfree.train.core import init_distributed
 rank, world = init_distributed()
 train, val, teacher, cfg = tiny_setup(3, 0)
