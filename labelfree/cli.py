@@ -146,7 +146,7 @@ def scenes(dataset: str, root: Path | None = None, skip_broken: bool = False, li
 
 # %% ../nbs/60_cli.ipynb #55e582b9
 def _labeler_and_regions(a: SimpleNamespace, vocab):
-    "Build the dense labeler, region source and feature source that `labels_command`'s model arguments `a` ask for."
+    "Build the dense labeler, region source and feature source that `labels_command`'s arguments `a` ask for."
     if not a.clip and (a.dense_mode != 'maskclip' or a.dense_window):
         raise ValueError('--dense-mode and --dense-window choose how real CLIP labels are made: they need --clip MODEL')
     if a.simulated:
@@ -199,16 +199,13 @@ def labels_command(dataset: str, out: Path, root: Path | None = None, split: str
                    severity: float = 0.5, seed: int = 0, shard: str | None = None, skip_broken: bool = False, redo_broken: bool = False,
                    check: bool = False, export: str | None = None, export_out: Path | None = None, device: str | None = None) -> int:
     "`labelfree labels`: pseudo-label `dataset` into `out` (one .npz a scene) with the models the arguments name (see `labelfree labels --help`); 1 if a scene is broken or, with `check`, missing."
+    args = SimpleNamespace(**locals())               # the arguments as given, for the model builder below
     ds = get_dataset(dataset, root, **_split_kw(split, version))
     if check:
         miss = missing_scenes(ds, out)
         print(f'{len(ds) - len(miss)}/{len(ds)} scenes labelled in {out}' + ''.join(f'\n  missing {n}' for n in miss))
         return 1 if miss else 0
-    models = SimpleNamespace(clip=clip, simulated=simulated, labels_from=labels_from, clip_pretrained=clip_pretrained, clip_weights=clip_weights,
-                             dense_mode=dense_mode, dense_window=dense_window, dense_stride=dense_stride, download=download, sam=sam,
-                             sam_weights=sam_weights, sam_features=sam_features, imagenet_features=imagenet_features,
-                             feature_dim=feature_dim, regions=regions, severity=severity, seed=seed, device=device)
-    labeler, regions, features = _labeler_and_regions(models, ds.vocab)
+    labeler, regions, features = _labeler_and_regions(args, ds.vocab)
     shard = _shard(shard) if shard else None
     for m in (labeler, regions):
         if getattr(m, 'simulated', False): print(f'note: {m.name} is a SIMULATED model (ground truth corrupted on purpose), not a real one')
