@@ -61,7 +61,7 @@ def speed(a, repeats=3):
 
 def quality(a):
     from labelfree.data.datasets import get_dataset
-    from labelfree.labels import compare_dense_modes, dense_modes_markdown
+    from labelfree.evaluate import compare_dense_modes, dense_modes_markdown
     from labelfree.vfm.clip import load_clip
     if not a.dataset or not a.root: raise SystemExit('bench_clip --quality needs --dataset NAME --root PATH (a dataset whose views carry 2D labels)')
     clip = load_clip(a.model, a.pretrained, a.clip_weights, device=a.device)              # real weights or a clear error

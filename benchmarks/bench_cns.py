@@ -12,9 +12,11 @@
 5. `run`: one full run (stage 1 and stage 2) of the demo's setting with config overrides (`--set key=value ...`), for
    trying a configuration before it becomes the demo's: its scores, training time and pair accuracies (not in the JSON).
 
-Every training run is cached under benchmarks/cache/cns/ by its configuration's hash (checkpoints and scores), and
-pseudo-labels by their models' names, so an interrupted or repeated bench computes only what is missing; the JSON
-is rewritten after every run. Options: --only PART [PART ...], --seeds 0 1, --mixes 0 0.5 0.75 1, --set key=value ...
+Every training run is cached under benchmarks/cache/cns/ by the hash of what it depends on (the fields of its
+configuration that differ from the defaults, the training rooms and the models' names), and pseudo-labels by the
+rooms and the models' names. Scores are cached beside the checkpoints for each set of held-out rooms, so an
+interrupted or repeated bench computes only what is missing, and another held-out set re-scores the checkpoints
+without training them again; the JSON is rewritten after every run. Options: --only PART [PART ...], --seeds 0 1, --mixes 0 0.5 0.75 1, --set key=value ...
 """
 import argparse
 import hashlib
@@ -36,6 +38,14 @@ OUT, CACHE = HERE / 'results' / 'cns.json', HERE / 'cache' / 'cns'
 
 
 def _hash(obj) -> str: return hashlib.sha1(json.dumps(obj, sort_keys=True, default=str).encode()).hexdigest()[:10]
+
+
+def _changed(cfg: dict) -> dict:
+    "The fields of a CNS config (as a dict) that differ from `CNSConfig`'s defaults: a run's cache key, which a new field leaves alone."
+    from labelfree.train.cns import CNSConfig
+    norm = lambda v: json.loads(json.dumps(v, default=str))
+    base = asdict(CNSConfig())
+    return {k: v for k, v in cfg.items() if k not in base or norm(v) != norm(base[k])}
 
 
 def _write(part: str, result):
@@ -62,7 +72,8 @@ class Setting:
         nv = data['n_views']
         self.rooms = ProceduralScenes(n_scenes=data['n_scenes'], seed=load_config(config).seed, n_views=nv)
         self.val = list(ProceduralScenes(n_scenes=data['n_val'], seed=data['val_seed'], n_views=nv))
-        self.key = _hash([repr(self.rooms), repr(self.val), self.clip.name, self.sam.name, self.feats.name])
+        self.key = _hash([repr(self.rooms), self.clip.name, self.sam.name, self.feats.name])   # what training depends on
+        self.val_key = _hash(repr(self.val))                                                     # and what scoring adds
         lab = CACHE / f'labels-{self.key}'
         run_pseudo_labels(self.rooms, lab, self.clip, self.sam, self.feats, progress=False)
         self.train = []
@@ -72,7 +83,8 @@ class Setting:
 
     def label_scores(self) -> dict:
         "Raw and refined pseudo-labels' mIoU on the held-out rooms and on the training rooms."
-        from labelfree.labels import pseudo_label_confusions, vote
+        from labelfree.evaluate import pseudo_label_confusions
+        from labelfree.labels import vote
         from labelfree.metrics import confusion, miou
         h = pseudo_label_confusions(self.val, self.clip, self.sam)
         C = len(self.rooms.vocab)
@@ -89,40 +101,41 @@ class Setting:
 
     def run(self, name: str, seed: int, **over) -> dict:
         "Train (or resume, or read from the cache) one run; its checkpoints' scores on the held-out and training rooms."
+        from labelfree.data.io import atomic_path
         from labelfree.train.cns import load_checkpoint, load_config, train_cns
         cfg = load_config(self.config, [f'seed={seed}']).update(proj_dim=self.feats.dim, **over)
-        d = CACHE / f'run-{_hash([asdict(cfg), self.key])}'
-        done = d / 'scores.json'
+        d = CACHE / f'run-{_hash([_changed(asdict(cfg)), self.key])}'
+        done, trained = d / f'scores-{self.val_key}.json', d / 'trained.json'    # held-out rooms of their own: scored again, not trained again
         if done.exists(): return json.loads(done.read_text())
-        t = time.perf_counter()
-        print(f'  training {name}, seed {seed} -> {d}', flush=True)
-        train_cns(cfg, self.train, None, d, resume=True, progress=False)
-        secs = time.perf_counter() - t
+        if not trained.exists():
+            t = time.perf_counter()
+            print(f'  training {name}, seed {seed} -> {d}', flush=True)
+            train_cns(cfg, self.train, None, d, resume=True, progress=False)
+            with atomic_path(trained) as tmp: Path(tmp).write_text(json.dumps(dict(train_seconds=round(time.perf_counter() - t, 1))))
         ckpts = {'stage1': d / 'stage1.pt'} | ({'stage2': d / 'checkpoint.pt'} if cfg.epochs_stage2 else {})
-        res = dict(config=asdict(cfg), train_seconds=round(secs, 1))
+        res = dict(config=asdict(cfg), **json.loads(trained.read_text()))
         for k, p in ckpts.items():
             tr = load_checkpoint(p, 'cpu')
             res[k] = dict(held_out=_scores(tr, self.val, cfg), train=_scores(tr, [ts.scene for ts in self.train], cfg))
             if k == 'stage1' and cfg.p_switch > 0: res['pairs'] = _pair_accuracy(tr, self.train, cfg)
-        from labelfree.data.io import atomic_path
         with atomic_path(done) as tmp: Path(tmp).write_text(json.dumps(res, indent=1))      # a killed bench leaves no half file
         return res
 
 
 def _scores(tr, scenes, cfg) -> dict:
     from labelfree.metrics import miou
-    from labelfree.train.cns import evaluate_nets
-    c = evaluate_nets(tr.net2, tr.net3, scenes, cfg)
+    from labelfree.evaluate import evaluate_nets
+    c = evaluate_nets(tr.net2, tr.net3, scenes, cfg.image_size)
     return {'2d': round(miou(c['2d']), 2), '3d': round(miou(c['3d']), 2)}
 
 
 def _pair_accuracy(tr, train, cfg) -> dict:
     "On the training rooms' point-pixel pairs (where switching supervises one network by the other): accuracy against ground truth of each network's prediction and of the pseudo-label it replaces."
-    from labelfree.train.cns import predict
+    from labelfree.evaluate import predict
     n = dict(pairs=0, net2_at_points=0, labels3d_at_points=0, net3_at_pixels=0, labels2d_at_pixels=0)
     for ts in train:
         sc, pl, pp = ts.scene, ts.labels, ts.pairs
-        maps, l3 = predict(tr.net2, tr.net3, sc, cfg)
+        maps, l3 = predict(tr.net2, tr.net3, sc, cfg.image_size)
         for v, view in enumerate(sc.views):
             b = pp.block(v)
             pt, r, q = pp.point[b], pp.row[b], pp.col[b]
@@ -194,7 +207,8 @@ def step_ratio(repeats: int = 10):
     from labelfree.labels import pseudo_label_scene
     from labelfree.models.minkunet import single_blas_thread, sparse_batch
     from labelfree.models.minkunet import point_inputs
-    from labelfree.train.cns import CNSTrainer, _images, load_config, prepare
+    from labelfree.models.deeplab import view_images
+    from labelfree.train.cns import CNSTrainer, load_config, prepare
     from labelfree.pipeline import demo_models
     clip, sam, feats, _ = demo_models(SCANNET20)       # the demo's models (the ImageNet teacher's features without SAM weights)
     cfg = load_config('demo', ['warmup_epochs=0', 'p_switch=0.5', 'augment=false', f'proj_dim={feats.dim}'])   # same input for both: no random rotation
@@ -207,7 +221,7 @@ def step_ratio(repeats: int = 10):
     def cns(): tr.step(ts, views, rng)
     def bare():
         tr.net2.train(); tr.net3.train()
-        x = _images(s, views, tuple(cfg.image_size))
+        x = view_images(s, views, tuple(cfg.image_size))
         y2 = F.interpolate(torch.from_numpy(np.stack([pl.labels2d[v] for v in views]).astype(np.float32))[:, None], size=cfg.image_size, mode='nearest')[:, 0].long()
         l2 = F.cross_entropy(tr.net2.net((x - tr.net2.mean) / tr.net2.std)['out'], y2, ignore_index=255)      # torchvision's own forward, no heads
         b = sparse_batch([s.points.xyz], [point_inputs(s)], cfg.voxel_size)

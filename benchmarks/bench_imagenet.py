@@ -33,9 +33,11 @@ def init_2d(size=None, seed=0):
     from labelfree.pipeline import config_data, demo_models
     from labelfree.core import SCANNET20
     from labelfree.data.procedural import ProceduralScenes
-    from labelfree.labels import pseudo_label_confusions, pseudo_label_scene
+    from labelfree.evaluate import pseudo_label_confusions
+    from labelfree.labels import pseudo_label_scene
     from labelfree.metrics import miou
-    from labelfree.train.cns import evaluate_nets, load_config, prepare, train_cns
+    from labelfree.evaluate import evaluate_nets
+    from labelfree.train.cns import load_config, prepare, train_cns
     data = config_data('demo')
     # uncoupled: no switching, no latent loss, no stage 2 -- each network on the pseudo-labels alone, through the shared loop
     over = ['p_switch=0', 'lambda_latent=0', 'epochs_stage2=0', f'seed={seed}'] + ([f'image_size=[{size[0]}, {size[1]}]'] if size else [])
@@ -57,7 +59,7 @@ def init_2d(size=None, seed=0):
             t = time.perf_counter()
             tr = train_cns(cfg.update(pretrained_2d=init == 'imagenet'), train, None, d, progress=False)
             secs = time.perf_counter() - t
-        c = evaluate_nets(tr.net2, tr.net3, val, cfg)
+        c = evaluate_nets(tr.net2, tr.net3, val, cfg.image_size)
         out[init] = dict(held_out_miou_2d=round(miou(c['2d']), 2), held_out_miou_3d=round(miou(c['3d']), 2), train_seconds=round(secs, 1))
         print(f"  uncoupled, {init:8s} 2D init: held-out mIoU 2D {miou(c['2d']):5.1f}, 3D {miou(c['3d']):5.1f} "
               f"({out['settings']['steps']} steps at {cfg.image_size[0]}x{cfg.image_size[1]}, {secs:.0f} s)")

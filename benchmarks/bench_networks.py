@@ -6,8 +6,12 @@ many steps each network needs to pass its pseudo-labels, and what a step costs a
 refined 3D pseudo-labels) alone, on the demo's rooms and pseudo-labels (cached by `bench_cns.Setting`), with the
 demo's optimiser, class balance and one-cycle schedule over `--steps`, and prints one JSON line per evaluation:
 held-out mIoU (the demo's held-out rooms) and mIoU on the first 8 training rooms, with seconds per step.
+`--labels gt` trains on the ground truth instead: the ceiling that the images (or points), the network and the
+steps allow, against which the pseudo-labels' cost can be read. `--augment` mirrors, rescales and colour-jitters the
+2D network's input (`labelfree.models.deeplab.augmented_forward`).
 
     python benchmarks/bench_networks.py --net 2d --size 240 320 --steps 400 --evals 200 400
+    python benchmarks/bench_networks.py --net 2d --size 240 320 --steps 300 --labels gt
     python benchmarks/bench_networks.py --net 3d --steps 384 --lr 1e-3
 
 `--out FILE` appends the lines to FILE (JSON lines) as well.
@@ -36,9 +40,12 @@ def main(argv=None):
     ap.add_argument('--seed', type=int, default=0)
     ap.add_argument('--size', type=int, nargs=2, default=[120, 160], metavar=('H', 'W'), help='2D input size')
     ap.add_argument('--views', type=int, default=4, help='2D: views per step')
+    ap.add_argument('--augment', action='store_true', help='2D: mirror, rescale and colour-jitter its input (augmented_forward)')
     ap.add_argument('--output-stride', type=int, default=16, choices=[8, 16, 32], help='2D: the backbone\'s output stride')
     ap.add_argument('--freeze-blocks', type=int, default=0, help='2D: freeze the stem and this many EfficientNet block stages')
     ap.add_argument('--voxel-size', type=float, default=0.1); ap.add_argument('--width', type=float, default=0.5)
+    ap.add_argument('--labels', choices=['refined', 'raw', 'gt'], default='refined',
+                    help='what the network learns from: the refined or raw pseudo-labels, or the ground truth (the ceiling the images and points allow)')
     ap.add_argument('--out', type=Path)
     a = ap.parse_args(argv)
     from bench_cns import Setting
@@ -51,13 +58,13 @@ def main(argv=None):
     S = Setting()
     C, cfg = len(S.rooms.vocab), load_config('demo')
     evals = set(a.evals or [a.steps])
-    if a.net == '2d': net, groups, batch, predict = _net2d(a, C, cfg)
-    else: net, groups, batch, predict = _net3d(a, C, cfg)
+    y = {id(ts): targets(ts, a.labels, a.net, C) for ts in S.train}
+    if a.net == '2d': net, groups, batch, predict = _net2d(a, C, cfg, y)
+    else: net, groups, batch, predict = _net3d(a, C, cfg, y)
     opt = torch.optim.AdamW(groups, weight_decay=cfg.weight_decay)
     sched = torch.optim.lr_scheduler.OneCycleLR(opt, max_lr=[g['lr'] for g in groups], total_steps=a.steps, pct_start=0.1,
                                                 cycle_momentum=False)
-    key = 'labels2d' if a.net == '2d' else 'labels3d'
-    labels = [m for ts in S.train for m in (getattr(ts.labels, key) if a.net == '2d' else [ts.labels.labels3d])]
+    labels = [m for ts in S.train for m in (y[id(ts)] if a.net == '2d' else [y[id(ts)]])]
     w = class_weights(labels, C, a.class_balance) if a.class_balance > 0 else None
 
     def score(scenes):
@@ -86,9 +93,18 @@ def main(argv=None):
     run()
 
 
-def _net2d(a, C, cfg):
+def targets(ts, which, net, C):
+    "A training room's per-view 2D label maps (`net` '2d') or 3D point labels: refined or raw pseudo-labels, or the ground truth."
+    from labelfree.labels import vote
+    pl, sc = ts.labels, ts.scene
+    if which == 'gt': return [v.labels for v in sc.views] if net == '2d' else sc.points.labels
+    if which == 'raw': return pl.raw2d if net == '2d' else vote(ts.pairs, pl.raw2d, C)[0]
+    return pl.labels2d if net == '2d' else pl.labels3d
+
+
+def _net2d(a, C, cfg, y):
     from labelfree.models.deeplab import DeepLab2D
-    from labelfree.train.cns import _images, _resize_labels
+    from labelfree.models.deeplab import augmented_forward, resize_labels, view_images
     net = DeepLab2D(C, 'efficientnet_lite0', None, None, True, output_stride=a.output_stride)
     body = net.net.backbone.body
     for m in [body.conv_stem, body.bn1, *list(body.blocks)[:a.freeze_blocks]] if a.freeze_blocks else []:
@@ -101,18 +117,19 @@ def _net2d(a, C, cfg):
 
     def batch(ts, rng):
         vs = sorted(rng.choice(len(ts.scene.views), a.views, replace=False).tolist())
-        return net(_images(ts.scene, vs, size))['logits'], _resize_labels([ts.labels.labels2d[v] for v in vs], size)
+        x = view_images(ts.scene, vs, size)
+        return (augmented_forward(net, x, rng) if a.augment else net(x))['logits'], resize_labels([y[id(ts)][v] for v in vs], size)
 
     def predict(sc):
         for i in range(0, len(sc.views), 4):
             vs = list(range(i, min(i + 4, len(sc.views))))
-            lg = net(_images(sc, vs, size))['logits']
+            lg = net(view_images(sc, vs, size))['logits']
             for j, v in enumerate(vs):
                 yield sc.views[v].labels, F.interpolate(lg[j:j + 1], size=sc.views[v].hw, mode='bilinear', align_corners=False)[0].argmax(0).numpy()
     return net, groups, batch, predict
 
 
-def _net3d(a, C, cfg):
+def _net3d(a, C, cfg, y):
     from labelfree.models.minkunet import Net3D, sparse_batch
     from labelfree.models.minkunet import augment_xyz, point_inputs
     net = Net3D(4, C, a.voxel_size, None, a.width)
@@ -120,7 +137,7 @@ def _net3d(a, C, cfg):
 
     def batch(ts, rng):
         o = net(sparse_batch([augment_xyz(ts.scene.points.xyz, rng)], [point_inputs(ts.scene)], a.voxel_size))
-        return o['logits'], torch.from_numpy(ts.labels.labels3d.astype(np.int64))
+        return o['logits'], torch.from_numpy(y[id(ts)].astype(np.int64))
 
     def predict(sc):
         yield sc.points.labels, net(sparse_batch([sc.points.xyz], [point_inputs(sc)], a.voxel_size))['logits'].argmax(1).numpy()

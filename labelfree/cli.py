@@ -112,14 +112,15 @@ def evaluate_command(checkpoint: Path, dataset: str, root: Path | None = None, s
                      out: Path = Path('out/evaluate'), device: str | None = None) -> int:
     "`labelfree evaluate`: a CNS checkpoint's 2D and 3D mIoU on a dataset with ground truth, as `out/report.json` and plots."
     from labelfree.evaluate import summarize, write_report
-    from labelfree.train.cns import check_vocabulary, evaluate_nets, load_checkpoint
+    from labelfree.evaluate import evaluate_nets
+    from labelfree.train.cns import check_vocabulary, load_checkpoint
     tr = load_checkpoint(checkpoint, device)
     ds = get_dataset(dataset, root, **_split_kw(split, version))
     check_vocabulary(tr, ds.vocab, f'{checkpoint}')
     C = len(ds.vocab)
     conf = {'2d': np.zeros((C, C + 1), np.int64), '3d': np.zeros((C, C + 1), np.int64)}
     for scene in tqdm(ds, total=len(ds), desc='evaluate'):
-        c = evaluate_nets(tr.net2, tr.net3, [scene], tr.cfg)
+        c = evaluate_nets(tr.net2, tr.net3, [scene], tr.cfg.image_size)
         conf['2d'] += c['2d']; conf['3d'] += c['3d']
     confs = {'cns': {d: c for d, c in conf.items() if c.sum()}}
     report = dict(summarize(confs, ds.vocab.classes), checkpoint=str(checkpoint), dataset=repr(ds), version=labelfree.__version__)
@@ -276,8 +277,7 @@ def distill_command(config: str, overrides: list[str] = (), out: Path | None = N
                     quiet: bool = False) -> int:
     "`labelfree distill`: ScaLR distillation from `config` (and `overrides`) into `out` (default `runs/<config name>`); with `probe`, then a linear probe of it and of a random backbone on the held-out scenes."
     from labelfree.probe import ProbeConfig, probe_checkpoint
-    from labelfree.train.core import init_distributed
-    from labelfree.train.core import config_sections
+    from labelfree.train.core import config_sections, init_distributed
     from labelfree.train.scalr import load_scalr_config, train_distill
     from labelfree.vfm.base import pick_device
     from labelfree.vfm.teachers import make_teacher

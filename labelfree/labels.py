@@ -23,11 +23,9 @@ import labelfree
 from .core import Scene, SceneError, IGNORE_INDEX
 from .geometry import PointPixelPairs, scene_pairs
 from .data.io import SceneDataset, atomic_path, read_image, read_json
-from .metrics import confusion, miou
 
 # %% auto #0
-__all__ = ['refine', 'vote', 'PseudoLabels', 'pseudo_label_scene', 'pseudo_label_confusions', 'pseudo_label_miou',
-           'plot_pseudo_labels', 'compare_dense_modes', 'dense_modes_markdown', 'scene_file_name', 'FolderLabeler',
+__all__ = ['refine', 'vote', 'PseudoLabels', 'pseudo_label_scene', 'plot_pseudo_labels', 'scene_file_name', 'FolderLabeler',
            'shard_from_env', 'save_pseudo_labels', 'BrokenLabelFile', 'read_provenance', 'load_pseudo_labels',
            'run_pseudo_labels', 'missing_scenes']
 
@@ -87,29 +85,6 @@ def pseudo_label_scene(scene: Scene, labeler, regions=None, features=None, pairs
     l3, conf, n = vote(pairs, refined if regions is not None else raw, len(scene.vocab))
     return PseudoLabels(scene.name, raw, refined, l3.astype(np.uint8), conf, n, features=feats)
 
-# %% ../nbs/14_labels.ipynb #4232d31e
-def pseudo_label_confusions(scenes, labeler, regions=None) -> dict:
-    "Confusion matrices of raw and refined pseudo-labels, 2D and 3D, against the scenes' ground truth."
-    C = len(scenes[0].vocab)
-    c = {k: np.zeros((C, C + 1), np.int64) for k in ('raw2d', 'ref2d', 'raw3d', 'ref3d')}
-    for sc in scenes:
-        pairs = scene_pairs(sc)
-        pl = pseudo_label_scene(sc, labeler, regions, pairs=pairs)
-        raw3 = vote(pairs, pl.raw2d, C)[0]
-        for v, r in zip(sc.views, pl.raw2d): c['raw2d'] += confusion(v.labels, r, C)
-        c['raw3d'] += confusion(sc.points.labels, raw3, C)
-        if regions is not None:
-            for v, r in zip(sc.views, pl.refined2d): c['ref2d'] += confusion(v.labels, r, C)
-            c['ref3d'] += confusion(sc.points.labels, pl.labels3d, C)
-    return c if regions is not None else {k: v for k, v in c.items() if k.startswith('raw')}
-
-def pseudo_label_miou(scenes, labeler, regions=None) -> dict:
-    "2D and 3D mIoU (percent) of raw and refined pseudo-labels against the scenes' ground truth."
-    c = pseudo_label_confusions(scenes, labeler, regions)
-    out = {'pseudo_raw': {'2d': miou(c['raw2d']), '3d': miou(c['raw3d'])}}
-    if regions is not None: out['pseudo_refined'] = {'2d': miou(c['ref2d']), '3d': miou(c['ref3d'])}
-    return out
-
 # %% ../nbs/14_labels.ipynb #69e3d997
 def plot_pseudo_labels(scene: Scene, pl: PseudoLabels, views=None):
     "A figure: image, ground truth (if any), raw and refined pseudo-labels for a few views."
@@ -126,20 +101,6 @@ def plot_pseudo_labels(scene: Scene, pl: PseudoLabels, views=None):
             if r == 0: axs[r, c].set_title(title)
     fig.tight_layout()
     return fig
-
-# %% ../nbs/14_labels.ipynb #feab6eea
-def compare_dense_modes(clip, scenes, regions=None, modes=None, **labeler_kw) -> dict:
-    "For each dense CLIP mode (default: all), the pseudo-labels' 2D and 3D mIoU on `scenes` (`pseudo_label_miou`)."
-    from labelfree.vfm.clip import DENSE_MODES, DenseCLIP
-    vocab = scenes[0].vocab
-    return {m: pseudo_label_miou(scenes, DenseCLIP(clip, vocab, mode=m, **labeler_kw), regions) for m in (modes or DENSE_MODES)}
-
-def dense_modes_markdown(res: dict) -> str:
-    "`compare_dense_modes`'s result as a markdown table."
-    keys = [k for k in ('pseudo_raw', 'pseudo_refined') if k in next(iter(res.values()))]
-    head = '| mode | ' + ' | '.join(f"{k.split('_')[1]} {d}" for k in keys for d in ('2D', '3D')) + ' |'
-    rows = [f'| `{m}` | ' + ' | '.join(f"{r[k][d]:.1f}" for k in keys for d in ('2d', '3d')) + ' |' for m, r in res.items()]
-    return '\n'.join([head, '|---' * (1 + 2 * len(keys)) + '|', *rows])
 
 # %% ../nbs/14_labels.ipynb #ce760e43
 def scene_file_name(name: str) -> str:

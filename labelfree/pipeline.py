@@ -68,9 +68,9 @@ def demo(out: Path, config: str = 'demo', overrides=(), quick: bool = False, cac
     "Procedural scenes → pseudo-labels → CNS stage 1 → stage 2 → held-out evaluation; writes `out/report.json` and plots."
     import hashlib, resource
     from dataclasses import asdict
-    from labelfree.evaluate import summarize, write_report
-    from labelfree.labels import plot_pseudo_labels, pseudo_label_confusions, pseudo_label_scene
-    from labelfree.train.cns import evaluate_nets, load_checkpoint, load_config, prepare, train_cns
+    from labelfree.evaluate import evaluate_nets, pseudo_label_confusions, summarize, write_report
+    from labelfree.labels import plot_pseudo_labels, pseudo_label_scene
+    from labelfree.train.cns import load_checkpoint, load_config, prepare, train_cns
     out = Path(out); out.mkdir(parents=True, exist_ok=True)
     data = config_data(config)
     quick_over = ['epochs_stage1=2', 'epochs_stage2=1'] if quick else []
@@ -108,8 +108,8 @@ def demo(out: Path, config: str = 'demo', overrides=(), quick: bool = False, cac
         timings[f"stage{rec['stage']}"] = timings.get(f"stage{rec['stage']}", 0) + rec['seconds']
     t = time.perf_counter()
     s1 = load_checkpoint(run / 'stage1.pt', 'cpu')
-    conf['cns_stage1'] = evaluate_nets(s1.net2, s1.net3, val, cfg); bar.update('evaluation', n_val)
-    conf['cns_stage2'] = evaluate_nets(tr.net2, tr.net3, val, cfg); bar.finish('evaluation'); bar.close()
+    conf['cns_stage1'] = evaluate_nets(s1.net2, s1.net3, val, cfg.image_size); bar.update('evaluation', n_val)
+    conf['cns_stage2'] = evaluate_nets(tr.net2, tr.net3, val, cfg.image_size); bar.finish('evaluation'); bar.close()
     timings['evaluation'] = time.perf_counter() - t
     import matplotlib.pyplot as plt                 # saved, never shown: the user's backend is left alone
     fig = plot_pseudo_labels(val[0], pseudo_label_scene(val[0], labeler, regions))

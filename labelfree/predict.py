@@ -98,7 +98,8 @@ def predict_dataset(checkpoint: Path | str, dataset, out: Path | str, fmt: str |
                     shard: tuple[int, int] | None = None, skip_broken: bool = False, device: str | None = None,
                     split: str | None = None, scenes=None, progress: bool = True) -> dict:
     "Label every scene of `dataset` (or only `scenes`, by name) with a CNS checkpoint (a `.pt` or an exported `.safetensors`) into `out`; counts of what was done."
-    from labelfree.train.cns import check_vocabulary, predict
+    from labelfree.evaluate import predict
+    from labelfree.train.cns import check_vocabulary
     out, fmt = Path(out), fmt or default_format(dataset)
     if fmt not in FORMATS: raise ValueError(f"format {fmt!r}: choose one of {', '.join(FORMATS)}")
     if out.exists() and not out.is_dir(): raise NotADirectoryError(f"{out}: the output must be a folder, and this is a file")
@@ -118,7 +119,7 @@ def predict_dataset(checkpoint: Path | str, dataset, out: Path | str, fmt: str |
         check_vocabulary(tr, scene.vocab, f'{checkpoint} on scene {scene.name!r}')       # datasets of mixed vocabularies
         target = points_path(scene, out, fmt, split)
         if target.exists(): done += 1; continue
-        maps, l3, _, p3 = predict(tr.net2, tr.net3, scene, tr.cfg, confidence=True)
+        maps, l3, _, p3 = predict(tr.net2, tr.net3, scene, tr.cfg.image_size, confidence=True)
         if views and scene.views: write_views(scene, maps, out)
         write_points(scene, l3, p3, out, fmt, split)                      # last: its presence marks the scene done
         made += 1

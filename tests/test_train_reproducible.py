@@ -17,7 +17,7 @@ train_cns(cfg, train, None, f'{out}/c', progress=False, stop_after_epoch=1)
 runs['c'] = train_cns(cfg, train, None, f'{out}/c', resume=True, progress=False)
 res = {}
 for k, tr in runs.items():
-    conf = evaluate_nets(tr.net2, tr.net3, scenes, cfg)
+    conf = evaluate_nets(tr.net2, tr.net3, scenes, cfg.image_size)
     w = torch.cat([p.detach().flatten() for p in list(tr.net2.parameters()) + list(tr.net3.parameters())])
     res[k] = dict(miou2=miou(conf['2d']), miou3=miou(conf['3d']), wsum=float(w.double().sum()), wabs=float(w.double().abs().sum()))
 print(json.dumps(res))

@@ -1,5 +1,5 @@
 "The tiny ScaLR set-up the distillation tests run in fresh processes: imported by the scripts they write, so the fixture lives once."
-from pathlib import Path
+from script_setup import setup_lines
 
 from labelfree.core import SCANNET20
 from labelfree.data.procedural import make_scene
@@ -15,7 +15,6 @@ def tiny_setup(n_train: int, n_val: int, seed: int = 7):
     return rooms[:n_train], rooms[n_train:], SimulatedClipTeacher(SCANNET20, dim=32), cfg
 
 
-# The first lines of the scripts the distillation tests write and run (`python -c`, torchrun): imports only.
-SETUP = (f"import json, sys, torch\nsys.path.insert(0, {str(Path(__file__).resolve().parent)!r})\n"
-         "from tiny_scalr import tiny_setup\n"
-         "from labelfree.train.scalr import prepare_distill, train_distill, distill_cosine, make_student\n")
+# The first lines of the scripts the distillation tests write and run: imports only.
+SETUP = setup_lines('from tiny_scalr import tiny_setup',
+                    'from labelfree.train.scalr import prepare_distill, train_distill, distill_cosine, make_student')

@@ -7,6 +7,7 @@ from __future__ import annotations
 
 from pathlib import Path
 
+import numpy as np
 import torch
 import torch.nn.functional as F
 from torch import nn
@@ -14,7 +15,7 @@ from torch import nn
 from ..vfm.imagenet import IMAGENET_MEAN, IMAGENET_STD, LITE0_MEAN, LITE0_STD, efficientnet_lite0
 
 # %% auto #0
-__all__ = ['BACKBONES_2D', 'DeepLab2D']
+__all__ = ['BACKBONES_2D', 'DeepLab2D', 'view_images', 'resize_labels', 'jitter_colour', 'augmented_forward']
 
 # %% ../../nbs/20_models.deeplab.ipynb #5874ac93
 _BUILDERS = {'resnet50': 'deeplabv3_resnet50', 'resnet101': 'deeplabv3_resnet101', 'mobilenet_v3_large': 'deeplabv3_mobilenet_v3_large'}
@@ -98,3 +99,34 @@ class DeepLab2D(nn.Module):
         out = dict(logits=F.interpolate(classifier(feat), size=(H, W), mode='bilinear', align_corners=False), features=feat)
         if self.proj is not None: out['proj'] = self.proj(feat)
         return out
+
+# %% ../../nbs/20_models.deeplab.ipynb #bc8a85e1
+def view_images(scene, views, size) -> torch.Tensor:
+    "Images of `scene`'s `views` as one (B, 3, H, W) RGB batch in [0, 1], resized (antialiased) to `size` (H, W)."
+    x = torch.stack([torch.as_tensor(np.array(scene.views[v].image)).permute(2, 0, 1).float() / 255 for v in views])
+    return F.interpolate(x, size=size, mode='bilinear', align_corners=False, antialias=True)
+
+def resize_labels(maps, size) -> torch.Tensor:
+    "Label maps (H, W) as one (B, H', W') long tensor at `size` (H', W'), by nearest neighbour."
+    x = torch.from_numpy(np.stack(maps).astype(np.int64))[:, None].float()
+    return F.interpolate(x, size=size, mode='nearest')[:, 0].long()
+
+# %% ../../nbs/20_models.deeplab.ipynb #c319b9e7
+def jitter_colour(x: torch.Tensor, rng: np.random.Generator, strength: float = 0.4) -> torch.Tensor:
+    "Each image of `x` (B, 3, H, W) in [0, 1] with its brightness, contrast and saturation scaled by factors drawn by `rng` from [1 - strength, 1 + strength]."
+    from torchvision.transforms.v2 import functional as TF
+    f = rng.uniform(1 - strength, 1 + strength, size=(len(x), 3))
+    return torch.stack([TF.adjust_saturation(TF.adjust_contrast(TF.adjust_brightness(im, b), c), s) for im, (b, c, s) in zip(x, f)])
+
+def augmented_forward(net: nn.Module, x: torch.Tensor, rng: np.random.Generator, flip: float = 0.5, scale=(0.75, 1.25),
+                      jitter: float = 0.4) -> dict:
+    "`net`'s outputs on a copy of `x` colour-jittered, mirrored (each image with probability `flip`) and rescaled (one factor from `scale` per batch), mapped back to `x`'s frame: logits at `x`'s size, all outputs unmirrored."
+    H, W = x.shape[-2:]
+    if jitter: x = jitter_colour(x, rng, jitter)
+    m = torch.from_numpy(rng.random(len(x)) < flip).to(x.device)[:, None, None, None]
+    x = torch.where(m, x.flip(-1), x)
+    s = rng.uniform(*scale)
+    if s != 1: x = F.interpolate(x, size=(max(1, round(H * s)), max(1, round(W * s))), mode='bilinear', align_corners=False, antialias=True)
+    out = {k: torch.where(m, v.flip(-1), v) for k, v in net(x).items()}
+    out['logits'] = F.interpolate(out['logits'], size=(H, W), mode='bilinear', align_corners=False)
+    return out

@@ -15,17 +15,18 @@ import torch.nn.functional as F
 
 from ..core import Scene, IGNORE_INDEX
 from ..geometry import PointPixelPairs, scene_pairs
+from ..evaluate import evaluate_nets
 from ..labels import PseudoLabels
-from ..metrics import confusion, miou
-from ..models.deeplab import DeepLab2D
+from ..metrics import miou
+from ..models.deeplab import DeepLab2D, augmented_forward, resize_labels, view_images
 from ..models.minkunet import Net3D, augment_xyz, point_inputs, single_blas_thread, sparse_batch
 from .core import (ConfigBase, _set_rng_state, _tensorboard, append_log, config_from_checkpoint, config_path,
                                   config_sections, ddp, dist_info, parse_overrides, read_checkpoint, run_epochs, train_device,
                                   trim_log, write_checkpoint)
 
 # %% auto #0
-__all__ = ['CNSConfig', 'load_config', 'TrainScene', 'prepare', 'class_weights', 'agreement', 'CNSTrainer', 'predict',
-           'evaluate_nets', 'save_checkpoint', 'check_vocabulary', 'load_checkpoint', 'train_cns']
+__all__ = ['CNSConfig', 'load_config', 'TrainScene', 'prepare', 'class_weights', 'agreement', 'CNSTrainer', 'save_checkpoint',
+           'check_vocabulary', 'load_checkpoint', 'train_cns']
 
 # %% ../../nbs/30_train.cns.ipynb #e55fa32f
 @dataclass
@@ -50,6 +51,7 @@ class CNSConfig(ConfigBase):
     tau_cross: float = 0.9
     class_balance: float = 0.0           # weight classes by (1 / pseudo-label frequency) ** this in both cross-entropies (0: off, as the paper)
     augment: bool = False                # random rotation about the vertical axis and scaling of the 3D network's input
+    augment_2d: bool = False             # random mirroring, rescaling and colour jitter of the 2D network's input (`augmented_forward`)
     # schedule
     epochs_stage1: int = 20
     epochs_stage2: int = 10
@@ -86,15 +88,6 @@ def prepare(scene: Scene, labels: PseudoLabels, features=None) -> TrainScene:
     "A training scene: `scene` with its pseudo-labels, optional per-view latent targets, and its depth-checked point–pixel pairs."
     pairs = scene_pairs(scene)
     return TrainScene(scene, labels, pairs, features)
-
-def _images(scene, views, size):
-    "Images of `views` as RGB in [0, 1], resized to `size` (H, W): `DeepLab2D` normalises them as its backbone expects."
-    x = torch.stack([torch.as_tensor(np.array(scene.views[v].image)).permute(2, 0, 1).float() / 255 for v in views])
-    return F.interpolate(x, size=size, mode='bilinear', align_corners=False, antialias=True)
-
-def _resize_labels(maps, size):
-    x = torch.from_numpy(np.stack(maps).astype(np.int64))[:, None].float()
-    return F.interpolate(x, size=size, mode='nearest')[:, 0].long()
 
 # %% ../../nbs/30_train.cns.ipynb #782c3489
 def _ce(logits, y, weight=None):
@@ -166,7 +159,7 @@ class CNSTrainer:
         "2D and 3D targets of this step (pseudo-labels, switched in stage 1, self/cross-trained in stage 2) and each network's agreement with the pseudo-labels on the paired points."
         c, dev = self.cfg, self.device
         H2, W2 = size
-        y2 = _resize_labels([ts.labels.labels2d[v] for v in views], size).to(dev)
+        y2 = resize_labels([ts.labels.labels2d[v] for v in views], size).to(dev)
         y3 = torch.from_numpy(ts.labels.labels3d.astype(np.int64)).to(dev)
         k, pt, r, q = self._pairs(ts, views, size) if pairs is None else pairs
         with torch.no_grad():
@@ -205,7 +198,8 @@ class CNSTrainer:
             j = torch.from_numpy(np.sort(rng.choice(len(pt), c.latent_pairs, replace=False))).to(dev)
             lk, lpt, lr, lq = k[j], pt[j], r[j], q[j]
         else: lk, lpt, lr, lq = pairs
-        o2 = self.f2(_images(ts.scene, views, size).to(dev))
+        x = view_images(ts.scene, views, size).to(dev)
+        o2 = augmented_forward(self.f2, x, rng) if c.augment_2d else self.f2(x)
         xyz = augment_xyz(ts.scene.points.xyz, rng) if c.augment else ts.scene.points.xyz
         o3 = self.f3(sparse_batch([xyz], [point_inputs(ts.scene)], c.voxel_size), points=lpt if latent else None)
         y2, y3, _, agree = self._targets(ts, views, o2, o3, size, rng, pairs)
@@ -223,35 +217,6 @@ class CNSTrainer:
         total.backward()
         self.opt.step()
         return {**{k: float(v.detach()) for k, v in dict(loss, total=total).items()}, **agree}
-
-# %% ../../nbs/30_train.cns.ipynb #5495bc58
-@torch.no_grad()
-@single_blas_thread
-def predict(net2, net3, scene: Scene, cfg: CNSConfig, batch: int = 4, confidence: bool = False):
-    "2D label maps (at each view's resolution) and per-point 3D labels of `scene`; with `confidence`, also each one's softmax probability."
-    net2.eval(); net3.eval()
-    dev = next(net2.parameters()).device
-    maps, conf2 = [], []
-    for i in range(0, len(scene.views), batch):
-        vs = list(range(i, min(i + batch, len(scene.views))))
-        lg = net2(_images(scene, vs, tuple(cfg.image_size)).to(dev))['logits']
-        for j, v in enumerate(vs):
-            p, m = F.interpolate(lg[j:j + 1], size=scene.views[v].hw, mode='bilinear', align_corners=False)[0].softmax(0).max(0)
-            maps.append(m.cpu().numpy()); conf2.append(p.cpu().numpy())
-    p3, l3 = net3(sparse_batch([scene.points.xyz], [point_inputs(scene)], cfg.voxel_size))['logits'].softmax(1).max(1)
-    l3 = l3.cpu().numpy()
-    return (maps, l3, conf2, p3.cpu().numpy()) if confidence else (maps, l3)
-
-def evaluate_nets(net2, net3, scenes, cfg: CNSConfig) -> dict:
-    "Confusion matrices of the two networks on scenes with ground truth: {'2d': (C, C+1), '3d': (C, C+1)}."
-    C = len(scenes[0].vocab)
-    out = {'2d': np.zeros((C, C + 1), np.int64), '3d': np.zeros((C, C + 1), np.int64)}
-    for sc in scenes:
-        maps, l3 = predict(net2, net3, sc, cfg)
-        for v, m in zip(sc.views, maps):
-            if v.labels is not None: out['2d'] += confusion(v.labels, m, C)
-        if sc.points.labels is not None: out['3d'] += confusion(sc.points.labels, l3, C)
-    return out
 
 # %% ../../nbs/30_train.cns.ipynb #9dec2ae7
 def save_checkpoint(tr: CNSTrainer, path: Path) -> None:
@@ -313,7 +278,7 @@ def train_cns(cfg: CNSConfig, train: list[TrainScene], val: list[Scene] | None, 
     def end(e, rec):                                      # rank 0: evaluate, log, then the checkpoints
         rec.update(stage=tr.stage, lr=[g['lr'] for g in tr.opt.param_groups])
         if val and (e + 1 in (cfg.epochs_stage1, total) or (e + 1) % cfg.eval_every == 0):
-            conf = evaluate_nets(tr.net2, tr.net3, val, cfg)
+            conf = evaluate_nets(tr.net2, tr.net3, val, cfg.image_size)
             rec.update(val_miou_2d=miou(conf['2d']), val_miou_3d=miou(conf['3d']))
         append_log(out, rec)                              # log, stage-1 copy, then the checkpoint that marks the epoch done:
         if e + 1 == cfg.epochs_stage1: save_checkpoint(tr, out / 'stage1.pt')       # a kill in between redoes the epoch
