@@ -161,7 +161,8 @@ def ablation(seeds=(0, 1)):
     rows = {k: {split: {d: [v[split][d]] for d in ('2d', '3d')} for split in ('held_out', 'train')}
             for k, v in s.label_scores().items()}
     out = dict(settings=dict(config='demo', rooms=len(s.train), views=s.data['n_views'], held_out_rooms=len(s.val), seeds=list(seeds),
-                             labeler=s.clip.name, regions=s.sam.name, features=s.feats.name), rows=rows, pairs={}, seconds={})
+                             labeler=s.clip.name, regions=s.sam.name, features=s.feats.name, **_measured_with(s)),
+               rows=rows, pairs={}, seconds={})
     for i, seed in enumerate(seeds):
         for run, (over, takes) in RUNS.items():
             r = s.run(run, seed, **over)
@@ -177,6 +178,12 @@ def ablation(seeds=(0, 1)):
         for split, cell in v.items():
             print(f"  {row:34s} {split:8s} " + '  '.join(f"{d} {_mean(cell[d])}" for d in ('2d', '3d')))
     return out
+
+
+def _measured_with(s: 'Setting') -> dict:
+    "The demo configuration and data section the figures were measured with, so a reader can tell when they go stale."
+    from labelfree.train.cns import load_config
+    return dict(demo_config=json.loads(json.dumps(asdict(load_config(s.config)), default=str)), data=s.data)
 
 
 def _mean(xs):
@@ -197,7 +204,7 @@ def sweep(mixes=(0.0, 0.5, 0.75, 1.0), seed=0):
         out[str(m)]['gain_3d'] = g
         print(f"  persistent {m}: stage-2 3D gain over raw {g['raw']['held_out']:+.1f} / refined {g['refined']['held_out']:+.1f} held-out, "
               f"{g['raw']['train']:+.1f} / {g['refined']['train']:+.1f} on the training rooms", flush=True)
-        _write('sweep', dict(seed=seed, severity=s.data['severity'], mixes=out))
+        _write('sweep', dict(seed=seed, severity=s.data['severity'], mixes=out, **_measured_with(s)))
     return out
 
 

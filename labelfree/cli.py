@@ -492,6 +492,7 @@ def demo_command(out: Path = Path('out/demo'), quick: bool = False, config: str 
     for k, m in r['miou'].items(): print(f"{k:24s} {m['2d']:7.1f} {m['3d']:7.1f}")
     for b, g in r['gains'].items():
         print(f"gain of CNS {b.replace('_', ' ')} pseudo-labels: 2D {g['2d']:+.1f}, 3D {g['3d']:+.1f} points")
+    print('co-training on the held-out scenes: ' + '; '.join(f"{k.replace('_', ' ')}: {'yes' if v else 'NO'}" for k, v in r['claims'].items()))
     t = r['timings_s']
     print('wall time by stage: ' + ', '.join(f"{k.replace('_', ' ')} {t[k]:.0f} s" for k in ('scenes', 'pseudo_labels', 'stage1', 'stage2', 'evaluation') if k in t))
     print(f"done in {r['timings_s']['total']:.0f} s, peak memory {r['peak_rss_mb']:.0f} MB; report and plots in {out}")

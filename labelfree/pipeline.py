@@ -14,7 +14,13 @@ from .data.procedural import ProceduralScenes
 from tqdm.auto import tqdm
 
 # %% auto #0
-__all__ = ['demo_models', 'config_data', 'RunProgress', 'demo']
+__all__ = ['cns_claims', 'demo_models', 'config_data', 'RunProgress', 'demo']
+
+# %% ../nbs/55_pipeline.ipynb #466b5432
+def cns_claims(m: dict) -> dict:
+    "What co-training must show on held-out scenes, from an mIoU table (`{'pseudo_raw'|'pseudo_refined'|'cns_stage2': {'2d', '3d'}}`): each claim → held or not."
+    s, raw, ref = m['cns_stage2'], m['pseudo_raw'], m['pseudo_refined']
+    return {'3d_beats_raw_by_5': s['3d'] >= raw['3d'] + 5, '3d_beats_refined': s['3d'] >= ref['3d'], '2d_beats_raw': s['2d'] >= raw['2d']}
 
 # %% ../nbs/55_pipeline.ipynb #9ac28c88
 def demo_models(vocab, severity: float = 0.5, seed: int = 0, device=None, features: str = 'auto', persistent: float | None = None):
@@ -122,6 +128,7 @@ def demo(out: Path, config: str = 'demo', overrides=(), quick: bool = False, cac
         gain_3d_stage2_over_raw=round(summary['miou']['cns_stage2']['3d'] - summary['miou']['pseudo_raw']['3d'], 2),
         gains={f'stage2_over_{b}': {d: round(summary['miou']['cns_stage2'][d] - summary['miou'][f'pseudo_{b}'][d], 2) for d in ('2d', '3d')}
                for b in ('raw', 'refined')},
+        claims=cns_claims(summary['miou']),
         config=dict(asdict(cfg), data=dict(data, n_scenes=n_scenes, n_views=n_views, n_val=n_val), train=repr(train_ds), held_out=repr(val_ds)),
         training_log=str(run / 'log.jsonl'),
         timings_s={k: round(v, 2) for k, v in dict(timings, total=time.perf_counter() - t0).items()},
