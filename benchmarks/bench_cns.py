@@ -214,7 +214,7 @@ def step_ratio(repeats: int = 10):
     from labelfree.labels import pseudo_label_scene
     from labelfree.models.minkunet import single_blas_thread, sparse_batch
     from labelfree.models.minkunet import point_inputs
-    from labelfree.models.deeplab import view_images
+    from labelfree.models.deeplab import resize_labels, view_images
     from labelfree.train.cns import CNSTrainer, load_config, prepare
     from labelfree.pipeline import demo_models
     clip, sam, feats, _ = demo_models(SCANNET20)       # the demo's models (the ImageNet teacher's features without SAM weights)
@@ -229,7 +229,7 @@ def step_ratio(repeats: int = 10):
     def bare():
         tr.net2.train(); tr.net3.train()
         x = view_images(s, views, tuple(cfg.image_size))
-        y2 = F.interpolate(torch.from_numpy(np.stack([pl.labels2d[v] for v in views]).astype(np.float32))[:, None], size=cfg.image_size, mode='nearest')[:, 0].long()
+        y2 = resize_labels([pl.labels2d[v] for v in views], cfg.image_size)
         l2 = F.cross_entropy(tr.net2.net((x - tr.net2.mean) / tr.net2.std)['out'], y2, ignore_index=255)      # torchvision's own forward, no heads
         b = sparse_batch([s.points.xyz], [point_inputs(s)], cfg.voxel_size)
         ME = tr.net3.unet.ME

@@ -111,8 +111,7 @@ def train_command(config: str, overrides: list[str] = (), out: Path | None = Non
 def evaluate_command(checkpoint: Path, dataset: str, root: Path | None = None, split: str | None = None, version: str | None = None,
                      out: Path = Path('out/evaluate'), device: str | None = None) -> int:
     "`labelfree evaluate`: a CNS checkpoint's 2D and 3D mIoU on a dataset with ground truth, as `out/report.json` and plots."
-    from labelfree.evaluate import summarize, write_report
-    from labelfree.evaluate import evaluate_nets
+    from labelfree.evaluate import evaluate_nets, summarize, write_report
     from labelfree.train.cns import check_vocabulary, load_checkpoint
     tr = load_checkpoint(checkpoint, device)
     ds = get_dataset(dataset, root, **_split_kw(split, version))
