@@ -14,13 +14,24 @@ from .data.procedural import ProceduralScenes
 from tqdm.auto import tqdm
 
 # %% auto #0
-__all__ = ['cns_claims', 'demo_models', 'config_data', 'RunProgress', 'demo']
+__all__ = ['cns_claims', 'machine_info', 'demo_models', 'config_data', 'RunProgress', 'demo']
 
 # %% ../nbs/55_pipeline.ipynb #466b5432
 def cns_claims(m: dict) -> dict:
     "What co-training must show on held-out scenes, from an mIoU table (`{'pseudo_raw'|'pseudo_refined'|'cns_stage2': {'2d', '3d'}}`): each claim → held or not."
     s, raw, ref = m['cns_stage2'], m['pseudo_raw'], m['pseudo_refined']
     return {'3d_beats_raw_by_5': s['3d'] >= raw['3d'] + 5, '3d_beats_refined': s['3d'] >= ref['3d'], '2d_beats_raw': s['2d'] >= raw['2d']}
+
+# %% ../nbs/55_pipeline.ipynb #f4b178f7
+def machine_info() -> dict:
+    "What a run's timings depend on: the CPU's model, its cores, the threads and SIMD level torch's CPU kernels use, and the GPU (None without one)."
+    import os, platform
+    import torch
+    cpu = platform.processor() or platform.machine()
+    try: cpu = next(l.split(':', 1)[1].strip() for l in Path('/proc/cpuinfo').read_text().splitlines() if l.startswith('model name'))
+    except (OSError, StopIteration): pass
+    return dict(cpu=cpu, cores=os.cpu_count(), torch_threads=torch.get_num_threads(), simd=torch.backends.cpu.get_cpu_capability(),
+                gpu=torch.cuda.get_device_name(0) if torch.cuda.is_available() else None)
 
 # %% ../nbs/55_pipeline.ipynb #9ac28c88
 def demo_models(vocab, severity: float = 0.5, seed: int = 0, device=None, features: str = 'auto', persistent: float | None = None):
@@ -132,6 +143,7 @@ def demo(out: Path, config: str = 'demo', overrides=(), quick: bool = False, cac
         config=dict(asdict(cfg), data=dict(data, n_scenes=n_scenes, n_views=n_views, n_val=n_val), train=repr(train_ds), held_out=repr(val_ds)),
         training_log=str(run / 'log.jsonl'),
         timings_s={k: round(v, 2) for k, v in dict(timings, total=time.perf_counter() - t0).items()},
+        machine=machine_info(),
         peak_rss_mb=round(resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024, 1))
     write_report(report, out, conf, train_ds.vocab.classes)
     return report

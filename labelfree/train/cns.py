@@ -25,8 +25,8 @@ from .core import (ConfigBase, _set_rng_state, _tensorboard, append_log, config_
                                   trim_log, write_checkpoint)
 
 # %% auto #0
-__all__ = ['CNSConfig', 'load_config', 'TrainScene', 'prepare', 'class_weights', 'agreement', 'CNSTrainer', 'save_checkpoint',
-           'check_vocabulary', 'load_checkpoint', 'train_cns']
+__all__ = ['CNSConfig', 'load_config', 'TrainScene', 'prepare', 'class_weights', 'agreement', 'one_cycle', 'CNSTrainer',
+           'save_checkpoint', 'check_vocabulary', 'load_checkpoint', 'train_cns']
 
 # %% ../../nbs/30_train.cns.ipynb #e55fa32f
 @dataclass
@@ -116,6 +116,13 @@ def agreement(p2_at_pts, p3, y3, seen) -> tuple[float, float]:
     if not bool(m.any()): return 0.0, 0.0
     return float((p2_at_pts[m].argmax(1) == y3[m]).float().mean()), float((p3[m].argmax(1) == y3[m]).float().mean())
 
+# %% ../../nbs/30_train.cns.ipynb #1926430d
+def one_cycle(opt: torch.optim.Optimizer, total_steps: int, warmup: float = 0.1) -> torch.optim.lr_scheduler.OneCycleLR:
+    "`opt`'s per-step schedule over `total_steps` steps (any number, 1 included): linear warm-up to each group's `lr` over `warmup` of them (at least two steps), then cosine annealing."
+    n = max(3, total_steps)                           # OneCycleLR divides by each phase's length in steps
+    return torch.optim.lr_scheduler.OneCycleLR(opt, max_lr=[g['lr'] for g in opt.param_groups], total_steps=n,
+                                               pct_start=max(warmup, 2 / n), cycle_momentum=False)
+
 # %% ../../nbs/30_train.cns.ipynb #c0cade86
 class CNSTrainer:
     "Owns the two networks, their optimisers and schedules, and runs CNS stage 1 and stage 2."
@@ -142,9 +149,7 @@ class CNSTrainer:
                   dict(params=self.net3.parameters(), lr=c.lr_3d * scale)]
         self.opt = (torch.optim.SGD(groups, momentum=0.9, weight_decay=c.weight_decay) if c.optimizer == 'sgd'
                     else torch.optim.AdamW(groups, weight_decay=c.weight_decay))
-        # per step: a short linear warm-up to the learning rates, then cosine annealing to ~0 at the stage's end
-        self.sched = torch.optim.lr_scheduler.OneCycleLR(self.opt, max_lr=[g['lr'] for g in groups], total_steps=max(2, epochs * self.steps_per_epoch),
-                                                         pct_start=0.1, cycle_momentum=False)
+        self.sched = one_cycle(self.opt, epochs * self.steps_per_epoch)
 
     def _pairs(self, ts: TrainScene, views, size):
         "This step's point-pixel pairs as tensors (view slot k, point, row, column), pixels in the resized images."
