@@ -95,11 +95,11 @@ def train_command(config: str, overrides: list[str] = (), out: Path | None = Non
     "`labelfree train`: CNS from `config` (a shipped name or a YAML path; `key=value` and `data.key=value` `overrides`) on a dataset's cached pseudo-labels (from `labelfree labels`), into `out` (default `runs/<config name>`); `resume` continues its last checkpoint."
     from labelfree.train.cns import load_config, train_cns
     from labelfree.train.core import init_distributed
-    from labelfree.vfm.base import pick_device
+    from labelfree.models.minkunet import sparse_device
     init_distributed()                               # a no-op unless launched by torchrun
     data, over = split_overrides(config, overrides)
     cfg = load_config(config, over)
-    if cfg.device: pick_device(cfg.device)           # a bad device is refused before any data is read
+    if cfg.device: sparse_device(cfg.device)         # a bad device is refused before any data is read
     if not data.get('labels'): raise ValueError('set data.labels=DIR (a folder made by `labelfree labels`)')
     train = train_scenes(_dataset_from(data), Path(data['labels']))
     val = list(_dataset_from(data, 'val_split')) if data.get('val_split') else None
@@ -278,13 +278,13 @@ def distill_command(config: str, overrides: list[str] = (), out: Path | None = N
     from labelfree.probe import ProbeConfig, probe_checkpoint
     from labelfree.train.core import config_sections, init_distributed
     from labelfree.train.scalr import load_scalr_config, train_distill
-    from labelfree.vfm.base import pick_device
+    from labelfree.models.minkunet import sparse_device
     from labelfree.vfm.teachers import make_teacher
     init_distributed()                               # a no-op unless launched by torchrun
     sections = config_sections(config)
     data, over = split_overrides(config, overrides)
     cfg = load_scalr_config(config, over)
-    if cfg.device: pick_device(cfg.device)
+    if cfg.device: sparse_device(cfg.device)
     ds, names, val = _distill_data(data)
     teacher = make_teacher(cfg.teacher, cfg.teacher_weights, vocab=ds.vocab, short_side=cfg.short_side, pre_norm=cfg.pre_norm,
                            download=cfg.download, device=cfg.device, seed=cfg.seed)
@@ -464,9 +464,10 @@ def call_command(fn, a: argparse.Namespace) -> int:
     return fn(**{k: v for k, v in vars(a).items() if k in params})
 
 def _run(a) -> int:
-    if getattr(a, 'device', None):
+    if getattr(a, 'device', None):                  # an unknown or absent device is refused before any work, and a GPU
+        from labelfree.models.minkunet import sparse_device  # for the 3D network when MinkowskiEngine is CPU-only
         from labelfree.vfm.base import pick_device
-        pick_device(a.device)                       # an unknown or absent device is refused before any work
+        (pick_device if a.cmd == 'labels' else sparse_device)(a.device)
     return call_command(COMMANDS[a.cmd], a)
 
 def samples_command() -> int:

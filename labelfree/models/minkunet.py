@@ -5,6 +5,7 @@
 # %% ../../nbs/21_models.minkunet.ipynb #37c0099d
 from __future__ import annotations
 
+import contextlib
 import functools
 from dataclasses import dataclass
 
@@ -14,9 +15,11 @@ from torch import nn
 
 from ..core import Scene
 from ..geometry import import_minkowski, voxelize
+from ..vfm.base import pick_device
 
 # %% auto #0
-__all__ = ['MinkUNet34', 'point_inputs', 'augment_xyz', 'SparseBatch', 'sparse_batch', 'Net3D', 'single_blas_thread']
+__all__ = ['MinkUNet34', 'point_inputs', 'augment_xyz', 'deterministic_maps', 'SparseBatch', 'sparse_batch', 'Net3D',
+           'sparse_device', 'single_blas_thread']
 
 # %% ../../nbs/21_models.minkunet.ipynb #763c2ea6
 def _mink_unet(ME, in_channels: int, out_channels: int, width: float = 1.0):
@@ -77,6 +80,15 @@ def augment_xyz(xyz: np.ndarray, rng: np.random.Generator, scale: tuple = (0.9, 
     c = xyz.mean(0) if centre else np.zeros(3)
     return ((xyz - c) @ R.T + c).astype(np.float32)
 
+# %% ../../nbs/21_models.minkunet.ipynb #a2020280
+@contextlib.contextmanager
+def deterministic_maps(ME, coords: torch.Tensor):
+    "Yield (ME, coords, manager): on the CPU a coordinate manager that builds kernel maps on one OpenMP thread (repeatable sums), restoring torch's thread count on exit; on a GPU no manager (MinkowskiEngine's default)."
+    if coords.is_cuda: yield ME, coords, None; return
+    n = torch.get_num_threads()
+    try: yield ME, coords, ME.CoordinateManager(D=coords.shape[1] - 1, num_threads=1, coordinate_map_type=ME.CoordinateMapType.CPU)
+    finally: torch.set_num_threads(n)
+
 # %% ../../nbs/21_models.minkunet.ipynb #db0d7c13
 @dataclass
 class SparseBatch:
@@ -107,15 +119,25 @@ class Net3D(nn.Module):
         self.proj = nn.Sequential(nn.Linear(F_, F_), nn.BatchNorm1d(F_), nn.ReLU(inplace=True), nn.Linear(F_, proj_dim)) if proj_dim else None
     def forward(self, batch: SparseBatch, points: torch.Tensor | None = None) -> dict:
         "Per-point outputs; the projection only at `points` (indices into the concatenated clouds) when given, at every point otherwise."
-        ME = self.unet.ME
         dev = next(self.parameters()).device
-        x = ME.SparseTensor(batch.feats.to(dev), coordinates=batch.coords.to(dev))
-        logits, feat = self.unet(x)
+        with deterministic_maps(self.unet.ME, batch.coords.to(dev)) as (ME, coords, manager):
+            logits, feat = self.unet(ME.SparseTensor(batch.feats.to(dev), coordinates=coords, coordinate_manager=manager))
         inv = batch.inverse.to(dev)
-        # sparse outputs keep the input's voxel order, so the inverse map indexes them directly
-        out = {self.head: logits.F[inv], 'features': feat.F[inv]}
-        if self.proj is not None: out['proj'] = self.proj(feat.F)[inv if points is None else inv[points.to(dev)]]
+        # sparse outputs keep the input's voxel order, so the inverse map indexes them directly; index_select, whose
+        # gradient (index_add) sums a voxel's points in a fixed order, where `F[inv]`'s sums them with atomic adds
+        out = {self.head: logits.F.index_select(0, inv), 'features': feat.F.index_select(0, inv)}
+        if self.proj is not None: out['proj'] = self.proj(feat.F).index_select(0, inv if points is None else inv[points.to(dev)])
         return out
+
+# %% ../../nbs/21_models.minkunet.ipynb #34720134
+def sparse_device(device: str | None = None) -> torch.device:
+    "`pick_device(device)` for the 3D network: a CUDA device is refused in one line when MinkowskiEngine was built CPU-only."
+    d = pick_device(device)
+    ME = import_minkowski()
+    if d.type == 'cuda' and not ME.is_cuda_available():
+        raise ValueError(f"device {str(d)!r}: MinkowskiEngine {ME.__version__} here was built CPU-only, so the 3D network cannot "
+                         "run on a GPU; rebuild it with CUDA (LABELFREE_CUDA=1 make setup) or use device=cpu")
+    return d
 
 # %% ../../nbs/21_models.minkunet.ipynb #dc8d5b11
 def single_blas_thread(f):

@@ -11,7 +11,7 @@ from pathlib import Path
 
 import labelfree
 from .deeplab import DeepLab2D
-from .minkunet import Net3D
+from .minkunet import Net3D, sparse_device
 
 # %% auto #0
 __all__ = ['FORMAT', 'Pretrained', 'net3_spec', 'net2_spec', 'save_pretrained', 'read_pretrained_meta', 'build_net3',
@@ -80,7 +80,7 @@ def load_pretrained(path: Path | str, device: str | None = None) -> Pretrained:
     def load(net, prefix):
         try: net.load_state_dict(part(prefix))
         except RuntimeError as e: raise ValueError(f"{path}: the '{prefix[:-1]}' tensors do not fit the network the header describes ({str(e).splitlines()[0][:160]})") from None
-        return net.to(device or 'cpu').eval()
+        return net.to(sparse_device(device) if device else 'cpu').eval()
     spec3 = {'head': 'distilled' if meta.get('kind') == 'scalr' else 'logits', **meta['net3']}    # files from before 'head' was stored
     net3 = load(build_net3(spec3), 'net3.')
     net2 = None

@@ -174,10 +174,13 @@ class CNSTrainer:
             n2 = torch.zeros(len(p3), device=dev).index_add_(0, pt, torch.ones_like(pt, dtype=torch.float))
             seen = n2 > 0
             p2_at_pts[seen] /= n2[seen, None]
-            p3_at_pix = torch.zeros_like(p2).permute(0, 2, 3, 1)           # 3D probabilities at hit pixels
-            hit = torch.zeros(p2.shape[0], H2, W2, dtype=torch.bool, device=dev)
-            p3_at_pix[k, r, q] = p3[pt]; hit[k, r, q] = True
-            p3_at_pix = p3_at_pix.permute(0, 3, 1, 2)
+            # 3D probabilities at the hit pixels: the mean over the points hitting each pixel, summed in index order so
+            # every run gets the same (an assignment `[k, r, q] = ...` keeps whichever duplicate a thread writes last)
+            pix = (k * H2 + r) * W2 + q
+            n3 = torch.zeros(p2.shape[0] * H2 * W2, device=dev).index_add_(0, pix, torch.ones_like(pix, dtype=torch.float))
+            p3_at_pix = torch.zeros(len(n3), p3.shape[1], device=dev).index_add_(0, pix, p3[pt]) / n3.clamp(min=1)[:, None]
+            p3_at_pix = p3_at_pix.view(p2.shape[0], H2, W2, -1).permute(0, 3, 1, 2)
+            hit = (n3 > 0).view(p2.shape[0], H2, W2)
             a2, a3 = agreement(p2_at_pts, p3, y3, seen)
         from2, from3 = (a2 >= a3, a3 >= a2) if c.switch_gate else (True, True)     # may 2D teach 3D, may 3D teach 2D
         if self.stage == 1:

@@ -18,7 +18,7 @@ from tqdm.auto import tqdm
 
 import labelfree
 from ..data.io import atomic_path
-from ..vfm.base import pick_device
+from ..models.minkunet import sparse_device
 
 # %% auto #0
 __all__ = ['ConfigBase', 'config_path', 'config_sections', 'parse_overrides', 'shipped_configs', 'write_checkpoint',
@@ -150,8 +150,8 @@ def init_distributed() -> tuple[int, int]:
     return dist_info()
 
 def train_device(device: str | None = None) -> torch.device:
-    "The device a training process runs on: `pick_device(device)` (checked), and under `torchrun` with several processes on GPUs, this process's own (`LOCAL_RANK`)."
-    dev = pick_device(device)
+    "The device a training process runs on: `sparse_device(device)` (checked, MinkowskiEngine's build included), and under `torchrun` with several processes on GPUs, this process's own (`LOCAL_RANK`)."
+    dev = sparse_device(device)
     if dev.type == 'cuda' and dev.index is None and dist_info()[1] > 1: dev = torch.device('cuda', int(os.environ.get('LOCAL_RANK', 0)))
     return dev
 
