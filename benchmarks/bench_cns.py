@@ -208,7 +208,7 @@ def sweep(mixes=(0.0, 0.5, 0.75, 1.0), seed=0):
     return out
 
 
-def step_ratio(repeats: int = 10):
+def step_ratio(repeats: int = 10, device: str = 'cpu'):
     from labelfree.core import SCANNET20
     from labelfree.data.procedural import ProceduralScenes
     from labelfree.labels import pseudo_label_scene
@@ -217,29 +217,33 @@ def step_ratio(repeats: int = 10):
     from labelfree.models.deeplab import resize_labels, view_images
     from labelfree.train.cns import CNSTrainer, load_config, prepare
     from labelfree.pipeline import demo_models
-    clip, sam, feats, _ = demo_models(SCANNET20)       # the demo's models (the ImageNet teacher's features without SAM weights)
-    cfg = load_config('demo', ['warmup_epochs=0', 'p_switch=0.5', 'augment=false', f'proj_dim={feats.dim}'])   # same input for both: no random rotation
+    from labelfree.pipeline import machine_info
+    clip, sam, feats, _ = demo_models(SCANNET20, device=device)   # the demo's models (the ImageNet teacher's features without SAM weights)
+    config = 'demo' if device == 'cpu' else 'demo_gpu'
+    cfg = load_config(config, ['warmup_epochs=0', 'p_switch=0.5', 'augment=false', f'proj_dim={feats.dim}', f'device={device}'])  # no rotation: same input
     s = ProceduralScenes()[0]
     pl = pseudo_label_scene(s, clip, sam, feats)
     ts = prepare(s, pl, pl.features)
     tr = CNSTrainer(cfg, 20, point_inputs(s).shape[1])
     views = [0, 5, 10, 15][:cfg.views_per_step]
     rng = np.random.default_rng(0)
-    def cns(): tr.step(ts, views, rng)
+    sync = torch.cuda.synchronize if dev.type == 'cuda' else (lambda: None)
+    def cns(): tr.step(ts, views, rng); sync()
+    dev = tr.device
+    y3 = torch.from_numpy(pl.labels3d.astype(np.int64)).to(dev)
+    def unet_logits():
+        b = sparse_batch([s.points.xyz], [point_inputs(s)], cfg.voxel_size)
+        logits, _ = tr.net3.unet(tr.net3.unet.ME.SparseTensor(b.feats.to(dev), coordinates=b.coords.to(dev)))
+        return logits.F[b.inverse.to(dev)]
     def bare():
         tr.net2.train(); tr.net3.train()
-        x = view_images(s, views, tuple(cfg.image_size))
-        y2 = resize_labels([pl.labels2d[v] for v in views], cfg.image_size)
+        x = view_images(s, views, tuple(cfg.image_size)).to(dev)
+        y2 = resize_labels([pl.labels2d[v] for v in views], cfg.image_size).to(dev)
         l2 = F.cross_entropy(tr.net2.net((x - tr.net2.mean) / tr.net2.std)['out'], y2, ignore_index=255)      # torchvision's own forward, no heads
-        b = sparse_batch([s.points.xyz], [point_inputs(s)], cfg.voxel_size)
-        ME = tr.net3.unet.ME
-        logits, _ = tr.net3.unet(ME.SparseTensor(b.feats, coordinates=b.coords))
-        l3 = F.cross_entropy(logits.F[b.inverse], torch.from_numpy(pl.labels3d.astype(np.int64)), ignore_index=255)
-        tr.opt.zero_grad(); (l2 + l3).backward(); tr.opt.step()
+        l3 = F.cross_entropy(unet_logits(), y3, ignore_index=255)
+        tr.opt.zero_grad(); (l2 + l3).backward(); tr.opt.step(); sync()
     def bare3d():
-        b = sparse_batch([s.points.xyz], [point_inputs(s)], cfg.voxel_size)
-        logits, _ = tr.net3.unet(tr.net3.unet.ME.SparseTensor(b.feats, coordinates=b.coords))
-        tr.opt.zero_grad(); F.cross_entropy(logits.F[b.inverse], torch.from_numpy(pl.labels3d.astype(np.int64)), ignore_index=255).backward()
+        tr.opt.zero_grad(); F.cross_entropy(unet_logits(), y3, ignore_index=255).backward(); sync()
     one = single_blas_thread(lambda f: f())          # as the training loops run
     runs = {'cns': lambda: one(cns), 'bare': lambda: one(bare), 'bare3d_one_blas_thread': lambda: one(bare3d), 'bare3d_default_blas': bare3d}
     times = {k: [] for k in runs}
@@ -251,8 +255,24 @@ def step_ratio(repeats: int = 10):
     print(f"  (median of {repeats} interleaved steps each)")
     print(f"  MinkUNet34 step {res['bare3d_one_blas_thread']:.3f} s with one BLAS thread (the training loops' setting), "
           f"{res['bare3d_default_blas']:.3f} s with BLAS at its default threads beside torch's")
-    print(f"  CNS step {res['cns']:.3f} s vs bare MinkUNet34 + DeepLabV3 step {res['bare']:.3f} s: ratio {res['cns'] / res['bare']:.2f} "
-          f"(target <= 1.15: {'met' if res['cns'] / res['bare'] <= 1.15 else 'NOT met'}); demo config, {len(views)} views, {len(s.points):,} points")
+    ratio = res['cns'] / res['bare']
+    print(f"  CNS step {res['cns']:.3f} s vs bare MinkUNet34 + DeepLabV3 step {res['bare']:.3f} s: ratio {ratio:.2f} "
+          f"(target <= 1.15: {'met' if ratio <= 1.15 else 'NOT met'}); {config} config on {dev}, {len(views)} views, {len(s.points):,} points")
+    out = dict(seconds={k: round(v, 4) for k, v in res.items()}, ratio=round(ratio, 3), target=1.15, repeats=repeats, config=config,
+               device=str(dev), views=len(views), points=len(s.points), machine=machine_info(), **profile_step(tr, ts, views, sync))
+    _write('step' if dev.type == 'cpu' else f'step_{dev.type}', out)
+    return out
+
+
+def profile_step(tr, ts, views, sync, steps: int = 3) -> dict:
+    "Where a CNS step's time goes: torch.profiler's self time per operator over a few steps, the ten largest, in ms a step."
+    from torch.profiler import ProfilerActivity, profile
+    acts = [ProfilerActivity.CPU] + ([ProfilerActivity.CUDA] if tr.device.type == 'cuda' else [])
+    rng = np.random.default_rng(1)
+    with profile(activities=acts) as prof:
+        for _ in range(steps): tr.step(ts, views, rng); sync()
+    ev = sorted(prof.key_averages(), key=lambda e: -e.self_cpu_time_total)[:10]
+    return dict(profile_ms_per_step={e.key: round(e.self_cpu_time_total / 1000 / steps, 1) for e in ev})
 
 
 def demo_time():
@@ -290,10 +310,11 @@ if __name__ == '__main__':
     ap.add_argument('--only', nargs='+', choices=['step', 'ablation', 'sweep', 'demo', 'run'], default=['step', 'ablation', 'sweep', 'demo'])
     ap.add_argument('--set', nargs='*', default=[], metavar='key=value', help='run: config overrides of the demo config')
     ap.add_argument('--seeds', nargs='+', type=int, default=[0, 1])
+    ap.add_argument('--device', default='cpu', help='step: the device the CNS and bare steps run on (cpu, cuda)')
     ap.add_argument('--mixes', nargs='+', type=float, default=[0.0, 0.5, 0.75, 1.0])
     a = ap.parse_args()
     print(__doc__.strip().splitlines()[0])
-    if 'step' in a.only: step_ratio()
+    if 'step' in a.only: step_ratio(device=a.device)
     if 'ablation' in a.only: ablation(a.seeds)
     if 'sweep' in a.only: sweep(a.mixes, a.seeds[0])
     if 'demo' in a.only: demo_time()

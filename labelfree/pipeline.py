@@ -60,31 +60,52 @@ def config_data(config: str = 'demo') -> dict:
     from labelfree.train.core import config_sections
     return dict(config_sections(config).get('data', {}))
 
+
+# %% ../nbs/55_pipeline.ipynb #8bdc0a4a
 class RunProgress:
-    "One progress bar over a whole run's phases, each unit weighted by its rough cost in seconds, so that its ETA is the whole run's."
-    def __init__(self, phases: dict, disable: bool = False):
-        "`phases`: name → (units, seconds per unit), in the order they run."
-        self.phases = phases
-        self.bar = tqdm(total=round(sum(n * s for n, s in phases.values()), 1), unit='s', disable=disable,
-                        bar_format='{desc} {percentage:3.0f}%|{bar}| {elapsed} elapsed, {remaining} left')
-        self.done = {k: 0 for k in phases}
+    "One progress bar over a whole run's phases: position the seconds elapsed, total that plus the seconds left, each phase's unit cost measured as the run goes."
+    def __init__(self, phases: dict, prior: dict | None = None, disable: bool = False, clock=time.perf_counter):
+        "`phases`: name → units, in the order they run; `prior`: name → seconds per unit until this run has measured a unit of it."
+        self.units, self.prior, self.clock = dict(phases), dict(prior or {}), clock
+        self.done, self.spent = dict.fromkeys(phases, 0), dict.fromkeys(phases, 0.0)
+        self.t0 = self.last = clock()
+        self.bar = tqdm(total=1, unit='s', disable=disable, bar_format='{desc} {percentage:3.0f}%|{bar}| {elapsed} elapsed, {remaining} left')
+    def unit_seconds(self, phase: str) -> float:
+        "Seconds per unit of `phase`: this run's mean so far, else the prior, else the mean over the phases measured (0 before any)."
+        if self.done[phase]: return self.spent[phase] / self.done[phase]
+        if phase in self.prior: return float(self.prior[phase])
+        seen = [self.spent[k] / self.done[k] for k in self.units if self.done[k]]
+        return sum(seen) / len(seen) if seen else 0.0
+    def left(self) -> float:
+        "Estimated seconds left."
+        return sum((self.units[k] - self.done[k]) * self.unit_seconds(k) for k in self.units)
     def update(self, phase: str, n: int = 1):
-        "`n` more units of `phase` done."
-        n = min(n, self.phases[phase][0] - self.done[phase])
-        self.done[phase] += n
-        self.bar.set_description(phase, refresh=False); self.bar.update(n * self.phases[phase][1])
+        "`n` more units of `phase` done (the time since the last update is theirs)."
+        now = self.clock()
+        self.spent[phase] += now - self.last; self.last = now
+        self.done[phase] += min(n, self.units[phase] - self.done[phase])
+        elapsed = now - self.t0
+        self.bar.total, self.bar.n = round(elapsed + self.left(), 2), round(elapsed, 2)
+        self.bar.set_description(phase, refresh=False); self.bar.refresh()
     def finish(self, phase: str):
         "Mark every unit of `phase` done (a phase that ended early, e.g. a resumed run's training)."
-        self.update(phase, self.phases[phase][0])
+        self.update(phase, self.units[phase])
+    def measured(self) -> dict:
+        "Seconds per unit of each phase this run measured: the next run's `prior`."
+        return {k: round(self.spent[k] / self.done[k], 4) for k in self.units if self.done[k]}
     def close(self):
-        "Close the bar."
-        self.bar.close()
+        "Close the bar at 100%."
+        self.bar.total = self.bar.n; self.bar.refresh(); self.bar.close()
 
+# %% ../nbs/55_pipeline.ipynb #297c24f8
 def demo(out: Path, config: str = 'demo', overrides=(), quick: bool = False, cache_dir: Path | None = None,
          progress: bool = True) -> dict:
     "Procedural scenes → pseudo-labels → CNS stage 1 → stage 2 → held-out evaluation; writes `out/report.json` and plots."
     import hashlib, resource
     from dataclasses import asdict
+    from labelfree.data.io import atomic_path
+    from labelfree.data.procedural import default_cache_dir
+    from labelfree.models.minkunet import sparse_device
     from labelfree.evaluate import evaluate_nets, pseudo_label_confusions, summarize, write_report
     from labelfree.labels import plot_pseudo_labels, pseudo_label_scene
     from labelfree.train.cns import load_checkpoint, load_config, prepare, train_cns
@@ -92,18 +113,20 @@ def demo(out: Path, config: str = 'demo', overrides=(), quick: bool = False, cac
     data = config_data(config)
     quick_over = ['epochs_stage1=2', 'epochs_stage2=1'] if quick else []
     cfg = load_config(config, [*quick_over, *overrides])
+    if cfg.device: sparse_device(cfg.device)          # a device this machine or its MinkowskiEngine lacks: refused before any work
     n_scenes, n_views, n_val = (2, 6, 1) if quick else (data.get('n_scenes', 8), data.get('n_views', 20), data.get('n_val', 4))
     timings, t0 = {}, time.perf_counter()
     train_ds = ProceduralScenes(n_scenes=n_scenes, seed=cfg.seed, n_views=n_views, cache_dir=cache_dir)
     val_ds = ProceduralScenes(n_scenes=n_val, seed=data.get('val_seed', cfg.seed + 1), n_views=n_views, cache_dir=cache_dir)
     steps = (cfg.epochs_stage1 + cfg.epochs_stage2) * n_scenes
-    bar = RunProgress({'scenes': (n_scenes + n_val, 1.1), 'pseudo-labels': (n_scenes + n_val, 1.7),     # seconds per unit on 2 CPU cores
-                       'training': (steps, 1.9), 'evaluation': (2 * n_val, 0.9)}, disable=not progress)    # (the demo's timings_s)
+    costs = Path(cache_dir or default_cache_dir()) / f"demo_unit_seconds-{Path(config).stem}{'-quick' * quick}.json"  # the last such run's
+    bar = RunProgress({'scenes': n_scenes + n_val, 'pseudo-labels': n_scenes + n_val, 'training': steps, 'evaluation': 2 * n_val},
+                      prior=json.loads(costs.read_text()) if costs.exists() else None, disable=not progress)
     for ds in (train_ds, val_ds): ds.generate(2, on_scene=lambda name: bar.update('scenes'))   # generation is single-threaded: two at a time
     scenes, val = list(train_ds), list(val_ds)
     timings['scenes'] = time.perf_counter() - t0
     t = time.perf_counter()
-    labeler, regions, feats, simulated = demo_models(train_ds.vocab, data.get('severity', 0.5), cfg.seed, features=data.get('features', 'auto'),
+    labeler, regions, feats, simulated = demo_models(train_ds.vocab, data.get('severity', 0.5), cfg.seed, cfg.device, features=data.get('features', 'auto'),
                                                      persistent=data.get('persistent'))
     cfg = cfg.update(proj_dim=feats.dim)              # the projection heads map into the latent target's space
     train = []
@@ -146,4 +169,6 @@ def demo(out: Path, config: str = 'demo', overrides=(), quick: bool = False, cac
         machine=machine_info(),
         peak_rss_mb=round(resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024, 1))
     write_report(report, out, conf, train_ds.vocab.classes)
+    costs.parent.mkdir(parents=True, exist_ok=True)
+    with atomic_path(costs) as tmp: Path(tmp).write_text(json.dumps(bar.measured()))
     return report

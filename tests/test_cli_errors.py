@@ -241,3 +241,10 @@ def test_checkpoint_of_another_vocabulary(tmp_path):
     subprocess.run([sys.executable, '-c', code, tmp_path / 'ck16.pt'], check=True, capture_output=True)
     assert_one_line(run('evaluate', '--checkpoint', tmp_path / 'ck16.pt', '--dataset', 'procedural', '--out', tmp_path / 'ev'),
                     'ck16.pt', 'trained on 16 classes, the data has 20')
+
+
+def test_cuda_device_refused_in_one_line():
+    "No GPU here: every command given a CUDA device exits 2 with one line, before any work (the GPU demo config too)."
+    for args in (['train', '--config', 'demo', 'device=cuda'], ['demo', '--config', 'demo_gpu'], ['demo', 'device=cuda:1']):
+        r = run(*args)
+        assert_one_line(r, 'cuda')

@@ -13,6 +13,9 @@
 #    PyPI's, at torch's CUDA version (nvidia-cuda-nvcc, -nvvm, -crt, -cccl, unpacked beside the runtime and cuBLAS/
 #    cuSPARSE wheels torch already brought), laid out as one CUDA_HOME in the venv (tools/cuda_home.py). GPU
 #    architectures: TORCH_CUDA_ARCH_LIST if set, else the machine's GPUs', else 9.0 (Hopper: H100/H200);
+#    A toolkit already on the machine is used instead when CUDA_HOME names one (CUDA_HOME/bin/nvcc);
+#  * offline (a GPU machine with no network): LABELFREE_ME_SDIST=FILE builds from that sdist instead of downloading it,
+#    LABELFREE_ME_BLAS=openblas|blas (default openblas) and LABELFREE_ME_BLAS_INCLUDE=DIR pick the CPU BLAS;
 #  * the build takes ~6 minutes on 2 cores CPU-only and about 14 with CUDA for one architecture, so the built wheel
 #    is cached OUTSIDE the clone (default ~/.cache/labelfree/wheels, override with LABELFREE_WHEEL_CACHE), one
 #    folder per torch version and flavour: a second `make setup`, or CI in a fresh clone, installs the cached wheel.
@@ -44,7 +47,8 @@ then echo "MinkowskiEngine $VERSION already installed"; exit 0; fi
 [ "$CUDA" != any ] || CUDA=0
 
 TORCH=$("$PY" -c "import torch; print(torch.__version__.replace('+', '_'))")
-FLAGS="--blas=openblas --cpu_only"
+BLAS="--blas=${LABELFREE_ME_BLAS:-openblas}${LABELFREE_ME_BLAS_INCLUDE:+ --blas_include_dirs=$LABELFREE_ME_BLAS_INCLUDE}"
+FLAGS="$BLAS --cpu_only"
 DEST="$CACHE/torch-$TORCH"                        # the CPU-only wheels' folder, as before
 ENV=()
 if [ "$CUDA" = 1 ]; then
@@ -59,13 +63,18 @@ if [ "$CUDA" = 1 ]; then
     13.0) TOOLKIT=(nvidia-cuda-nvcc==13.0.88 nvidia-nvvm==13.0.88 nvidia-cuda-crt==13.0.88 nvidia-cuda-cccl==13.0.85) ;;
     *) v="$TORCH_CUDA.*"; TOOLKIT=("nvidia-cuda-nvcc==$v" "nvidia-nvvm==$v" "nvidia-cuda-crt==$v" "nvidia-cuda-cccl==$v") ;;
   esac
-  echo "CUDA toolkit $TORCH_CUDA from PyPI: ${TOOLKIT[*]}"
-  "${PIP[@]}" install -q "${TOOLKIT[@]}"
-  CUDA_HOME=$("$PY" "$HERE/cuda_home.py" "$(dirname "$(dirname "$PY")")/cuda-$TORCH_CUDA")
-  FLAGS="--blas=openblas --force_cuda --cuda_home=$CUDA_HOME"
+  if [ -x "${CUDA_HOME:-/nonexistent}/bin/nvcc" ]; then
+    echo "CUDA toolkit: $CUDA_HOME ($("$CUDA_HOME/bin/nvcc" --version | tail -n1))"
+  else
+    echo "CUDA toolkit $TORCH_CUDA from PyPI: ${TOOLKIT[*]}"
+    "${PIP[@]}" install -q "${TOOLKIT[@]}"
+    CUDA_HOME=$("$PY" "$HERE/cuda_home.py" "$(dirname "$(dirname "$PY")")/cuda-$TORCH_CUDA")
+  fi
+  FLAGS="$BLAS --force_cuda --cuda_home=$CUDA_HOME"
   DEST="$CACHE/torch-$TORCH-cuda-sm$(echo "$TORCH_CUDA_ARCH_LIST" | tr -c '0-9A-Za-z\n' '_')"
   ENV=(CUDA_HOME="$CUDA_HOME" TORCH_CUDA_ARCH_LIST="$TORCH_CUDA_ARCH_LIST" MAX_JOBS="${MAX_JOBS:-$(nproc)}")
 fi
+[ "${LABELFREE_ME_BLAS:-openblas}" = openblas ] || DEST="$DEST-$LABELFREE_ME_BLAS"
 mkdir -p "$DEST"
 # setuptools may lower-case the project name in the wheel file name
 whl=$(ls "$DEST"/[Mm]inkowski[Ee]ngine-$VERSION-*.whl 2>/dev/null | head -n1 || true)
@@ -73,8 +82,12 @@ if [ -z "$whl" ]; then
   echo "Building MinkowskiEngine $VERSION ($FLAGS${ENV:+, ${ENV[*]}}); cached in $DEST"
   work=$(mktemp -d)
   trap 'rm -rf "$work"' EXIT
-  "${PIP[@]}" download --no-deps --no-build-isolation --no-binary :all: -d "$work" "MinkowskiEngine==$VERSION"
-  tar -xzf "$work"/MinkowskiEngine-$VERSION.tar.gz -C "$work"
+  sdist=${LABELFREE_ME_SDIST:-}
+  if [ -z "$sdist" ]; then
+    "${PIP[@]}" download --no-deps --no-build-isolation --no-binary :all: -d "$work" "MinkowskiEngine==$VERSION"
+    sdist="$work/MinkowskiEngine-$VERSION.tar.gz"
+  fi
+  tar -xzf "$sdist" -C "$work"
   src="$work/MinkowskiEngine-$VERSION"
   "$PY" "$HERE/patch_collections_abc.py" "$src"
   [ "$CUDA" = 0 ] || "$PY" "$HERE/patch_minkowski_cuda.py" "$src"
