@@ -106,6 +106,9 @@ class SceneDataset:
     @property
     def names(self) -> list[str]: raise NotImplementedError
     def load(self, name: str) -> Scene: raise NotImplementedError
+    def vocab_of(self, name: str):
+        "The vocabulary of scene `name` without loading it: the dataset's (a dataset of mixed vocabularies overrides this)."
+        return self.vocab
     def __len__(self): return len(self.names)
     def __getitem__(self, i: int) -> Scene: return self.load(self.names[i])
     def __iter__(self): return self.iter_scenes()
