@@ -147,7 +147,7 @@ def scenes(dataset: str, root: Path | None = None, skip_broken: bool = False, li
 
 # %% ../nbs/60_cli.ipynb #55e582b9
 def _labeler_and_regions(a: SimpleNamespace, vocabs):
-    "Build the dense labeler (one per vocabulary of `vocabs`, `ByVocabulary` if several), region and feature sources `a` asks for."
+    "The dense labeler (one per vocabulary of `vocabs`, `ByVocabulary` if several), regions and features `a` asks for."
     if not a.clip and (a.dense_mode != 'maskclip' or a.dense_window):
         raise ValueError('--dense-mode and --dense-window choose how real CLIP labels are made: they need --clip MODEL')
     if a.simulated:
@@ -203,8 +203,8 @@ def labels_command(dataset: str, out: Path, root: Path | None = None, split: str
                    dense_stride: int | None = None, download: bool = False, sam: str | None = None, sam_weights: Path | None = None,
                    sam_features: bool = False, imagenet_features: bool = False, feature_dim: int = 256, regions: str | None = None,
                    severity: float = 0.5, seed: int = 0, shard: str | None = None, skip_broken: bool = False, redo_broken: bool = False,
-                   check: bool = False, export: str | None = None, export_out: Path | None = None, device: str | None = None,
-                   scene: list[str] | None = None) -> int:
+                   check: bool = False, export: str | None = None, export_out: Path | None = None,
+                   device: str | None = None, scene: list[str] | None = None) -> int:
     "`labelfree labels`: pseudo-label `dataset` into `out` (one .npz a scene) with the models the arguments name (see `labelfree labels --help`); 1 if a scene is broken or, with `check`, missing."
     args = SimpleNamespace(**locals())               # the arguments as given, for the model builder below
     ds = get_dataset(dataset, root, **_split_kw(split, version))
@@ -214,7 +214,8 @@ def labels_command(dataset: str, out: Path, root: Path | None = None, split: str
     names = list(scene or ds.names)
     if check:
         miss = missing_scenes(ds, out, names)
-        print(f'{len(names) - len(miss)}/{len(names)} scenes labelled in {out}' + ''.join(f'\n  missing {n}' for n in miss))
+        print(f'{len(names) - len(miss)}/{len(names)} scenes labelled in {out}'
+              + ''.join(f'\n  missing {n}' for n in miss))
         return 1 if miss else 0
     vocabs = list({v.name: v for v in map(ds.vocab_of, names)}.values())      # a dataset may mix them (the samples)
     labeler, regions, features = _labeler_and_regions(args, vocabs)
@@ -223,10 +224,11 @@ def labels_command(dataset: str, out: Path, root: Path | None = None, split: str
         if getattr(m, 'simulated', False): print(f'note: {m.name} is a SIMULATED model (ground truth corrupted on purpose), not a real one')
     with warnings.catch_warnings():                  # reported below, once and plainly
         warnings.filterwarnings('ignore', message='.*(has no views|points is seen by its)')
-        r = run_pseudo_labels(ds, out, labeler, regions, features, shard=shard, skip_broken=skip_broken, redo_broken=redo_broken,
-                              names=names)
+        r = run_pseudo_labels(ds, out, labeler, regions, features, shard=shard, skip_broken=skip_broken,
+                              redo_broken=redo_broken, names=names)
     print(f"shard {r['shard']}: {r['made']} scenes labelled, {r['already_done']} already done, {len(r['broken'])} broken"
-          + (f", {len(r['no_views'])} without views (nothing to label: their points stay unlabelled)" if r['no_views'] else '')
+          + (f", {len(r['no_views'])} without views (nothing to label: their points stay unlabelled)"
+             if r['no_views'] else '')
           + (f", {len(r['unseen'])} with no point seen by any view" if r['unseen'] else ''))
     for n, e in r['broken']: print(f'  BROKEN {n}: {e}')
     for n in r['unseen']:
@@ -241,8 +243,9 @@ def labels_command(dataset: str, out: Path, root: Path | None = None, split: str
         print(f"exported the pseudo-labels of {e['scenes']} scenes as {export} to {dest}"
               + (f"; {e['filled']:,} of {e['points']:,} points no camera sees took the class of their nearest labelled "
                  "point" if e['filled'] else ''))
-        for n in e['skipped']: print(f"  NOT EXPORTED {n}: no point has a label to fill the others from ({export} needs "
-                                     "a class for every point)")
+        for n in e['skipped']:
+            print(f"  NOT EXPORTED {n}: no point has a label to fill the others from "
+                  f"({export} needs a class for every point)")
     return 1 if r['broken'] else 0
 
 def predict_command(checkpoint: Path, dataset: str, out: Path, root: Path | None = None, split: str | None = None, version: str | None = None,
@@ -502,7 +505,7 @@ def samples_command() -> int:
 
 def scenes_command(dataset: str, root: Path | None = None, skip_broken: bool = False, limit: int | None = None,
                    split: str | None = None, version: str | None = None) -> int:
-    "`labelfree scenes`: load and summarise every scene of a dataset's `split` (`version`: nuScenes'; the first `limit`); 1 if any is broken."
+    "`labelfree scenes`: load and summarise every scene (the first `limit`) of a dataset's `split`; 1 if any is broken."
     return 1 if scenes(dataset, root, skip_broken, limit, **_split_kw(split, version)) else 0
 
 def demo_command(out: Path = Path('out/demo'), quick: bool = False, config: str = 'demo', overrides: list[str] = ()) -> int:

@@ -124,7 +124,7 @@ class FolderLabeler:
 
 # %% ../nbs/14_labels.ipynb #a63e19c6
 class ByVocabulary:
-    "A dense labeler for a dataset of mixed vocabularies: `labelers` by vocabulary name; each scene goes to its vocabulary's."
+    "A dense labeler for a dataset of mixed vocabularies: `labelers` by vocabulary name; a scene goes to its own's."
     def __init__(self, labelers: dict):
         if not labelers: raise ValueError('ByVocabulary needs at least one labeler')
         self.labelers = dict(labelers)
@@ -187,8 +187,9 @@ def load_pseudo_labels(path: Path) -> PseudoLabels:
 def run_pseudo_labels(dataset: SceneDataset, out: Path | str, labeler, regions=None, features=None,
                       shard: tuple[int, int] | None = None, skip_broken: bool = False, progress: bool = True,
                       config: dict | None = None, redo_broken: bool = False, names=None) -> dict:
-    """Pseudo-label this shard's scenes of `dataset` (or only `names`) into `out`, skipping scenes already done; returns counts.
-    `skip_broken`: report scenes that fail to load (or have no points) and go on; `redo_broken`: make unreadable label files again.
+    """Pseudo-label this shard's scenes of `dataset` (or only `names`) into `out`, skipping scenes done; returns counts.
+    `skip_broken`: report scenes that fail to load (or have no points) and go on; `redo_broken`: make unreadable label
+    files again.
     Scenes without views are valid (a LiDAR scan without images): their points stay unlabelled, listed in `no_views`;
     scenes whose views see none of their points are listed in `unseen`, with a warning."""
     out = Path(out)

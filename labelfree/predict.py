@@ -76,7 +76,7 @@ def read_points(path: Path, fmt: str, vocab) -> np.ndarray:
     raise ValueError(f"format {fmt!r}: choose one of {', '.join(FORMATS)}")
 
 def fill_unseen(xyz: np.ndarray, labels: np.ndarray) -> tuple[np.ndarray, int]:
-    "Each point without a label (`IGNORE_INDEX`) takes the label of its nearest labelled point in 3D; (labels, number filled)."
+    "Each point without a label (`IGNORE_INDEX`) takes its nearest labelled point's label (in 3D); (labels, n filled)."
     from scipy.spatial import cKDTree
     labels = np.array(labels)
     miss = labels == IGNORE_INDEX
@@ -112,9 +112,9 @@ def _manifest(out: Path, info: dict, write: bool) -> None:
 
 def write_scene(scene: Scene, labels: np.ndarray, confidence: np.ndarray | None, maps, out: Path, fmt: str,
                 split: str | None = None, views: bool = True) -> int:
-    """One scene's outputs as `predict` and `labels --export` write them: view PNGs (if `views` and `maps`), then the point
-    file, last (its presence marks the scene done). A benchmark format gets points without a label filled (`fill_unseen`);
-    returns how many of the points written were filled."""
+    """One scene's outputs as `predict` and `labels --export` write them: view PNGs (if `views` and `maps`), then the
+    point file, last (its presence marks the scene done). A benchmark format gets points without a label filled
+    (`fill_unseen`); returns how many of the points written were filled."""
     filled = 0
     if fmt in BENCHMARK_FORMATS:
         full, _ = fill_unseen(scene.points.xyz, labels) if (np.asarray(labels) == IGNORE_INDEX).any() else (labels, 0)
@@ -226,7 +226,8 @@ def export_pseudo_labels(dataset, labels_dir: Path | str, out: Path | str, fmt: 
         if fmt in BENCHMARK_FORMATS and (pl.labels3d == IGNORE_INDEX).all():
             r['skipped'].append(name); continue
         r['filled'] += write_scene(scene, pl.labels3d, pl.confidence, pl.refined2d or pl.raw2d, out, fmt, split, views)
-        r['points'] += scene.meta.get('n_keyframe_points', len(scene.points)) if fmt == 'nuscenes' else len(scene.points)
+        n = len(scene.points)
+        r['points'] += scene.meta.get('n_keyframe_points', n) if fmt == 'nuscenes' else n
         r['scenes'] += 1
     if r['scenes']: finish_export(out, fmt, split)
     return r

@@ -22,7 +22,7 @@ __all__ = ['DATASETS', 'BundledSamples', 'get_dataset']
 
 # %% ../../nbs/02i_data.datasets.ipynb #c249b11d
 class BundledSamples(SceneDataset):
-    "The real samples shipped with the package, as a dataset (names: see `SAMPLES`); each keeps its own dataset's vocabulary."
+    "The real samples shipped with the package, as a dataset (names: `SAMPLES`), each in its own dataset's vocabulary."
     vocabs = {'nuscenes-mini': NUSCENES16, 'semantickitti': SEMANTICKITTI19, 'kitti': SEMANTICKITTI19,
               'icl-nuim': SCANNET20, 'tum': SCANNET20}
     @property

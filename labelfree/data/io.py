@@ -107,7 +107,7 @@ class SceneDataset:
     def names(self) -> list[str]: raise NotImplementedError
     def load(self, name: str) -> Scene: raise NotImplementedError
     def vocab_of(self, name: str):
-        "The vocabulary of scene `name` without loading it: the dataset's (a dataset of mixed vocabularies overrides this)."
+        "The vocabulary of scene `name` without loading it: the dataset's (a dataset of mixed ones overrides it)."
         return self.vocab
     def __len__(self): return len(self.names)
     def __getitem__(self, i: int) -> Scene: return self.load(self.names[i])

@@ -43,7 +43,8 @@ def load_nuscenes_sample() -> Scene:
     views = [View(read_image(root / c['path']), np.array(c['cam2img']), np.array(c['lidar2cam']),
                   name=cam, source=str(root / c['path'])) for cam, c in info['cameras'].items()]
     boxes = info['boxes_lidar_frame']
-    meta = dict(sample_token=info['sample_token'], lidar_token=lid['sample_data_token'], n_keyframe_points=len(pts), min_depth=1.0,
+    meta = dict(sample_token=info['sample_token'], lidar_token=lid['sample_data_token'], n_keyframe_points=len(pts),
+                min_depth=1.0,
                 lidar2ego=np.array(lid['lidar2ego']), ego2global=np.array(info['ego2global']),
                 boxes=np.array([b['box'] for b in boxes['items']]), box_labels=[b['label'] for b in boxes['items']],
                 box_format=boxes['format'])
