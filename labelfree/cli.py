@@ -217,7 +217,8 @@ def labels_command(dataset: str, out: Path, root: Path | None = None, split: str
         print(f'{len(names) - len(miss)}/{len(names)} scenes labelled in {out}'
               + ''.join(f'\n  missing {n}' for n in miss))
         return 1 if miss else 0
-    vocabs = list({v.name: v for v in map(ds.vocab_of, names)}.values())      # a dataset may mix them (the samples)
+    mixed = ds.vocab is None                                       # the samples: each in its own dataset's vocabulary
+    vocabs = list({v.name: v for v in map(ds.vocab_of, names)}.values()) if mixed else [ds.vocab]
     labeler, regions, features = _labeler_and_regions(args, vocabs)
     shard = _shard(shard) if shard else None
     for m in (labeler, regions):
