@@ -15,7 +15,8 @@ from .labels import PseudoLabels, pseudo_label_scene
 from .vfm.simulated import SimulatedCLIP, SimulatedSAM, SimulatedSAMFeatures
 
 # %% auto #0
-__all__ = ['TINY_SEED', 'TINY_FEATURE_DIM', 'TINY_CNS', 'tiny_scene', 'tiny_scenes', 'tiny_labelled', 'write_nuscenes_fixture']
+__all__ = ['TINY_SEED', 'TINY_FEATURE_DIM', 'TINY_CNS', 'tiny_scene', 'tiny_scenes', 'tiny_labelled', 'write_nuscenes_fixture',
+           'write_semantickitti_fixture', 'write_scannet_fixture', 'write_nuimages_fixture', 'write_view_labels']
 
 # %% ../nbs/16_test_utils.ipynb #d2564451
 TINY_SEED = 5                       # the procedural seed of every tiny scene
@@ -107,3 +108,94 @@ def write_nuscenes_fixture(root: Path | str, version: str = 'v1.0-mini', labels:
                        filename=f'lidarseg/{version}/{tok("sd_lidar")}_lidarseg.bin')])
     for k, v in tables.items(): (root / version / f'{k}.json').write_text(json.dumps(v))
     return raw
+
+# %% ../nbs/16_test_utils.ipynb #ac19a082
+def write_semantickitti_fixture(root: Path | str, images: bool = True) -> Path:
+    """The bundled SemanticKITTI scan (sequence 00, frame 000000, with its labels) as a SemanticKITTI root; with `images`,
+    `image_2/000000.png` and `calib.txt` from the bundled KITTI frame. Returns the root."""
+    import json, shutil
+    from labelfree.data.samples import sample_dir
+    d = Path(root) / 'sequences' / '00'
+    for sub in ('velodyne', 'labels'): (d / sub).mkdir(parents=True)
+    src = sample_dir('semantickitti')
+    shutil.copy(src / '000000.bin', d / 'velodyne'); shutil.copy(src / '000000.label', d / 'labels')
+    (d / 'poses.txt').write_text(' '.join(f'{x:e}' for x in np.eye(4)[:3].ravel()) + '\n')
+    (d / 'times.txt').write_text(f'{0:e}\n')
+    if images:
+        kitti = sample_dir('kitti')
+        c = json.loads((kitti / 'calib.json').read_text())['cameras']['CAM2']
+        (d / 'image_2').mkdir()
+        shutil.copy(kitti / c['path'], d / 'image_2' / '000000.png')
+        row = lambda a: ' '.join(f'{x:.12e}' for x in np.asarray(a, np.float64)[:3].ravel())
+        P0 = np.asarray(c['cam2img'], np.float64).copy(); P0[:3, 3] = 0
+        (d / 'calib.txt').write_text(f"P0: {row(P0)}\nP1: {row(P0)}\nP2: {row(c['cam2img'])}\nP3: {row(c['cam2img'])}\n"
+                                     f"Tr: {row(c['lidar2cam'])}\n")
+    return Path(root)
+
+# %% ../nbs/16_test_utils.ipynb #00c4983c
+def write_scannet_fixture(root: Path | str, n_scans: int = 2, n_views: int = 2) -> list[Scene]:
+    "The first `n_scans` tiny rooms as a ScanNet root (`scans/sceneXXXX_00`, split lists); returns the rooms."
+    from labelfree.data.scannet import write_scannet_scan
+    rooms = tiny_scenes(n_scans, n_views)
+    names = [f'scene{i:04d}_00' for i in range(n_scans)]
+    for s, n in zip(rooms, names): write_scannet_scan(s, root, n)
+    for split in ('train', 'val'): (Path(root) / f'scannetv2_{split}.txt').write_text(''.join(f'{n}\n' for n in names))
+    return rooms
+
+# %% ../nbs/16_test_utils.ipynb #439c1b36
+def _rle(m: np.ndarray) -> dict:
+    "A binary mask RLE-encoded as nuImages stores it (COCO RLE, counts base64)."
+    import base64
+    from pycocotools import mask as cocomask
+    r = cocomask.encode(np.asfortranarray(m.astype(np.uint8)))
+    return dict(size=r['size'], counts=base64.b64encode(r['counts']).decode())
+
+def write_nuimages_fixture(root: Path | str, version: str = 'v1.0-mini') -> Path:
+    "One nuImages sample (the bundled CAM_FRONT image, a road, a car and a pedestrian mask) in nuImages' layout."
+    import json, shutil
+    import labelfree
+    from labelfree.core import NUSCENES16
+    src = Path(labelfree.__file__).parent / 'samples' / 'nuscenes-mini'
+    info = json.loads((src / 'sample.json').read_text())['cameras']['CAM_FRONT']
+    root = Path(root); (root / version).mkdir(parents=True); (root / 'samples/CAM_FRONT').mkdir(parents=True)
+    shutil.copy(src / info['path'], root / 'samples/CAM_FRONT' / info['path'])
+    tok = lambda s: f'{s:0>32}'[-32:]
+    H, W = 900, 1600
+    road = np.zeros((H, W), bool); road[600:, :] = True
+    car = np.zeros((H, W), bool); car[500:700, 200:600] = True
+    ped = np.zeros((H, W), bool); ped[400:650, 1000:1060] = True
+    skip = ('noise', 'flat.other', 'flat.sidewalk', 'flat.terrain', 'static.manmade', 'static.other', 'static.vegetation')
+    names = [n for n in NUSCENES16.raw_names.values() if n not in skip]
+    cat = {n: tok(f'cat_{n}') for n in names}
+    ann = lambda t, n, m, **kw: dict(token=tok(t), sample_data_token=tok('sd'), category_token=cat[n], attribute_tokens=[],
+                                     mask=_rle(m), **kw)
+    tables = dict(
+        attribute=[], category=[dict(token=cat[n], name=n, description='') for n in names],
+        sensor=[dict(token=tok('sensor'), channel='CAM_FRONT', modality='camera')],
+        calibrated_sensor=[dict(token=tok('cs'), sensor_token=tok('sensor'), translation=[0, 0, 0], rotation=[1, 0, 0, 0],
+                                camera_intrinsic=info['cam2img'], camera_distortion=[0] * 5)],
+        ego_pose=[dict(token=tok('ep'), translation=[0, 0, 0], rotation=[1, 0, 0, 0], timestamp=1, rotation_rate=[0, 0, 0],
+                       acceleration=[0, 0, 0], speed=0)],
+        log=[dict(token=tok('log'), logfile='', vehicle='n015', date_captured='2018-07-24', location='singapore-onenorth')],
+        sample=[dict(token=tok('sample'), timestamp=1, log_token=tok('log'), key_camera_token=tok('sd'))],
+        sample_data=[dict(token=tok('sd'), sample_token=tok('sample'), ego_pose_token=tok('ep'), calibrated_sensor_token=tok('cs'),
+                          filename=f'samples/CAM_FRONT/{info["path"]}', fileformat='jpg', width=W, height=H, timestamp=1,
+                          is_key_frame=True, prev='', next='')],
+        surface_ann=[ann('road', 'flat.driveable_surface', road)],
+        object_ann=[ann('obj_car', 'vehicle.car', car, bbox=[200, 500, 600, 700]),
+                    ann('obj_ped', 'human.pedestrian.adult', ped, bbox=[1000, 400, 1060, 650])])
+    for k, v in tables.items(): (root / version / f'{k}.json').write_text(json.dumps(v))
+    return root
+
+# %% ../nbs/16_test_utils.ipynb #323c8ba8
+def write_view_labels(dataset, out: Path | str, classes=('car', 'truck')) -> Path:
+    "Label PNGs for `labels --labels-from out`: every view of every scene of `dataset` in vertical bands of `classes`."
+    from PIL import Image
+    from labelfree.labels import scene_file_name
+    for s in dataset:
+        d = Path(out) / scene_file_name(s.name); d.mkdir(parents=True, exist_ok=True)
+        for i, v in enumerate(s.views):
+            band = np.arange(v.hw[1]) * len(classes) // v.hw[1]
+            ids = np.array([s.vocab.index(c) for c in classes], np.uint8)[band]
+            Image.fromarray(np.broadcast_to(ids, v.hw).copy()).save(d / f'{v.name or i}.png')
+    return Path(out)
