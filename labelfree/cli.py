@@ -55,8 +55,12 @@ def train_scenes(dataset, labels_dir: Path, cache: int = 2) -> LazyScenes:
         raise FileNotFoundError(f"{labels_dir}: no pseudo-labels for {len(missing)} of {len(dataset)} scenes (e.g. {missing[0]}); "
                                 f"make them with `labelfree labels --out {labels_dir} ...`")
     def make(ds, name):
+        scene = ds.load(name)
+        if not scene.views or not len(scene.points):            # a scan without camera, a nuImages image without points
+            raise ValueError(f"scene {name!r} has no {'camera views' if not scene.views else 'points'}: CNS co-trains a 2D "
+                             "and a 3D network on pairs of points and pixels, so it trains only on scenes with both")
         pl = load_pseudo_labels(labels_dir / f'{scene_file_name(name)}.npz')
-        return prepare(ds.load(name), pl, pl.features)
+        return prepare(scene, pl, pl.features)
     return LazyScenes(dataset, make, cache=cache)
 
 def _dataset_from(data: dict, split_key: str = 'split'):
@@ -230,6 +234,7 @@ def labels_command(dataset: str, out: Path, root: Path | None = None, split: str
     print(f"shard {r['shard']}: {r['made']} scenes labelled, {r['already_done']} already done, {len(r['broken'])} broken"
           + (f", {len(r['no_views'])} without views (nothing to label: their points stay unlabelled)"
              if r['no_views'] else '')
+          + (f", {len(r['no_points'])} images without points (2D labels only)" if r['no_points'] else '')
           + (f", {len(r['unseen'])} with no point seen by any view" if r['unseen'] else ''))
     for n, e in r['broken']: print(f'  BROKEN {n}: {e}')
     for n in r['unseen']:

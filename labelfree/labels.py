@@ -191,7 +191,9 @@ def run_pseudo_labels(dataset: SceneDataset, out: Path | str, labeler, regions=N
     `skip_broken`: report scenes that fail to load (or have no points) and go on; `redo_broken`: make unreadable label
     files again.
     Scenes without views are valid (a LiDAR scan without images): their points stay unlabelled, listed in `no_views`;
-    scenes whose views see none of their points are listed in `unseen`, with a warning."""
+    so are the scenes of a dataset of images only (`has_points` False, nuImages): 2D labels only, listed in
+    `no_points`; elsewhere a scene without points is broken. Scenes whose views see none of their points are listed in
+    `unseen`, with a warning."""
     out = Path(out)
     if out.exists() and not out.is_dir(): raise NotADirectoryError(f"{out}: the output must be a folder, and this is a file")
     rank, world = shard or shard_from_env()
@@ -217,7 +219,7 @@ def run_pseudo_labels(dataset: SceneDataset, out: Path | str, labeler, regions=N
     if bad: raise ValueError(f"no scene {bad[0]!r} in {dataset!r}; scenes: {', '.join(dataset.names[:8])}")
     names = list(names or dataset.names)[rank::world]
     done = made = 0
-    broken, unseen, no_views = [], [], []
+    broken, unseen, no_views, no_points = [], [], [], []
     for name in tqdm(names, desc=f'pseudo-labels {rank + 1}/{world}' if world > 1 else 'pseudo-labels', disable=not progress):
         path = out / f'{scene_file_name(name)}.npz'
         if path.exists():
@@ -230,7 +232,8 @@ def run_pseudo_labels(dataset: SceneDataset, out: Path | str, labeler, regions=N
                 done += 1; continue
         try:
             scene = dataset.load(name)
-            if len(scene.points) == 0: raise SceneError(f"{scene.points.source or name}: scene {name!r} has no points")
+            if len(scene.points) == 0 and getattr(dataset, 'has_points', True):
+                raise SceneError(f"{scene.points.source or name}: scene {name!r} has no points")
         except Exception as e:
             if not skip_broken: raise
             broken.append((name, str(e))); warnings.warn(f'skipped scene {name!r}: {e}'); continue
@@ -239,6 +242,7 @@ def run_pseudo_labels(dataset: SceneDataset, out: Path | str, labeler, regions=N
         if not scene.views:
             no_views.append(name)
             warnings.warn(f"scene {name!r} has no views: its {len(scene.points):,} points are left unlabelled")
+        elif not len(scene.points): no_points.append(name)
         elif seen == 0:
             unseen.append(name)
             warnings.warn(f"scene {name!r}: none of its {len(scene.points):,} points is seen by its {len(scene.views)} views "
@@ -248,7 +252,7 @@ def run_pseudo_labels(dataset: SceneDataset, out: Path | str, labeler, regions=N
         save_pseudo_labels(pl, path)
         made += 1
     return dict(shard=f'{rank}/{world}', scenes=len(names), made=made, already_done=done, broken=broken, unseen=unseen,
-                no_views=no_views)
+                no_views=no_views, no_points=no_points)
 
 def missing_scenes(dataset: SceneDataset, out: Path | str, names=None) -> list[str]:
     "Scenes of `dataset` (or of `names`) without a pseudo-label file in `out` (the final pass after sharded runs)."

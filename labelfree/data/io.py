@@ -100,6 +100,7 @@ BROKEN = (SceneError, LabelError, OSError, ValueError, KeyError)
 class SceneDataset:
     "Base class of the loaders: `names` lists the scenes, `load(name)` reads one as a `Scene`."
     vocab = None
+    has_points = True               # False for a dataset of images only (nuImages): its scenes have no points, by design
     def __init__(self, root: Path | str | None = None):
         self.root = None if root is None else Path(root)
         self.skipped: list[tuple[str, str]] = []
