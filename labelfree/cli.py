@@ -55,8 +55,12 @@ def train_scenes(dataset, labels_dir: Path, cache: int = 2) -> LazyScenes:
         raise FileNotFoundError(f"{labels_dir}: no pseudo-labels for {len(missing)} of {len(dataset)} scenes (e.g. {missing[0]}); "
                                 f"make them with `labelfree labels --out {labels_dir} ...`")
     def make(ds, name):
+        scene = ds.load(name)
+        if not scene.views or not len(scene.points):            # a scan without camera, a nuImages image without points
+            raise ValueError(f"scene {name!r} has no {'camera views' if not scene.views else 'points'}: CNS co-trains a 2D "
+                             "and a 3D network on pairs of points and pixels, so it trains only on scenes with both")
         pl = load_pseudo_labels(labels_dir / f'{scene_file_name(name)}.npz')
-        return prepare(ds.load(name), pl, pl.features)
+        return prepare(scene, pl, pl.features)
     return LazyScenes(dataset, make, cache=cache)
 
 def _dataset_from(data: dict, split_key: str = 'split'):
@@ -131,6 +135,7 @@ def evaluate_command(checkpoint: Path, dataset: str, root: Path | None = None, s
 def scenes(dataset: str, root: Path | None = None, skip_broken: bool = False, limit: int | None = None, **kw) -> int:
     "Load and summarise every scene of a dataset; return the number of broken scenes."
     ds = get_dataset(dataset, root, **kw)
+    if not ds.names: raise ValueError(f"{getattr(ds, 'root', None) or dataset}: the dataset has no scenes")
     print(f'{ds!r}')
     n = 0
     with warnings.catch_warnings():
@@ -145,19 +150,24 @@ def scenes(dataset: str, root: Path | None = None, skip_broken: bool = False, li
     return len(ds.skipped)
 
 # %% ../nbs/60_cli.ipynb #55e582b9
-def _labeler_and_regions(a: SimpleNamespace, vocab):
-    "Build the dense labeler, region source and feature source that `labels_command`'s arguments `a` ask for."
+def _labeler_and_regions(a: SimpleNamespace, vocabs):
+    "The dense labeler (one per vocabulary of `vocabs`, `ByVocabulary` if several), regions and features `a` asks for."
     if not a.clip and (a.dense_mode != 'maskclip' or a.dense_window):
         raise ValueError('--dense-mode and --dense-window choose how real CLIP labels are made: they need --clip MODEL')
     if a.simulated:
         from labelfree.vfm.simulated import SimulatedCLIP
-        labeler = SimulatedCLIP(vocab, severity=a.severity, seed=a.seed)
+        make = lambda vocab: SimulatedCLIP(vocab, severity=a.severity, seed=a.seed)
     elif a.labels_from:
-        labeler = FolderLabeler(a.labels_from)
+        folder = FolderLabeler(a.labels_from)
+        make = lambda vocab: folder
     else:
         from labelfree.vfm.clip import DenseCLIP, load_clip
-        labeler = DenseCLIP(load_clip(a.clip, a.clip_pretrained, a.clip_weights, download=a.download, device=a.device), vocab,
-                            mode=a.dense_mode, window=a.dense_window, stride=a.dense_stride)
+        clip = load_clip(a.clip, a.clip_pretrained, a.clip_weights, download=a.download, device=a.device)
+        make = lambda vocab: DenseCLIP(clip, vocab, mode=a.dense_mode, window=a.dense_window, stride=a.dense_stride)
+    if len(vocabs) == 1 or a.labels_from: labeler = make(vocabs[0])
+    else:
+        from labelfree.labels import ByVocabulary
+        labeler = ByVocabulary({v.name: make(v) for v in vocabs})
     regions = a.regions or ('sam' if a.sam else 'simulated' if a.simulated else 'none')
     sam = None
     if regions == 'sam' or (a.sam_features and not a.simulated):
@@ -197,27 +207,51 @@ def labels_command(dataset: str, out: Path, root: Path | None = None, split: str
                    dense_stride: int | None = None, download: bool = False, sam: str | None = None, sam_weights: Path | None = None,
                    sam_features: bool = False, imagenet_features: bool = False, feature_dim: int = 256, regions: str | None = None,
                    severity: float = 0.5, seed: int = 0, shard: str | None = None, skip_broken: bool = False, redo_broken: bool = False,
-                   check: bool = False, export: str | None = None, export_out: Path | None = None, device: str | None = None) -> int:
+                   check: bool = False, export: str | None = None, export_out: Path | None = None,
+                   device: str | None = None, scene: list[str] | None = None) -> int:
     "`labelfree labels`: pseudo-label `dataset` into `out` (one .npz a scene) with the models the arguments name (see `labelfree labels --help`); 1 if a scene is broken or, with `check`, missing."
     args = SimpleNamespace(**locals())               # the arguments as given, for the model builder below
     ds = get_dataset(dataset, root, **_split_kw(split, version))
+    if not ds.names: raise ValueError(f"{ds.root or dataset}: the dataset has no scenes")
+    bad = [n for n in (scene or []) if n not in ds.names]
+    if bad: raise ValueError(f"no scene {bad[0]!r} in {ds!r}; scenes: {', '.join(ds.names[:8])}")
+    names = list(scene or ds.names)
     if check:
-        miss = missing_scenes(ds, out)
-        print(f'{len(ds) - len(miss)}/{len(ds)} scenes labelled in {out}' + ''.join(f'\n  missing {n}' for n in miss))
+        miss = missing_scenes(ds, out, names)
+        print(f'{len(names) - len(miss)}/{len(names)} scenes labelled in {out}'
+              + ''.join(f'\n  missing {n}' for n in miss))
         return 1 if miss else 0
-    labeler, regions, features = _labeler_and_regions(args, ds.vocab)
+    mixed = ds.vocab is None                                       # the samples: each in its own dataset's vocabulary
+    vocabs = list({v.name: v for v in map(ds.vocab_of, names)}.values()) if mixed else [ds.vocab]
+    labeler, regions, features = _labeler_and_regions(args, vocabs)
     shard = _shard(shard) if shard else None
     for m in (labeler, regions):
         if getattr(m, 'simulated', False): print(f'note: {m.name} is a SIMULATED model (ground truth corrupted on purpose), not a real one')
-    r = run_pseudo_labels(ds, out, labeler, regions, features, shard=shard, skip_broken=skip_broken, redo_broken=redo_broken)
+    with warnings.catch_warnings():                  # reported below, once and plainly
+        warnings.filterwarnings('ignore', message='.*(has no views|points is seen by its)')
+        r = run_pseudo_labels(ds, out, labeler, regions, features, shard=shard, skip_broken=skip_broken,
+                              redo_broken=redo_broken, names=names)
     print(f"shard {r['shard']}: {r['made']} scenes labelled, {r['already_done']} already done, {len(r['broken'])} broken"
+          + (f", {len(r['no_views'])} without views (nothing to label: their points stay unlabelled)"
+             if r['no_views'] else '')
+          + (f", {len(r['no_points'])} images without points (2D labels only)" if r['no_points'] else '')
           + (f", {len(r['unseen'])} with no point seen by any view" if r['unseen'] else ''))
     for n, e in r['broken']: print(f'  BROKEN {n}: {e}')
+    for n in r['unseen']:
+        print(f"WARNING: scene {n!r}: its views see none of its points, so every point went unlabelled (depth all zero "
+              "or out of range, wrong poses or depth_scale?)", file=sys.stderr)
+    if r['made'] and len(r['unseen']) + len(r['no_views']) == r['made']:
+        print(f"WARNING: no point of the {r['made']} scenes labelled got a label", file=sys.stderr)
     if export and not r['broken']:
         from labelfree.predict import export_pseudo_labels
         dest = export_out or Path(out) / f'export-{export}'
-        n = export_pseudo_labels(ds, out, dest, export, split=split)
-        print(f'exported the pseudo-labels of {n} scenes as {export} to {dest}')
+        e = export_pseudo_labels(ds, out, dest, export, split=split, names=names)
+        print(f"exported the pseudo-labels of {e['scenes']} scenes as {export} to {dest}"
+              + (f"; {e['filled']:,} of {e['points']:,} points no camera sees took the class of their nearest labelled "
+                 "point" if e['filled'] else ''))
+        for n in e['skipped']:
+            print(f"  NOT EXPORTED {n}: no point has a label to fill the others from "
+                  f"({export} needs a class for every point)")
     return 1 if r['broken'] else 0
 
 def predict_command(checkpoint: Path, dataset: str, out: Path, root: Path | None = None, split: str | None = None, version: str | None = None,
@@ -357,13 +391,14 @@ def build_parser() -> argparse.ArgumentParser:
     d.add_argument('--config', help='training config: a shipped name or a YAML path (default: demo)')
     d.add_argument('overrides', nargs='*', metavar='key=value', help='config overrides')
     s = add('scenes', help="load every scene of a dataset and summarise it")
-    _dataset_args(s, split=False)
+    _dataset_args(s)
     s.add_argument('--skip-broken', action='store_true', help='report broken scenes and go on')
     s.add_argument('--limit', type=int, help='stop after this many scenes')
     add('samples', help='list the bundled real samples')
     l = add('labels', help='pseudo-label a dataset (CLIP dense labels, SAM refinement, 2D-to-3D transfer)')
     _dataset_args(l)
     l.add_argument('--out', type=Path, required=True, help='output folder: one .npz per scene')
+    l.add_argument('--scene', action='append', help='only these scenes (repeatable), e.g. a bundled sample')
     src = l.add_mutually_exclusive_group(required=True)
     src.add_argument('--clip', metavar='MODEL', help='open_clip model name, e.g. ViT-B-16')
     src.add_argument('--simulated', action='store_true', help='simulated CLIP (and SAM): ground truth corrupted on purpose')
@@ -475,9 +510,10 @@ def samples_command() -> int:
     for k, v in SAMPLES.items(): print(f'{k:15s} {v}')
     return 0
 
-def scenes_command(dataset: str, root: Path | None = None, skip_broken: bool = False, limit: int | None = None) -> int:
-    "`labelfree scenes`: load and summarise every scene of a dataset (the first `limit`); 1 if any is broken."
-    return 1 if scenes(dataset, root, skip_broken, limit) else 0
+def scenes_command(dataset: str, root: Path | None = None, skip_broken: bool = False, limit: int | None = None,
+                   split: str | None = None, version: str | None = None) -> int:
+    "`labelfree scenes`: load and summarise every scene (the first `limit`) of a dataset's `split`; 1 if any is broken."
+    return 1 if scenes(dataset, root, skip_broken, limit, **_split_kw(split, version)) else 0
 
 def demo_command(out: Path = Path('out/demo'), quick: bool = False, config: str = 'demo', overrides: list[str] = ()) -> int:
     "`labelfree demo`: run `labelfree.pipeline.demo` (into `out`; `quick`: 2 scenes, 3 epochs) and print its held-out mIoU, gains, wall times and memory."

@@ -30,6 +30,7 @@ class Vocabulary:
     raw_to_class: Mapping[int, int] # every raw id the dataset may contain -> class id or IGNORE_INDEX
     palette: np.ndarray             # (C, 3) uint8 display colours
     raw_names: Mapping[int, str] = field(default_factory=dict)  # names of the raw ids, for messages
+    raw_inverse: Mapping[int, int] = field(default_factory=dict)  # class id -> raw id written back (the dataset's own)
 
     def __post_init__(self):
         pal = np.asarray(self.palette, dtype=np.uint8)
@@ -38,6 +39,9 @@ class Vocabulary:
         bad = {r: c for r, c in self.raw_to_class.items() if not (0 <= c < len(self.classes) or c == IGNORE_INDEX)}
         if bad: raise ValueError(f"Vocabulary {self.name!r}: field 'raw_to_class' maps to unknown classes {bad}")
         object.__setattr__(self, 'palette', pal)
+        wrong = {c: r for c, r in self.raw_inverse.items() if self.raw_to_class.get(r) != c}
+        if wrong: raise ValueError(f"Vocabulary {self.name!r}: field 'raw_inverse' sends classes to raw ids "
+                                   f"of other classes: {wrong}")
         lut = np.full(max(self.raw_to_class) + 1, -1, dtype=np.int64)
         for r, c in self.raw_to_class.items(): lut[r] = c
         object.__setattr__(self, '_lut', lut)
@@ -77,8 +81,8 @@ class Vocabulary:
                              f"+ ignore {IGNORE_INDEX}), e.g. {np.unique(labels[bad])[:5].tolist()}")
 
     def raw_of_class(self) -> np.ndarray:
-        "For each class id, then ignore (last entry), the raw id written back for it: the smallest raw id that maps to it."
-        first = {}
+        "For each class id, then ignore (last entry), the raw id written back: `raw_inverse`'s, else the smallest."
+        first = dict(self.raw_inverse)
         for r in sorted(self.raw_to_class): first.setdefault(self.raw_to_class[r], r)
         return np.array([first[c] for c in range(len(self))] + [first.get(IGNORE_INDEX, 0)], np.int64)
 
@@ -115,12 +119,13 @@ _SCANNET20 = [  # (class, nyu40 id, colour)
     ('shower curtain', 28, (158, 218, 229)), ('toilet', 33, (44, 160, 44)), ('sink', 34, (112, 128, 144)),
     ('bathtub', 36, (227, 119, 194)), ('otherfurniture', 39, (82, 84, 163))]
 
-def _make(name, table, raw_ids, raw_names):
-    "Build a `Vocabulary` from (class, raw id(s), colour) rows; raw ids not in any row map to ignore."
+def _make(name, table, raw_ids, raw_names, inverse=None):
+    "A `Vocabulary` from (class, raw id(s), colour) rows; raw ids in no row map to ignore; `inverse`: class → raw id."
     r2c = {r: IGNORE_INDEX for r in raw_ids}
     for c, (_, raws, _) in enumerate(table):
         for r in (raws if isinstance(raws, tuple) else (raws,)): r2c[r] = c
-    return Vocabulary(name, tuple(t[0] for t in table), r2c, np.array([t[2] for t in table], np.uint8), raw_names)
+    return Vocabulary(name, tuple(t[0] for t in table), r2c, np.array([t[2] for t in table], np.uint8), raw_names,
+                      inverse or {})
 
 SCANNET20 = _make('scannet20', _SCANNET20, range(41), dict(enumerate(_NYU40)))
 
@@ -157,7 +162,11 @@ _SK19 = [
     ('sidewalk', 48, (75, 0, 75)), ('other-ground', 49, (175, 0, 75)), ('building', 50, (255, 200, 0)),
     ('fence', 51, (255, 120, 50)), ('vegetation', 70, (0, 175, 0)), ('trunk', 71, (135, 60, 0)),
     ('terrain', 72, (150, 240, 80)), ('pole', 80, (255, 240, 150)), ('traffic-sign', 81, (255, 0, 0))]
-SEMANTICKITTI19 = _make('semantickitti19', _SK19, _SK_RAW, _SK_RAW)
+# `learning_map_inv` of semantic-kitti.yaml, verbatim: its class k is our class k - 1, its 0 (unlabeled) our ignore
+_SK_LEARNING_MAP_INV = {0: 0, 1: 10, 2: 11, 3: 15, 4: 18, 5: 20, 6: 30, 7: 31, 8: 32, 9: 40, 10: 44, 11: 48, 12: 49,
+                        13: 50, 14: 51, 15: 70, 16: 71, 17: 72, 18: 80, 19: 81}
+SEMANTICKITTI19 = _make('semantickitti19', _SK19, _SK_RAW, _SK_RAW,
+                        {k - 1 if k else IGNORE_INDEX: r for k, r in _SK_LEARNING_MAP_INV.items()})
 
 VOCABULARIES = {v.name: v for v in (SCANNET20, NUSCENES16, SEMANTICKITTI19)}
 "Every vocabulary by name."

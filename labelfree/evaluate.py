@@ -64,7 +64,8 @@ def dense_modes_markdown(res: dict) -> str:
 @torch.no_grad()
 @single_blas_thread
 def predict(net2, net3, scene: Scene, image_size, batch: int = 4, confidence: bool = False):
-    "2D label maps (at each view's resolution, the 2D network run at `image_size` (H, W)) and per-point 3D labels of `scene`; with `confidence`, also each one's softmax probability."
+    """2D label maps (at each view's resolution, the 2D network run at `image_size` (H, W)) and per-point 3D labels of
+    `scene` (none for a scene without points); with `confidence`, also each one's softmax probability."""
     net2.eval(); net3.eval()
     dev = next(net2.parameters()).device
     maps, conf2 = [], []
@@ -74,9 +75,12 @@ def predict(net2, net3, scene: Scene, image_size, batch: int = 4, confidence: bo
         for j, v in enumerate(vs):
             p, m = F.interpolate(lg[j:j + 1], size=scene.views[v].hw, mode='bilinear', align_corners=False)[0].softmax(0).max(0)
             maps.append(m.cpu().numpy()); conf2.append(p.cpu().numpy())
-    p3, l3 = net3(sparse_batch([scene.points.xyz], [point_inputs(scene)], net3.voxel_size))['logits'].softmax(1).max(1)
-    l3 = l3.cpu().numpy()
-    return (maps, l3, conf2, p3.cpu().numpy()) if confidence else (maps, l3)
+    if not len(scene.points):                          # images only (nuImages): no 3D labels
+        l3, p3 = np.zeros(0, np.int64), np.zeros(0, np.float32)
+    else:
+        p3, l3 = net3(sparse_batch([scene.points.xyz], [point_inputs(scene)], net3.voxel_size))['logits'].softmax(1).max(1)
+        l3, p3 = l3.cpu().numpy(), p3.cpu().numpy()
+    return (maps, l3, conf2, p3) if confidence else (maps, l3)
 
 def evaluate_nets(net2, net3, scenes, image_size) -> dict:
     "Confusion matrices of the two networks (the 2D one run at `image_size`) on scenes with ground truth: {'2d': (C, C+1), '3d': (C, C+1)}."

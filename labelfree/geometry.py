@@ -60,7 +60,8 @@ class PointPixelPairs:
         "(N,) bool: the point is visible in at least one view."
         return self.views_per_point() > 0
     def sample(self, maps: Sequence[np.ndarray]) -> np.ndarray:
-        "Values of per-view maps `maps[v]` (H, W, ...) at every pair, shape (M, ...)."
+        "Values of per-view maps `maps[v]` (H, W, ...) at every pair, shape (M, ...); none in a scene without views."
+        if self.n_views == 0: return np.zeros(0, np.int64)          # a LiDAR scan without images: valid, nothing seen
         first = np.asarray(maps[0])
         out = np.empty((len(self),) + first.shape[2:], first.dtype)
         for v in range(self.n_views):

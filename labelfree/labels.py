@@ -26,8 +26,8 @@ from .data.io import SceneDataset, atomic_path, read_image, read_json
 
 # %% auto #0
 __all__ = ['refine', 'vote', 'PseudoLabels', 'pseudo_label_scene', 'plot_pseudo_labels', 'scene_file_name', 'FolderLabeler',
-           'shard_from_env', 'save_pseudo_labels', 'BrokenLabelFile', 'read_provenance', 'load_pseudo_labels',
-           'run_pseudo_labels', 'missing_scenes']
+           'ByVocabulary', 'shard_from_env', 'save_pseudo_labels', 'BrokenLabelFile', 'read_provenance',
+           'load_pseudo_labels', 'run_pseudo_labels', 'missing_scenes']
 
 # %% ../nbs/14_labels.ipynb #c871011e
 def refine(labels: np.ndarray, masks: list[np.ndarray]) -> np.ndarray:
@@ -122,6 +122,20 @@ class FolderLabeler:
         if lab.shape != v.hw: raise SceneError(f"{path}: label image is {lab.shape[1]}x{lab.shape[0]}, view {v.name!r} is {v.hw[1]}x{v.hw[0]}")
         return lab.astype(np.int64)
 
+# %% ../nbs/14_labels.ipynb #a63e19c6
+class ByVocabulary:
+    "A dense labeler for a dataset of mixed vocabularies: `labelers` by vocabulary name; a scene goes to its own's."
+    def __init__(self, labelers: dict):
+        if not labelers: raise ValueError('ByVocabulary needs at least one labeler')
+        self.labelers = dict(labelers)
+        self.name = ', '.join(f'{k}: {l.name}' for k, l in sorted(self.labelers.items()))
+        self.simulated = any(getattr(l, 'simulated', False) for l in self.labelers.values())
+    def __call__(self, scene: Scene, i: int) -> np.ndarray:
+        l = self.labelers.get(scene.vocab.name)
+        if l is None: raise SceneError(f"scene {scene.name!r}: no labeler for its vocabulary {scene.vocab.name} "
+                                       f"(have {', '.join(sorted(self.labelers))})")
+        return l(scene, i)
+
 # %% ../nbs/14_labels.ipynb #efd8b5d1
 def shard_from_env() -> tuple[int, int]:
     "(rank, world size) from torchrun's environment, (0, 1) outside it."
@@ -172,9 +186,14 @@ def load_pseudo_labels(path: Path) -> PseudoLabels:
 # %% ../nbs/14_labels.ipynb #ce106b25
 def run_pseudo_labels(dataset: SceneDataset, out: Path | str, labeler, regions=None, features=None,
                       shard: tuple[int, int] | None = None, skip_broken: bool = False, progress: bool = True,
-                      config: dict | None = None, redo_broken: bool = False) -> dict:
-    """Pseudo-label this shard's scenes of `dataset` into `out`, skipping scenes already done; returns counts.
-    `skip_broken`: report scenes that fail to load (or have no points) and go on; `redo_broken`: make unreadable label files again."""
+                      config: dict | None = None, redo_broken: bool = False, names=None) -> dict:
+    """Pseudo-label this shard's scenes of `dataset` (or only `names`) into `out`, skipping scenes done; returns counts.
+    `skip_broken`: report scenes that fail to load (or have no points) and go on; `redo_broken`: make unreadable label
+    files again.
+    Scenes without views are valid (a LiDAR scan without images): their points stay unlabelled, listed in `no_views`;
+    so are the scenes of a dataset of images only (`has_points` False, nuImages): 2D labels only, listed in
+    `no_points`; elsewhere a scene without points is broken. Scenes whose views see none of their points are listed in
+    `unseen`, with a warning."""
     out = Path(out)
     if out.exists() and not out.is_dir(): raise NotADirectoryError(f"{out}: the output must be a folder, and this is a file")
     rank, world = shard or shard_from_env()
@@ -196,9 +215,11 @@ def run_pseudo_labels(dataset: SceneDataset, out: Path | str, labeler, regions=N
             if h != key: raise ValueError(f"{p}: made with another configuration, and {manifest} is missing; use another output folder")
         with atomic_path(manifest) as tmp: tmp.write_text(json.dumps(dict(config=cfg, config_hash=key), indent=1))
     if not dataset.names: raise ValueError(f"{getattr(dataset, 'root', dataset)}: the dataset has no scenes")
-    names = dataset.names[rank::world]
+    bad = [n for n in (names or []) if n not in dataset.names]
+    if bad: raise ValueError(f"no scene {bad[0]!r} in {dataset!r}; scenes: {', '.join(dataset.names[:8])}")
+    names = list(names or dataset.names)[rank::world]
     done = made = 0
-    broken, unseen = [], []
+    broken, unseen, no_views, no_points = [], [], [], []
     for name in tqdm(names, desc=f'pseudo-labels {rank + 1}/{world}' if world > 1 else 'pseudo-labels', disable=not progress):
         path = out / f'{scene_file_name(name)}.npz'
         if path.exists():
@@ -211,13 +232,18 @@ def run_pseudo_labels(dataset: SceneDataset, out: Path | str, labeler, regions=N
                 done += 1; continue
         try:
             scene = dataset.load(name)
-            if len(scene.points) == 0: raise SceneError(f"{scene.points.source or name}: scene {name!r} has no points")
+            if len(scene.points) == 0 and getattr(dataset, 'has_points', True):
+                raise SceneError(f"{scene.points.source or name}: scene {name!r} has no points")
         except Exception as e:
             if not skip_broken: raise
             broken.append((name, str(e))); warnings.warn(f'skipped scene {name!r}: {e}'); continue
         pl = pseudo_label_scene(scene, labeler, regions, features, progress=progress)
         seen = int((pl.n_views > 0).sum())
-        if seen == 0:
+        if not scene.views:
+            no_views.append(name)
+            warnings.warn(f"scene {name!r} has no views: its {len(scene.points):,} points are left unlabelled")
+        elif not len(scene.points): no_points.append(name)
+        elif seen == 0:
             unseen.append(name)
             warnings.warn(f"scene {name!r}: none of its {len(scene.points):,} points is seen by its {len(scene.views)} views "
                           "(depth all zero or out of range, wrong poses or depth_scale?); its 3D labels are all ignore")
@@ -225,8 +251,9 @@ def run_pseudo_labels(dataset: SceneDataset, out: Path | str, labeler, regions=N
                              n_views=len(scene.views), seen=seen)
         save_pseudo_labels(pl, path)
         made += 1
-    return dict(shard=f'{rank}/{world}', scenes=len(names), made=made, already_done=done, broken=broken, unseen=unseen)
+    return dict(shard=f'{rank}/{world}', scenes=len(names), made=made, already_done=done, broken=broken, unseen=unseen,
+                no_views=no_views, no_points=no_points)
 
-def missing_scenes(dataset: SceneDataset, out: Path | str) -> list[str]:
-    "Scenes of `dataset` without a pseudo-label file in `out` (the final pass after sharded runs)."
-    return [n for n in dataset.names if not (Path(out) / f'{scene_file_name(n)}.npz').exists()]
+def missing_scenes(dataset: SceneDataset, out: Path | str, names=None) -> list[str]:
+    "Scenes of `dataset` (or of `names`) without a pseudo-label file in `out` (the final pass after sharded runs)."
+    return [n for n in (names or dataset.names) if not (Path(out) / f'{scene_file_name(n)}.npz').exists()]

@@ -17,12 +17,15 @@ from .data.io import atomic_path, read_bin, read_image, read_ply, write_ply
 from .labels import load_pseudo_labels, scene_file_name, shard_from_env
 
 # %% auto #0
-__all__ = ['FORMATS', 'default_format', 'points_path', 'write_points', 'read_points', 'write_views', 'predict_dataset',
-           'read_prediction', 'load_for_prediction', 'export_checkpoint', 'export_pseudo_labels']
+__all__ = ['FORMATS', 'BENCHMARK_FORMATS', 'default_format', 'points_path', 'write_points', 'read_points', 'fill_unseen',
+           'write_views', 'write_scene', 'finish_export', 'predict_dataset', 'read_prediction', 'load_for_prediction',
+           'export_checkpoint', 'export_pseudo_labels']
 
 # %% ../nbs/40_predict.ipynb #caec8fea
 FORMATS = ('ply', 'semantickitti', 'nuscenes', 'scannet')
 "Point-label formats `write_points` writes."
+BENCHMARK_FORMATS = ('semantickitti', 'nuscenes', 'scannet')
+"The formats whose benchmarks want a class for every point (`fill_unseen` fills the points without one)."
 
 def default_format(dataset) -> str:
     "The format a dataset's own tools read (PLY for the others)."
@@ -47,6 +50,10 @@ def write_points(scene: Scene, labels: np.ndarray, confidence: np.ndarray | None
     labels = np.asarray(labels)
     if len(labels) != len(scene.points): raise ValueError(f"scene {scene.name!r}: {len(labels)} labels for {len(scene.points)} points")
     vocab, path = scene.vocab, points_path(scene, out, fmt, split)
+    n = scene.meta.get('n_keyframe_points', len(labels)) if fmt == 'nuscenes' else len(labels)
+    if fmt in BENCHMARK_FORMATS and (labels[:n] == IGNORE_INDEX).any():
+        raise ValueError(f"scene {scene.name!r}: format {fmt!r} needs a class for every point, and "
+                         f"{int((labels[:n] == IGNORE_INDEX).sum())} have none; fill them first (fill_unseen)")
     path.parent.mkdir(parents=True, exist_ok=True)
     with atomic_path(path) as tmp:
         if fmt == 'ply':
@@ -56,10 +63,7 @@ def write_points(scene: Scene, labels: np.ndarray, confidence: np.ndarray | None
                       red=rgb[:, 0], green=rgb[:, 1], blue=rgb[:, 2], label=labels.astype(np.uint8), confidence=conf)
         elif fmt == 'scannet': np.savetxt(tmp, vocab.to_raw(labels), fmt='%d')
         elif fmt == 'semantickitti': vocab.to_raw(labels).astype(np.uint32).tofile(tmp)
-        else:
-            n = scene.meta.get('n_keyframe_points', len(labels))
-            if (labels[:n] == IGNORE_INDEX).any(): raise ValueError(f"scene {scene.name!r}: nuScenes submissions need a class for every point")
-            (labels[:n] + 1).astype(np.uint8).tofile(tmp)
+        else: (labels[:n] + 1).astype(np.uint8).tofile(tmp)
     return path
 
 def read_points(path: Path, fmt: str, vocab) -> np.ndarray:
@@ -70,6 +74,17 @@ def read_points(path: Path, fmt: str, vocab) -> np.ndarray:
     if fmt == 'semantickitti': return vocab.map_raw(read_bin(path, 1, np.uint32)[:, 0] & 0xFFFF, source=str(path))
     if fmt == 'nuscenes': return read_bin(path, 1, np.uint8)[:, 0].astype(np.int64) - 1
     raise ValueError(f"format {fmt!r}: choose one of {', '.join(FORMATS)}")
+
+def fill_unseen(xyz: np.ndarray, labels: np.ndarray) -> tuple[np.ndarray, int]:
+    "Each point without a label (`IGNORE_INDEX`) takes its nearest labelled point's label (in 3D); (labels, n filled)."
+    from scipy.spatial import cKDTree
+    labels = np.array(labels)
+    miss = labels == IGNORE_INDEX
+    if not miss.any(): return labels, 0
+    if miss.all(): raise ValueError(f'none of the {len(labels):,} points has a label to fill the others from')
+    _, j = cKDTree(np.asarray(xyz, np.float64)[~miss]).query(np.asarray(xyz, np.float64)[miss])
+    labels[miss] = labels[~miss][j]
+    return labels, int(miss.sum())
 
 # %% ../nbs/40_predict.ipynb #4fc926e3
 def write_views(scene: Scene, maps, out: Path) -> Path:
@@ -84,15 +99,34 @@ def write_views(scene: Scene, maps, out: Path) -> Path:
     return d
 
 # %% ../nbs/40_predict.ipynb #0d7f453b
-def _manifest(out: Path, info: dict) -> None:
+def _manifest(out: Path, info: dict, write: bool) -> None:
+    "Refuse a folder whose `predictions.json` records other predictions; with `write`, record `info` if none is there."
     m = out / 'predictions.json'
     if m.exists():
         old = json.loads(m.read_text())
         if {k: old.get(k) for k in info} != info:
             raise ValueError(f"{m}: this folder holds predictions of {old.get('checkpoint')} as {old.get('format')}; use another output folder")
-    else:
+    elif write:
         out.mkdir(parents=True, exist_ok=True)
         with atomic_path(m) as tmp: Path(tmp).write_text(json.dumps(info, indent=1))
+
+def write_scene(scene: Scene, labels: np.ndarray, confidence: np.ndarray | None, maps, out: Path, fmt: str,
+                split: str | None = None, views: bool = True) -> int:
+    """One scene's outputs as `predict` and `labels --export` write them: view PNGs (if `views` and `maps`), then the
+    point file, last (its presence marks the scene done). A benchmark format gets points without a label filled
+    (`fill_unseen`); returns how many of the points written were filled."""
+    filled = 0
+    if fmt in BENCHMARK_FORMATS:
+        full, _ = fill_unseen(scene.points.xyz, labels) if (np.asarray(labels) == IGNORE_INDEX).any() else (labels, 0)
+        n = scene.meta.get('n_keyframe_points', len(labels)) if fmt == 'nuscenes' else len(labels)
+        filled, labels = int((np.asarray(labels)[:n] == IGNORE_INDEX).sum()), full
+    if views and scene.views and maps is not None: write_views(scene, maps, out)
+    write_points(scene, labels, confidence, out, fmt, split)
+    return filled
+
+def finish_export(out: Path, fmt: str, split: str | None = None) -> None:
+    "What a format needs once beside the scenes' files: nuScenes' `<split>/submission.json`."
+    if fmt == 'nuscenes': _nuscenes_submission(Path(out), split)
 
 def predict_dataset(checkpoint: Path | str, dataset, out: Path | str, fmt: str | None = None, views: bool = True,
                     shard: tuple[int, int] | None = None, skip_broken: bool = False, device: str | None = None,
@@ -107,7 +141,8 @@ def predict_dataset(checkpoint: Path | str, dataset, out: Path | str, fmt: str |
     if getattr(dataset, 'vocab', None) is not None: check_vocabulary(tr, dataset.vocab, str(checkpoint))
     bad = [n for n in (scenes or []) if n not in dataset.names]
     if bad: raise ValueError(f"no scene {bad[0]!r} in {dataset!r}; scenes: {', '.join(dataset.names[:8])}")
-    _manifest(out, dict(checkpoint=str(Path(checkpoint).resolve()), format=fmt))
+    info = dict(checkpoint=str(Path(checkpoint).resolve()), format=fmt)
+    _manifest(out, info, write=False)                                # refused early; written with the first prediction
     rank, world = shard or shard_from_env()
     names = list(scenes or dataset.names)[rank::world]
     made = done = 0; broken = []
@@ -120,10 +155,10 @@ def predict_dataset(checkpoint: Path | str, dataset, out: Path | str, fmt: str |
         target = points_path(scene, out, fmt, split)
         if target.exists(): done += 1; continue
         maps, l3, _, p3 = predict(tr.net2, tr.net3, scene, tr.cfg.image_size, confidence=True)
-        if views and scene.views: write_views(scene, maps, out)
-        write_points(scene, l3, p3, out, fmt, split)                      # last: its presence marks the scene done
+        _manifest(out, info, write=True)
+        write_scene(scene, l3, p3, maps, out, fmt, split, views)
         made += 1
-    if fmt == 'nuscenes' and rank == 0: _nuscenes_submission(out, split)
+    if rank == 0 and (made or done): finish_export(out, fmt, split)
     return dict(shard=f'{rank}/{world}', scenes=len(names), made=made, already_done=done, broken=broken, format=fmt)
 
 def read_prediction(out: Path | str, scene: Scene, split: str | None = None) -> dict:
@@ -178,16 +213,21 @@ def export_checkpoint(checkpoint: Path | str, path: Path | str) -> Path:
 
 # %% ../nbs/40_predict.ipynb #63a54191
 def export_pseudo_labels(dataset, labels_dir: Path | str, out: Path | str, fmt: str | None = None, views: bool = True,
-                         split: str | None = None, progress: bool = True) -> int:
-    "Write the pseudo-labels of `labels_dir` for every scene of `dataset` in format `fmt` under `out`; the number of scenes written."
+                         split: str | None = None, progress: bool = True, names=None) -> dict:
+    """Write the pseudo-labels of `labels_dir` for every scene of `dataset` (or of `names`) in format `fmt` under `out`.
+    Counts: `scenes` written, `points` written and how many of them were `filled` (no camera saw them), and the scenes
+    `skipped` (a benchmark format, and no labelled point to fill from)."""
     fmt = fmt or default_format(dataset)
-    n = 0
-    for name in tqdm(dataset.names, desc=f'export {fmt}', disable=not progress):
+    if fmt not in FORMATS: raise ValueError(f"format {fmt!r}: choose one of {', '.join(FORMATS)}")
+    r = dict(scenes=0, points=0, filled=0, skipped=[], format=fmt)
+    for name in tqdm(list(names or dataset.names), desc=f'export {fmt}', disable=not progress):
         scene = dataset.load(name)
         pl = load_pseudo_labels(Path(labels_dir) / f'{scene_file_name(name)}.npz')
-        if views and scene.views: write_views(scene, pl.refined2d or pl.raw2d, out)
-        labels = pl.labels3d
-        if fmt == 'nuscenes': labels = np.where(labels == IGNORE_INDEX, 0, labels)  # the challenge wants a class everywhere
-        write_points(scene, labels, pl.confidence, out, fmt, split)
-        n += 1
-    return n
+        if fmt in BENCHMARK_FORMATS and (pl.labels3d == IGNORE_INDEX).all():
+            r['skipped'].append(name); continue
+        r['filled'] += write_scene(scene, pl.labels3d, pl.confidence, pl.refined2d or pl.raw2d, out, fmt, split, views)
+        n = len(scene.points)
+        r['points'] += scene.meta.get('n_keyframe_points', n) if fmt == 'nuscenes' else n
+        r['scenes'] += 1
+    if r['scenes']: finish_export(out, fmt, split)
+    return r

@@ -248,3 +248,29 @@ def test_cuda_device_refused_in_one_line():
     for args in (['train', '--config', 'demo', 'device=cuda'], ['demo', '--config', 'demo_gpu'], ['demo', 'device=cuda:1']):
         r = run(*args)
         assert_one_line(r, 'cuda')
+
+
+# --- issue 27: bad input that passed silently
+def test_scenes_of_an_empty_dataset_folder(tmp_path):
+    (tmp_path / 'data').mkdir()
+    assert_one_line(run('scenes', '--dataset', 'custom', '--root', tmp_path / 'data'), 'data', 'the dataset has no scenes')
+
+
+def test_labels_warns_when_no_view_sees_a_point(tmp_path):
+    "Views whose depth is all zero: the run goes on (exit 0), and stderr says plainly that every point went unlabelled."
+    from PIL import Image
+    root = scene_folder(tmp_path / 'data')
+    for f in (root / 's0' / 'depth').iterdir():
+        Image.fromarray(np.zeros_like(np.asarray(Image.open(f)))).save(f)
+    r = run('labels', '--dataset', 'custom', '--root', root, '--out', tmp_path / 'l', '--simulated')
+    assert r.returncode == 0, r.stderr[-1500:]
+    assert '1 with no point seen by any view' in r.stdout
+    assert "WARNING: scene 's0': its views see none of its points, so every point went unlabelled" in r.stderr
+    assert 'WARNING: no point of the 1 scenes labelled got a label' in r.stderr
+
+
+def test_labels_samples_simulated_needs_ground_truth(tmp_path):
+    "The samples mix vocabularies (no crash on that); the simulated models then need 2D ground truth, which they lack: one line."
+    assert_one_line(run('labels', '--dataset', 'samples', '--simulated', '--out', tmp_path / 'l'),
+                    "field 'labels' is needed by the simulated models")
+    assert_one_line(run('labels', '--dataset', 'samples', '--scene', 'nope', '--simulated', '--out', tmp_path / 'l'), "no scene 'nope'")

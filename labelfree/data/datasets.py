@@ -7,7 +7,7 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from ..core import Scene
+from ..core import Scene, NUSCENES16, SCANNET20, SEMANTICKITTI19
 from .io import SceneDataset
 from .custom import CustomDataset
 from .procedural import ProceduralScenes
@@ -22,10 +22,15 @@ __all__ = ['DATASETS', 'BundledSamples', 'get_dataset']
 
 # %% ../../nbs/02i_data.datasets.ipynb #c249b11d
 class BundledSamples(SceneDataset):
-    "The real samples shipped with the package, as a dataset (names: see `SAMPLES`)."
+    "The real samples shipped with the package, as a dataset (names: `SAMPLES`), each in its own dataset's vocabulary."
+    vocabs = {'nuscenes-mini': NUSCENES16, 'semantickitti': SEMANTICKITTI19, 'kitti': SEMANTICKITTI19,
+              'icl-nuim': SCANNET20, 'tum': SCANNET20}
     @property
     def names(self) -> list[str]: return list(SAMPLES)
     def load(self, name: str) -> Scene: return load_sample(name)
+    def vocab_of(self, name: str):
+        if name not in self.vocabs: raise KeyError(f"unknown sample {name!r}; bundled samples: {', '.join(SAMPLES)}")
+        return self.vocabs[name]
 
 DATASETS = {'scannet': ScanNet, 'nuscenes': NuScenes, 'nuimages': NuImages, 'semantickitti': SemanticKITTI,
             'custom': CustomDataset, 'procedural': ProceduralScenes, 'samples': BundledSamples}

@@ -100,12 +100,16 @@ BROKEN = (SceneError, LabelError, OSError, ValueError, KeyError)
 class SceneDataset:
     "Base class of the loaders: `names` lists the scenes, `load(name)` reads one as a `Scene`."
     vocab = None
+    has_points = True               # False for a dataset of images only (nuImages): its scenes have no points, by design
     def __init__(self, root: Path | str | None = None):
         self.root = None if root is None else Path(root)
         self.skipped: list[tuple[str, str]] = []
     @property
     def names(self) -> list[str]: raise NotImplementedError
     def load(self, name: str) -> Scene: raise NotImplementedError
+    def vocab_of(self, name: str):
+        "The vocabulary of scene `name` without loading it: the dataset's (a dataset of mixed ones overrides it)."
+        return self.vocab
     def __len__(self): return len(self.names)
     def __getitem__(self, i: int) -> Scene: return self.load(self.names[i])
     def __iter__(self): return self.iter_scenes()

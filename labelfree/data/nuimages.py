@@ -23,6 +23,7 @@ _RAW = {name: raw for raw, name in NUSCENES16.raw_names.items()}
 class NuImages(SceneDataset):
     "nuImages keyframes as 2D-only `Scene`s (names are sample tokens) with 16-class label maps and instance maps."
     vocab = NUSCENES16
+    has_points = False
     def __init__(self, root: Path | str, version: str = 'v1.0-train'):
         super().__init__(root)
         from nuimages import NuImages as DevkitNuImages

@@ -43,7 +43,8 @@ def load_nuscenes_sample() -> Scene:
     views = [View(read_image(root / c['path']), np.array(c['cam2img']), np.array(c['lidar2cam']),
                   name=cam, source=str(root / c['path'])) for cam, c in info['cameras'].items()]
     boxes = info['boxes_lidar_frame']
-    meta = dict(sample_token=info['sample_token'], min_depth=1.0,
+    meta = dict(sample_token=info['sample_token'], lidar_token=lid['sample_data_token'], n_keyframe_points=len(pts),
+                min_depth=1.0,
                 lidar2ego=np.array(lid['lidar2ego']), ego2global=np.array(info['ego2global']),
                 boxes=np.array([b['box'] for b in boxes['items']]), box_labels=[b['label'] for b in boxes['items']],
                 box_format=boxes['format'])
@@ -66,9 +67,10 @@ def load_kitti_sample() -> Scene:
                  [view], SEMANTICKITTI19, meta)
 
 def load_semantickitti_sample() -> Scene:
-    "The bundled SemanticKITTI scan with its 19-class labels and instance ids."
+    "The bundled SemanticKITTI scan (sequence 00, frame 000000) with its 19-class labels and instance ids."
     root = sample_dir('semantickitti')
-    return Scene('semantickitti/00/000000', read_scan(root / '000000.bin', root / '000000.label'), [], SEMANTICKITTI19)
+    return Scene('semantickitti/00/000000', read_scan(root / '000000.bin', root / '000000.label'), [], SEMANTICKITTI19,
+                 dict(sequence=0, frame='000000', min_depth=0.1))
 
 # %% ../../nbs/02h_data.samples.ipynb #5dc7c1cb
 def _rgbd_scene(name: str, views: list[View], voxel: float = 0.02, stride: int = 2) -> Scene:

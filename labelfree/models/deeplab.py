@@ -44,15 +44,34 @@ def _torchvision_imagenet(backbone: str, warn: bool = True):
                   f"random weights (fetch {w.url} to that path, pass weights=PATH, or use backbone 'efficientnet_lite0')", stacklevel=3)
     return None
 
+class _PooledBN(nn.BatchNorm2d):
+    """The BatchNorm of ASPP's image-pooling branch. Pooling leaves one value per channel and image, which a
+    training-mode BatchNorm refuses for a single image (a scan with one camera, a scene with one frame): such a batch is
+    normalised by the running statistics, as in evaluation; larger batches train it as usual."""
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        if self.training and x.shape[0] * x.shape[2] * x.shape[3] == 1:
+            return F.batch_norm(x, self.running_mean, self.running_var, self.weight, self.bias, False, 0.0, self.eps)
+        return super().forward(x)
+
+def _pooled_bn(net: nn.Module) -> nn.Module:
+    "`net` with the BatchNorm of each ASPP image-pooling branch made a `_PooledBN` (same parameters and statistics)."
+    from torchvision.models.segmentation.deeplabv3 import ASPPPooling
+    for m in net.modules():
+        if isinstance(m, ASPPPooling):
+            bn = _PooledBN(m[2].num_features, m[2].eps, m[2].momentum)
+            bn.load_state_dict(m[2].state_dict()); m[2] = bn
+    return net
+
 def _build(backbone: str, n_classes: int, pretrained: bool, output_stride: int | None = None) -> nn.Module:
     import torchvision.models.segmentation as seg
     from torchvision.models.segmentation.deeplabv3 import DeepLabHead, DeepLabV3
     if backbone == 'efficientnet_lite0':
         body = efficientnet_lite0(pretrained, features_only=True, out_indices=(4,), output_stride=output_stride or 16)
-        return DeepLabV3(_LastFeature(body), DeepLabHead(body.feature_info.channels()[-1], n_classes, atrous_rates=(6, 12, 18)))
+        head = DeepLabHead(body.feature_info.channels()[-1], n_classes, atrous_rates=(6, 12, 18))
+        return _pooled_bn(DeepLabV3(_LastFeature(body), head))
     if output_stride is not None: raise ValueError(f"output_stride is set for efficientnet_lite0 only; torchvision's {backbone} DeepLabV3 has its own (8 for ResNets, 16 for MobileNetV3)")
     wb = _torchvision_imagenet(backbone) if pretrained else None
-    return getattr(seg, _BUILDERS[backbone])(weights=None, weights_backbone=wb, num_classes=n_classes, aux_loss=False)
+    return _pooled_bn(getattr(seg, _BUILDERS[backbone])(weights=None, weights_backbone=wb, num_classes=n_classes, aux_loss=False))
 
 class DeepLab2D(nn.Module):
     "DeepLabV3 → logits (B, C, H, W), features (B, 256, h, w) and, if `proj_dim`, their projection; ImageNet-initialised where weights are at hand."
