@@ -75,10 +75,10 @@ def step(ts, cfg, device: str) -> dict:
     from labelfree.train.cns import CNSTrainer
     from labelfree.models.minkunet import point_inputs
     out = {}
-    for dev in ('cpu', device):
+    for key, dev in (('cpu', 'cpu'), ('device', device)):
         tr = CNSTrainer(cfg.update(device=dev), len(ts.scene.vocab), point_inputs(ts.scene).shape[1])   # seeded: same weights
         views = list(range(min(cfg.views_per_step, len(ts.scene.views))))
-        out[dev if dev == 'cpu' else 'device'] = tr.step(ts, views, np.random.default_rng(0))
+        out[key] = tr.step(ts, views, np.random.default_rng(0))
     cpu, other = out['cpu'], out['device']
     rel = {k: abs(cpu[k] - other[k]) / max(abs(cpu[k]), 1e-6) for k in cpu if k.startswith(('ce_', 'latent_', 'total'))}
     return dict(cpu=cpu, device=other, rel_diff=rel, tolerance=1e-3, ok=all(v <= 1e-3 for v in rel.values()))
@@ -93,7 +93,7 @@ backend = 'nccl' if dev.startswith('cuda') else 'gloo'
 torch.distributed.init_process_group(backend)
 if backend == 'nccl': torch.cuda.set_device(0)
 torch.manual_seed(0)
-net = Net3D(3, 20, 0.1, width=0.25).to(dev)
+net = Net3D(3, 20, 0.1, proj_dim=None, width=0.25).to(dev)
 model = DDP(net, device_ids=[0] if backend == 'nccl' else None)
 opt = torch.optim.AdamW(model.parameters(), 1e-3)
 rng = np.random.default_rng(0)
