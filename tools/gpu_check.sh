@@ -21,9 +21,9 @@ if [ "${1:-}" = prepare ]; then
   PY=${PY:-.venv/bin/python}
   mkdir -p "$GPU/wheels" "$GPU/debs"
   PIP_CONFIG_FILE=/dev/null "$PY" -m pip download -q --no-deps "${PY312[@]}" -d "$GPU/wheels" "${WHEELS[@]}"
-  PIP_CONFIG_FILE=/dev/null "$PY" -m pip download -q --no-deps --no-binary :all: --no-build-isolation -d "$GPU" MinkowskiEngine==0.5.4
+  SETUPTOOLS_USE_DISTUTILS=stdlib PIP_CONFIG_FILE=/dev/null "$PY" -m pip download -q --no-deps --no-binary :all: --no-build-isolation \
+      -d "$GPU" MinkowskiEngine==0.5.4
   (cd "$GPU/debs" && apt-get download libblas3 libblas-dev 2>/dev/null)
-  grep -qx '/.gpu/' .git/info/exclude 2>/dev/null || echo '/.gpu/' >> .git/info/exclude
   du -sh "$GPU"; echo "carry .gpu with the device call: run(command='bash tools/gpu_check.sh', carry=['.gpu'])"
   exit 0
 fi
