@@ -174,13 +174,14 @@ class CNSTrainer:
             n2 = torch.zeros(len(p3), device=dev).index_add_(0, pt, torch.ones_like(pt, dtype=torch.float))
             seen = n2 > 0
             p2_at_pts[seen] /= n2[seen, None]
-            # 3D probabilities at the hit pixels: the mean over the points hitting each pixel, summed in index order so
-            # every run gets the same (an assignment `[k, r, q] = ...` keeps whichever duplicate a thread writes last)
+            # 3D probabilities at the hit pixels, from the last pair (in pair order) hitting each pixel: found with a max,
+            # which no thread order changes (an assignment `[k, r, q] = p3[pt]` keeps whichever duplicate a thread writes last)
             pix = (k * H2 + r) * W2 + q
-            n3 = torch.zeros(p2.shape[0] * H2 * W2, device=dev).index_add_(0, pix, torch.ones_like(pix, dtype=torch.float))
-            p3_at_pix = torch.zeros(len(n3), p3.shape[1], device=dev).index_add_(0, pix, p3[pt]) / n3.clamp(min=1)[:, None]
-            p3_at_pix = p3_at_pix.view(p2.shape[0], H2, W2, -1).permute(0, 3, 1, 2)
-            hit = (n3 > 0).view(p2.shape[0], H2, W2)
+            last = torch.full((p2.shape[0] * H2 * W2,), -1, device=dev).scatter_reduce_(0, pix, torch.arange(len(pix), device=dev), 'amax')
+            hit = last >= 0
+            p3_at_pix = torch.zeros(len(last), p3.shape[1], device=dev)
+            p3_at_pix[hit] = p3[pt[last[hit]]]
+            p3_at_pix, hit = p3_at_pix.view(p2.shape[0], H2, W2, -1).permute(0, 3, 1, 2), hit.view(p2.shape[0], H2, W2)
             a2, a3 = agreement(p2_at_pts, p3, y3, seen)
         from2, from3 = (a2 >= a3, a3 >= a2) if c.switch_gate else (True, True)     # may 2D teach 3D, may 3D teach 2D
         if self.stage == 1:
