@@ -18,7 +18,7 @@ import numpy as np
 import pytest
 
 from labelfree.cli import main
-from labelfree.core import NUSCENES16, SCANNET20, SEMANTICKITTI19
+from labelfree.core import NUSCENES16, SCANNET20
 from labelfree.test_utils import TINY_CNS
 
 
