@@ -5,7 +5,7 @@ evaluate`'s per-class IoU checked against one computed from the written files by
 
 The commands run through `labelfree.cli.main`, the `labelfree` entry point's own function (argument parsing, error
 handling and all), in this process so that torch, the devkits and the networks' modules are imported once for all of
-them; `tests/test_cli.py` runs the installed command itself. Training is one tiny step per stage. A dataset that
+them; `tests/test_cli.py` runs the installed command itself. Training is one tiny step per scene. A dataset that
 cannot be trained on (a scan without camera, nuImages without points) borrows the checkpoint of another of the same
 vocabulary, trained here once for all the tests that use it."""
 import json
@@ -18,8 +18,18 @@ import numpy as np
 import pytest
 
 from labelfree.cli import main
-from labelfree.core import NUSCENES16, SCANNET20, SEMANTICKITTI19
+from labelfree.core import NUSCENES16, SCANNET20
 from labelfree.test_utils import TINY_CNS
+
+
+@pytest.fixture(scope='module', autouse=True)
+def one_thread():
+    "The tiny networks gain nothing from torch's threads, and on a busy machine lose much to them: one, for this module."
+    import torch
+    n = torch.get_num_threads()
+    torch.set_num_threads(1)
+    yield
+    torch.set_num_threads(n)
 
 
 def lf(*args, status: int = 0) -> str:
@@ -31,8 +41,8 @@ def lf(*args, status: int = 0) -> str:
 
 
 def tiny_config(path: Path, dataset: str) -> Path:
-    "A training config for `dataset`: the tiny networks, no latent target (no features stored), one step a stage."
-    cfg = dict(TINY_CNS, pretrained_2d=False, lambda_latent=0, image_size=list(TINY_CNS['image_size']))
+    "A training config for `dataset`: the tiny networks, no latent target (no features stored), stage 1 only: a step a scene."
+    cfg = dict(TINY_CNS, pretrained_2d=False, lambda_latent=0, epochs_stage2=0, image_size=list(TINY_CNS['image_size']))
     path.write_text(''.join(f'{k}: {v}\n' for k, v in cfg.items()) + f'data: {{dataset: {dataset}}}\n')
     return path
 
