@@ -15,8 +15,8 @@ from .labels import PseudoLabels, pseudo_label_scene
 from .vfm.simulated import SimulatedCLIP, SimulatedSAM, SimulatedSAMFeatures
 
 # %% auto #0
-__all__ = ['TINY_SEED', 'TINY_FEATURE_DIM', 'TINY_CNS', 'tiny_scene', 'tiny_scenes', 'tiny_labelled', 'write_nuscenes_fixture',
-           'write_semantickitti_fixture', 'write_scannet_fixture', 'write_nuimages_fixture', 'write_view_labels']
+__all__ = ['TINY_SEED', 'TINY_FEATURE_DIM', 'TINY_CNS', 'tiny_scene', 'tiny_scenes', 'tiny_labelled',
+           'write_semantickitti_fixture', 'write_scannet_fixture', 'write_view_labels']
 
 # %% ../nbs/16_test_utils.ipynb #d2564451
 TINY_SEED = 5                       # the procedural seed of every tiny scene
@@ -41,73 +41,7 @@ TINY_CNS = dict(backbone_2d='efficientnet_lite0', image_size=(60, 80), voxel_siz
                 epochs_stage1=1, epochs_stage2=1, views_per_step=2, optimizer='adamw', lr_2d=1e-3, lr_3d=1e-3, device='cpu')
 
 # %% ../nbs/16_test_utils.ipynb #6220d75a
-def _rec(T, **kw):
-    "A nuScenes calibrated_sensor / ego_pose record for rigid T (quaternion w, x, y, z)."
-    from pyquaternion import Quaternion
-    R = T[:3, :3]; U, _, Vt = np.linalg.svd(R); R = U @ Vt          # re-orthonormalise float32-rounded rotations
-    return dict(translation=T[:3, 3].tolist(), rotation=list(Quaternion(matrix=R, atol=1e-6).elements), **kw)
-
-def write_nuscenes_fixture(root: Path | str, version: str = 'v1.0-mini', labels: np.ndarray | None = None
-                           ) -> np.ndarray:
-    """The bundled nuScenes sample as a one-sample nuScenes root in the dataset's layout (tables, samples/, sweeps/,
-    lidarseg/); returns its raw lidarseg labels (random unless `labels`)."""
-    import json, shutil
-    from pathlib import Path
-    import labelfree
-    from PIL import Image
-    from labelfree.core import _NUSC32
-    from labelfree.data.io import read_bin, read_json
-    src = Path(labelfree.__file__).parent / 'samples' / 'nuscenes-mini'
-    info = read_json(src / 'sample.json')
-    root = Path(root); (root / version).mkdir(parents=True)
-    tok = lambda s: info['lidar']['sample_data_token'] if s == 'sd_lidar' else f'{s:0>32}'[-32:]   # the sweep's: real
-    E_l, L2E = np.array(info['ego2global']), np.array(info['lidar']['lidar2ego'])
-    sensors = [dict(token=tok('s_lidar'), channel='LIDAR_TOP', modality='lidar')]
-    calib = [_rec(L2E, token=tok('cs_lidar'), sensor_token=tok('s_lidar'), camera_intrinsic=[])]
-    poses = [_rec(E_l, token=tok('ep_lidar'), timestamp=int(info['timestamp'] * 1e6))]
-    st = info['sample_token']
-    lid = info['lidar']['path']
-    for d in ('samples/LIDAR_TOP', 'sweeps/LIDAR_TOP', f'lidarseg/{version}', 'maps'): (root / d).mkdir(parents=True)
-    shutil.copy(src / lid, root / 'samples/LIDAR_TOP' / lid); shutil.copy(src / lid, root / 'sweeps/LIDAR_TOP' / lid)
-    sd = [dict(token=tok('sd_lidar'), sample_token=st, ego_pose_token=tok('ep_lidar'),
-               calibrated_sensor_token=tok('cs_lidar'),
-               filename=f'samples/LIDAR_TOP/{lid}', fileformat='pcd', is_key_frame=True, height=0, width=0,
-               timestamp=int(info['timestamp'] * 1e6), prev=tok('sd_sweep'), next=''),
-          dict(token=tok('sd_sweep'), sample_token=st, ego_pose_token=tok('ep_lidar'),
-               calibrated_sensor_token=tok('cs_lidar'),
-               filename=f'sweeps/LIDAR_TOP/{lid}', fileformat='pcd', is_key_frame=False, height=0, width=0,
-               timestamp=int(info['timestamp'] * 1e6) - 50000, prev='', next=tok('sd_lidar'))]
-    for cam, c in info['cameras'].items():
-        C2E = np.array(c['cam2ego'])
-        E_c = E_l @ L2E @ np.linalg.inv(np.array(c['lidar2cam'])) @ np.linalg.inv(C2E)
-        sensors.append(dict(token=tok('s_' + cam), channel=cam, modality='camera'))
-        calib.append(_rec(C2E, token=tok('cs_' + cam), sensor_token=tok('s_' + cam), camera_intrinsic=c['cam2img']))
-        poses.append(_rec(E_c, token=tok('ep_' + cam), timestamp=int(c['timestamp'] * 1e6)))
-        (root / 'samples' / cam).mkdir()
-        shutil.copy(src / c['path'], root / 'samples' / cam / c['path'])
-        sd.append(dict(token=tok('sd_' + cam), sample_token=st, ego_pose_token=tok('ep_' + cam),
-                       calibrated_sensor_token=tok('cs_' + cam), filename=f'samples/{cam}/{c["path"]}',
-                       fileformat='jpg', is_key_frame=True, height=900, width=1600,
-                       timestamp=int(c['timestamp'] * 1e6), prev='', next=''))
-    n = len(read_bin(src / lid, 5))
-    raw = labels if labels is not None else np.random.default_rng(0).integers(0, 32, n).astype(np.uint8)
-    raw.astype(np.uint8).tofile(root / f'lidarseg/{version}/{tok("sd_lidar")}_lidarseg.bin')
-    Image.fromarray(np.zeros((4, 4), np.uint8)).save(root / 'maps' / 'map.png')
-    tables = dict(
-        category=[dict(token=tok(f'cat{i}'), name=nm, description='', index=i) for i, nm in enumerate(_NUSC32)],
-        attribute=[], visibility=[], instance=[], sample_annotation=[], sensor=sensors, calibrated_sensor=calib,
-        ego_pose=poses,
-        log=[dict(token=tok('log'), logfile='n015-2018-07-24-11-22-45+0800', vehicle='n015', date_captured='2018-07-24',
-                  location='singapore-onenorth')],
-        map=[dict(token=tok('map'), log_tokens=[tok('log')], category='semantic_prior', filename='maps/map.png')],
-        scene=[dict(token=tok('scene'), name='scene-0061', description='', log_token=tok('log'), nbr_samples=1,
-                    first_sample_token=st, last_sample_token=st)],
-        sample=[dict(token=st, timestamp=int(info['timestamp'] * 1e6), scene_token=tok('scene'), prev='', next='')],
-        sample_data=sd,
-        lidarseg=[dict(token=tok('sd_lidar'), sample_data_token=tok('sd_lidar'),
-                       filename=f'lidarseg/{version}/{tok("sd_lidar")}_lidarseg.bin')])
-    for k, v in tables.items(): (root / version / f'{k}.json').write_text(json.dumps(v))
-    return raw
+from .data.nuscenes import write_nuscenes_fixture    # written beside its loader (the notebooks import only earlier ones); kept here with the other fixtures
 
 # %% ../nbs/16_test_utils.ipynb #ac19a082
 def write_semantickitti_fixture(root: Path | str, images: bool = True) -> Path:
@@ -143,49 +77,7 @@ def write_scannet_fixture(root: Path | str, n_scans: int = 2, n_views: int = 2) 
     return rooms
 
 # %% ../nbs/16_test_utils.ipynb #439c1b36
-def _rle(m: np.ndarray) -> dict:
-    "A binary mask RLE-encoded as nuImages stores it (COCO RLE, counts base64)."
-    import base64
-    from pycocotools import mask as cocomask
-    r = cocomask.encode(np.asfortranarray(m.astype(np.uint8)))
-    return dict(size=r['size'], counts=base64.b64encode(r['counts']).decode())
-
-def write_nuimages_fixture(root: Path | str, version: str = 'v1.0-mini') -> Path:
-    "One nuImages sample (the bundled CAM_FRONT image, a road, a car and a pedestrian mask) in nuImages' layout."
-    import json, shutil
-    import labelfree
-    from labelfree.core import NUSCENES16
-    src = Path(labelfree.__file__).parent / 'samples' / 'nuscenes-mini'
-    info = json.loads((src / 'sample.json').read_text())['cameras']['CAM_FRONT']
-    root = Path(root); (root / version).mkdir(parents=True); (root / 'samples/CAM_FRONT').mkdir(parents=True)
-    shutil.copy(src / info['path'], root / 'samples/CAM_FRONT' / info['path'])
-    tok = lambda s: f'{s:0>32}'[-32:]
-    H, W = 900, 1600
-    road = np.zeros((H, W), bool); road[600:, :] = True
-    car = np.zeros((H, W), bool); car[500:700, 200:600] = True
-    ped = np.zeros((H, W), bool); ped[400:650, 1000:1060] = True
-    skip = ('noise', 'flat.other', 'flat.sidewalk', 'flat.terrain', 'static.manmade', 'static.other', 'static.vegetation')
-    names = [n for n in NUSCENES16.raw_names.values() if n not in skip]
-    cat = {n: tok(f'cat_{n}') for n in names}
-    ann = lambda t, n, m, **kw: dict(token=tok(t), sample_data_token=tok('sd'), category_token=cat[n], attribute_tokens=[],
-                                     mask=_rle(m), **kw)
-    tables = dict(
-        attribute=[], category=[dict(token=cat[n], name=n, description='') for n in names],
-        sensor=[dict(token=tok('sensor'), channel='CAM_FRONT', modality='camera')],
-        calibrated_sensor=[dict(token=tok('cs'), sensor_token=tok('sensor'), translation=[0, 0, 0], rotation=[1, 0, 0, 0],
-                                camera_intrinsic=info['cam2img'], camera_distortion=[0] * 5)],
-        ego_pose=[dict(token=tok('ep'), translation=[0, 0, 0], rotation=[1, 0, 0, 0], timestamp=1, rotation_rate=[0, 0, 0],
-                       acceleration=[0, 0, 0], speed=0)],
-        log=[dict(token=tok('log'), logfile='', vehicle='n015', date_captured='2018-07-24', location='singapore-onenorth')],
-        sample=[dict(token=tok('sample'), timestamp=1, log_token=tok('log'), key_camera_token=tok('sd'))],
-        sample_data=[dict(token=tok('sd'), sample_token=tok('sample'), ego_pose_token=tok('ep'), calibrated_sensor_token=tok('cs'),
-                          filename=f'samples/CAM_FRONT/{info["path"]}', fileformat='jpg', width=W, height=H, timestamp=1,
-                          is_key_frame=True, prev='', next='')],
-        surface_ann=[ann('road', 'flat.driveable_surface', road)],
-        object_ann=[ann('obj_car', 'vehicle.car', car, bbox=[200, 500, 600, 700]),
-                    ann('obj_ped', 'human.pedestrian.adult', ped, bbox=[1000, 400, 1060, 650])])
-    for k, v in tables.items(): (root / version / f'{k}.json').write_text(json.dumps(v))
-    return root
+from .data.nuimages import write_nuimages_fixture    # written beside its loader (the notebooks import only earlier ones); kept here with the other fixtures
 
 # %% ../nbs/16_test_utils.ipynb #323c8ba8
 def write_view_labels(dataset, out: Path | str, classes=('car', 'truck')) -> Path:

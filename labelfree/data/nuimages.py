@@ -15,7 +15,7 @@ from .io import SceneDataset, read_image
 from .nuscenes import open_devkit
 
 # %% auto #0
-__all__ = ['NuImages']
+__all__ = ['NuImages', 'write_nuimages_fixture']
 
 # %% ../../nbs/02f_data.nuimages.ipynb #66aa414c
 _RAW = {name: raw for raw, name in NUSCENES16.raw_names.items()}
@@ -66,3 +66,48 @@ class NuImages(SceneDataset):
         view = View(img, np.array(cs['camera_intrinsic']), np.eye(4), labels=labels, instances=inst, name=channel,
                     source=str(self.root / sd['filename']))
         return Scene(f'nuimages/{token}', Points(np.zeros((0, 3))), [view], NUSCENES16, dict(timestamp=sd['timestamp']))
+
+# %% ../../nbs/02f_data.nuimages.ipynb #e661eefa
+def _rle(m: np.ndarray) -> dict:
+    "A binary mask RLE-encoded as nuImages stores it (COCO RLE, counts base64)."
+    import base64
+    from pycocotools import mask as cocomask
+    r = cocomask.encode(np.asfortranarray(m.astype(np.uint8)))
+    return dict(size=r['size'], counts=base64.b64encode(r['counts']).decode())
+
+def write_nuimages_fixture(root: Path | str, version: str = 'v1.0-mini') -> Path:
+    "One nuImages sample (the bundled CAM_FRONT image, a road, a car and a pedestrian mask) in nuImages' layout."
+    import json, shutil
+    import labelfree
+    from labelfree.core import NUSCENES16
+    src = Path(labelfree.__file__).parent / 'samples' / 'nuscenes-mini'
+    info = json.loads((src / 'sample.json').read_text())['cameras']['CAM_FRONT']
+    root = Path(root); (root / version).mkdir(parents=True); (root / 'samples/CAM_FRONT').mkdir(parents=True)
+    shutil.copy(src / info['path'], root / 'samples/CAM_FRONT' / info['path'])
+    tok = lambda s: f'{s:0>32}'[-32:]
+    H, W = 900, 1600
+    road = np.zeros((H, W), bool); road[600:, :] = True
+    car = np.zeros((H, W), bool); car[500:700, 200:600] = True
+    ped = np.zeros((H, W), bool); ped[400:650, 1000:1060] = True
+    skip = ('noise', 'flat.other', 'flat.sidewalk', 'flat.terrain', 'static.manmade', 'static.other', 'static.vegetation')
+    names = [n for n in NUSCENES16.raw_names.values() if n not in skip]
+    cat = {n: tok(f'cat_{n}') for n in names}
+    ann = lambda t, n, m, **kw: dict(token=tok(t), sample_data_token=tok('sd'), category_token=cat[n], attribute_tokens=[],
+                                     mask=_rle(m), **kw)
+    tables = dict(
+        attribute=[], category=[dict(token=cat[n], name=n, description='') for n in names],
+        sensor=[dict(token=tok('sensor'), channel='CAM_FRONT', modality='camera')],
+        calibrated_sensor=[dict(token=tok('cs'), sensor_token=tok('sensor'), translation=[0, 0, 0], rotation=[1, 0, 0, 0],
+                                camera_intrinsic=info['cam2img'], camera_distortion=[0] * 5)],
+        ego_pose=[dict(token=tok('ep'), translation=[0, 0, 0], rotation=[1, 0, 0, 0], timestamp=1, rotation_rate=[0, 0, 0],
+                       acceleration=[0, 0, 0], speed=0)],
+        log=[dict(token=tok('log'), logfile='', vehicle='n015', date_captured='2018-07-24', location='singapore-onenorth')],
+        sample=[dict(token=tok('sample'), timestamp=1, log_token=tok('log'), key_camera_token=tok('sd'))],
+        sample_data=[dict(token=tok('sd'), sample_token=tok('sample'), ego_pose_token=tok('ep'), calibrated_sensor_token=tok('cs'),
+                          filename=f'samples/CAM_FRONT/{info["path"]}', fileformat='jpg', width=W, height=H, timestamp=1,
+                          is_key_frame=True, prev='', next='')],
+        surface_ann=[ann('road', 'flat.driveable_surface', road)],
+        object_ann=[ann('obj_car', 'vehicle.car', car, bbox=[200, 500, 600, 700]),
+                    ann('obj_ped', 'human.pedestrian.adult', ped, bbox=[1000, 400, 1060, 650])])
+    for k, v in tables.items(): (root / version / f'{k}.json').write_text(json.dumps(v))
+    return root

@@ -15,7 +15,7 @@ from ..core import Points, View, Scene, SceneError, NUSCENES16, IGNORE_INDEX
 from .io import SceneDataset, read_bin, read_image
 
 # %% auto #0
-__all__ = ['CAMERAS', 'open_devkit', 'NuScenes']
+__all__ = ['CAMERAS', 'open_devkit', 'NuScenes', 'write_nuscenes_fixture']
 
 # %% ../../nbs/02e_data.nuscenes.ipynb #feffd049
 CAMERAS = ('CAM_FRONT', 'CAM_FRONT_RIGHT', 'CAM_FRONT_LEFT', 'CAM_BACK', 'CAM_BACK_LEFT', 'CAM_BACK_RIGHT')
@@ -97,3 +97,72 @@ class NuScenes(SceneDataset):
                     n_keyframe_points=n_key, min_depth=1.0, lidar_token=lsd['token'])
         return Scene(f"nuscenes/{scene['name']}/{token}", Points(pts[:, :3], intensity=pts[:, 3], labels=labels,
                      source=str(self.root / lsd['filename'])), views, NUSCENES16, meta)
+
+# %% ../../nbs/02e_data.nuscenes.ipynb #a90c3d1e
+def _rec(T, **kw):
+    "A nuScenes calibrated_sensor / ego_pose record for rigid T (quaternion w, x, y, z)."
+    from pyquaternion import Quaternion
+    R = T[:3, :3]; U, _, Vt = np.linalg.svd(R); R = U @ Vt          # re-orthonormalise float32-rounded rotations
+    return dict(translation=T[:3, 3].tolist(), rotation=list(Quaternion(matrix=R, atol=1e-6).elements), **kw)
+
+def write_nuscenes_fixture(root: Path | str, version: str = 'v1.0-mini', labels: np.ndarray | None = None
+                           ) -> np.ndarray:
+    """The bundled nuScenes sample as a one-sample nuScenes root in the dataset's layout (tables, samples/, sweeps/,
+    lidarseg/); returns its raw lidarseg labels (random unless `labels`)."""
+    import json, shutil
+    from pathlib import Path
+    import labelfree
+    from PIL import Image
+    from labelfree.core import _NUSC32
+    from labelfree.data.io import read_bin, read_json
+    src = Path(labelfree.__file__).parent / 'samples' / 'nuscenes-mini'
+    info = read_json(src / 'sample.json')
+    root = Path(root); (root / version).mkdir(parents=True)
+    tok = lambda s: info['lidar']['sample_data_token'] if s == 'sd_lidar' else f'{s:0>32}'[-32:]   # the sweep's: real
+    E_l, L2E = np.array(info['ego2global']), np.array(info['lidar']['lidar2ego'])
+    sensors = [dict(token=tok('s_lidar'), channel='LIDAR_TOP', modality='lidar')]
+    calib = [_rec(L2E, token=tok('cs_lidar'), sensor_token=tok('s_lidar'), camera_intrinsic=[])]
+    poses = [_rec(E_l, token=tok('ep_lidar'), timestamp=int(info['timestamp'] * 1e6))]
+    st = info['sample_token']
+    lid = info['lidar']['path']
+    for d in ('samples/LIDAR_TOP', 'sweeps/LIDAR_TOP', f'lidarseg/{version}', 'maps'): (root / d).mkdir(parents=True)
+    shutil.copy(src / lid, root / 'samples/LIDAR_TOP' / lid); shutil.copy(src / lid, root / 'sweeps/LIDAR_TOP' / lid)
+    sd = [dict(token=tok('sd_lidar'), sample_token=st, ego_pose_token=tok('ep_lidar'),
+               calibrated_sensor_token=tok('cs_lidar'),
+               filename=f'samples/LIDAR_TOP/{lid}', fileformat='pcd', is_key_frame=True, height=0, width=0,
+               timestamp=int(info['timestamp'] * 1e6), prev=tok('sd_sweep'), next=''),
+          dict(token=tok('sd_sweep'), sample_token=st, ego_pose_token=tok('ep_lidar'),
+               calibrated_sensor_token=tok('cs_lidar'),
+               filename=f'sweeps/LIDAR_TOP/{lid}', fileformat='pcd', is_key_frame=False, height=0, width=0,
+               timestamp=int(info['timestamp'] * 1e6) - 50000, prev='', next=tok('sd_lidar'))]
+    for cam, c in info['cameras'].items():
+        C2E = np.array(c['cam2ego'])
+        E_c = E_l @ L2E @ np.linalg.inv(np.array(c['lidar2cam'])) @ np.linalg.inv(C2E)
+        sensors.append(dict(token=tok('s_' + cam), channel=cam, modality='camera'))
+        calib.append(_rec(C2E, token=tok('cs_' + cam), sensor_token=tok('s_' + cam), camera_intrinsic=c['cam2img']))
+        poses.append(_rec(E_c, token=tok('ep_' + cam), timestamp=int(c['timestamp'] * 1e6)))
+        (root / 'samples' / cam).mkdir()
+        shutil.copy(src / c['path'], root / 'samples' / cam / c['path'])
+        sd.append(dict(token=tok('sd_' + cam), sample_token=st, ego_pose_token=tok('ep_' + cam),
+                       calibrated_sensor_token=tok('cs_' + cam), filename=f'samples/{cam}/{c["path"]}',
+                       fileformat='jpg', is_key_frame=True, height=900, width=1600,
+                       timestamp=int(c['timestamp'] * 1e6), prev='', next=''))
+    n = len(read_bin(src / lid, 5))
+    raw = labels if labels is not None else np.random.default_rng(0).integers(0, 32, n).astype(np.uint8)
+    raw.astype(np.uint8).tofile(root / f'lidarseg/{version}/{tok("sd_lidar")}_lidarseg.bin')
+    Image.fromarray(np.zeros((4, 4), np.uint8)).save(root / 'maps' / 'map.png')
+    tables = dict(
+        category=[dict(token=tok(f'cat{i}'), name=nm, description='', index=i) for i, nm in enumerate(_NUSC32)],
+        attribute=[], visibility=[], instance=[], sample_annotation=[], sensor=sensors, calibrated_sensor=calib,
+        ego_pose=poses,
+        log=[dict(token=tok('log'), logfile='n015-2018-07-24-11-22-45+0800', vehicle='n015', date_captured='2018-07-24',
+                  location='singapore-onenorth')],
+        map=[dict(token=tok('map'), log_tokens=[tok('log')], category='semantic_prior', filename='maps/map.png')],
+        scene=[dict(token=tok('scene'), name='scene-0061', description='', log_token=tok('log'), nbr_samples=1,
+                    first_sample_token=st, last_sample_token=st)],
+        sample=[dict(token=st, timestamp=int(info['timestamp'] * 1e6), scene_token=tok('scene'), prev='', next='')],
+        sample_data=sd,
+        lidarseg=[dict(token=tok('sd_lidar'), sample_data_token=tok('sd_lidar'),
+                       filename=f'lidarseg/{version}/{tok("sd_lidar")}_lidarseg.bin')])
+    for k, v in tables.items(): (root / version / f'{k}.json').write_text(json.dumps(v))
+    return raw
