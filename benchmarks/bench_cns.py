@@ -227,9 +227,9 @@ def step_ratio(repeats: int = 10, device: str = 'cpu'):
     tr = CNSTrainer(cfg, 20, point_inputs(s).shape[1])
     views = [0, 5, 10, 15][:cfg.views_per_step]
     rng = np.random.default_rng(0)
+    dev = tr.device
     sync = torch.cuda.synchronize if dev.type == 'cuda' else (lambda: None)
     def cns(): tr.step(ts, views, rng); sync()
-    dev = tr.device
     y3 = torch.from_numpy(pl.labels3d.astype(np.int64)).to(dev)
     def unet_logits():
         b = sparse_batch([s.points.xyz], [point_inputs(s)], cfg.voxel_size)
