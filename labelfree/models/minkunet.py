@@ -83,10 +83,10 @@ def augment_xyz(xyz: np.ndarray, rng: np.random.Generator, scale: tuple = (0.9, 
 # %% ../../nbs/21_models.minkunet.ipynb #a2020280
 @contextlib.contextmanager
 def deterministic_maps(ME, coords: torch.Tensor):
-    "Yield (ME, coords, manager): on the CPU a coordinate manager that builds kernel maps on one OpenMP thread (repeatable sums), restoring torch's thread count on exit; on a GPU no manager (MinkowskiEngine's default)."
-    if coords.is_cuda: yield ME, coords, None; return
+    "Yield a coordinate manager for `coords`: on the CPU one that builds kernel maps on one OpenMP thread (repeatable sums), restoring torch's thread count on exit; on a GPU None (MinkowskiEngine's default)."
+    if coords.is_cuda: yield None; return
     n = torch.get_num_threads()
-    try: yield ME, coords, ME.CoordinateManager(D=coords.shape[1] - 1, num_threads=1, coordinate_map_type=ME.CoordinateMapType.CPU)
+    try: yield ME.CoordinateManager(D=coords.shape[1] - 1, num_threads=1, coordinate_map_type=ME.CoordinateMapType.CPU)
     finally: torch.set_num_threads(n)
 
 # %% ../../nbs/21_models.minkunet.ipynb #db0d7c13
@@ -120,7 +120,8 @@ class Net3D(nn.Module):
     def forward(self, batch: SparseBatch, points: torch.Tensor | None = None) -> dict:
         "Per-point outputs; the projection only at `points` (indices into the concatenated clouds) when given, at every point otherwise."
         dev = next(self.parameters()).device
-        with deterministic_maps(self.unet.ME, batch.coords.to(dev)) as (ME, coords, manager):
+        ME, coords = self.unet.ME, batch.coords.to(dev)
+        with deterministic_maps(ME, coords) as manager:
             logits, feat = self.unet(ME.SparseTensor(batch.feats.to(dev), coordinates=coords, coordinate_manager=manager))
         inv = batch.inverse.to(dev)
         # sparse outputs keep the input's voxel order, so the inverse map indexes them directly; index_select, whose

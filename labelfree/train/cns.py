@@ -177,7 +177,8 @@ class CNSTrainer:
             # 3D probabilities at the hit pixels, from the last pair (in pair order) hitting each pixel: found with a max,
             # which no thread order changes (an assignment `[k, r, q] = p3[pt]` keeps whichever duplicate a thread writes last)
             pix = (k * H2 + r) * W2 + q
-            last = torch.full((p2.shape[0] * H2 * W2,), -1, device=dev).scatter_reduce_(0, pix, torch.arange(len(pix), device=dev), 'amax')
+            last = torch.full((p2.shape[0] * H2 * W2,), -1, device=dev)
+            last.scatter_reduce_(0, pix, torch.arange(len(pix), device=dev), 'amax')
             hit = last >= 0
             p3_at_pix = torch.zeros(len(last), p3.shape[1], device=dev)
             p3_at_pix[hit] = p3[pt[last[hit]]]
