@@ -104,8 +104,8 @@ def class_weights(labels: list[np.ndarray], n_classes: int, power: float) -> tor
     return torch.tensor(w / max((w * freq).sum(), 1e-12), dtype=torch.float32)
 
 def _self_cross(pseudo, own, other, other_valid, tau_self, tau_cross):
-    "Stage-2 targets: the other network's confident prediction, else one's own confident one, else the pseudo-label."
-    oc, op = other.max(1)
+    "Stage-2 targets: the other network's confident prediction (`other`: its confidence and label), else one's own confident one (`own`: probabilities), else the pseudo-label."
+    oc, op = other
     sc, sp = own.max(1)
     t = torch.where(sc >= tau_self, sp, pseudo)
     return torch.where(other_valid & (oc >= tau_cross), op, t)
@@ -163,26 +163,16 @@ class CNSTrainer:
     def _targets(self, ts: TrainScene, views, o2, o3, size, rng, pairs=None):
         "2D and 3D targets of this step (pseudo-labels, switched in stage 1, self/cross-trained in stage 2) and each network's agreement with the pseudo-labels on the paired points."
         c, dev = self.cfg, self.device
-        H2, W2 = size
         y2 = resize_labels([ts.labels.labels2d[v] for v in views], size).to(dev)
         y3 = torch.from_numpy(ts.labels.labels3d.astype(np.int64)).to(dev)
         k, pt, r, q = self._pairs(ts, views, size) if pairs is None else pairs
+        lg2 = o2['logits'].detach()
         with torch.no_grad():
-            p2 = o2['logits'].softmax(1)                                  # (K, C, H2, W2)
             p3 = o3['logits'].softmax(1)                                  # (N, C)
-            p2_at_pts = torch.zeros_like(p3).index_add_(0, pt, p2[k, :, r, q])      # 2D probabilities summed per point
+            p2_at_pts = torch.zeros_like(p3).index_add_(0, pt, lg2[k, :, r, q].softmax(1))   # 2D probabilities at the pairs, summed per point
             n2 = torch.zeros(len(p3), device=dev).index_add_(0, pt, torch.ones_like(pt, dtype=torch.float))
             seen = n2 > 0
             p2_at_pts[seen] /= n2[seen, None]
-            # 3D probabilities at the hit pixels, from the last pair (in pair order) hitting each pixel: found with a max,
-            # which no thread order changes (an assignment `[k, r, q] = p3[pt]` keeps whichever duplicate a thread writes last)
-            pix = (k * H2 + r) * W2 + q
-            last = torch.full((p2.shape[0] * H2 * W2,), -1, device=dev)
-            last.scatter_reduce_(0, pix, torch.arange(len(pix), device=dev), 'amax')
-            hit = last >= 0
-            p3_at_pix = torch.zeros(len(last), p3.shape[1], device=dev)
-            p3_at_pix[hit] = p3[pt[last[hit]]]
-            p3_at_pix, hit = p3_at_pix.view(p2.shape[0], H2, W2, -1).permute(0, 3, 1, 2), hit.view(p2.shape[0], H2, W2)
             a2, a3 = agreement(p2_at_pts, p3, y3, seen)
         from2, from3 = (a2 >= a3, a3 >= a2) if c.switch_gate else (True, True)     # may 2D teach 3D, may 3D teach 2D
         if self.stage == 1:
@@ -191,11 +181,30 @@ class CNSTrainer:
                 if rng.random() < c.p_switch and from2:                   # 3D learns from 2D at its points
                     y3 = torch.where(seen, p2_at_pts.argmax(1), torch.full_like(y3, IGNORE_INDEX))
                 if rng.random() < c.p_switch and from3:                   # 2D learns from 3D at the hit pixels
-                    y2 = torch.where(hit, p3_at_pix.argmax(1), torch.full_like(y2, IGNORE_INDEX))
+                    _, l3, hit = self._at_pixels(p3, (k, pt, r, q), lg2.shape)
+                    y2 = torch.where(hit, l3, torch.full_like(y2, IGNORE_INDEX))
         else:
-            y3 = _self_cross(y3, p3, p2_at_pts, seen & from2, c.tau_self, c.tau_cross)
-            y2 = _self_cross(y2, p2, p3_at_pix, hit & from3, c.tau_self, c.tau_cross)
+            y3 = _self_cross(y3, p3, p2_at_pts.max(1), seen & from2, c.tau_self, c.tau_cross)
+            c3, l3, hit = self._at_pixels(p3, (k, pt, r, q), lg2.shape)
+            y2 = _self_cross(y2, lg2.softmax(1), (c3, l3), hit & from3, c.tau_self, c.tau_cross)
         return y2, y3, (k, pt, r, q), {'agree_2d': a2, 'agree_3d': a3}
+
+    @staticmethod
+    def _at_pixels(p3, pairs, shape):
+        """The 3D network's confidence and label (K, H, W) at the pixels its points hit, and which pixels those are: a
+        pixel hit by several points takes the last pair's (in pair order), found with a max, which no thread order
+        changes (an assignment `[k, r, q] = p3[pt]` keeps whichever duplicate a thread writes last). Only steps where
+        3D teaches 2D need it."""
+        k, pt, r, q = pairs
+        K, _, H, W = shape
+        pix = (k * H + r) * W + q
+        last = torch.full((K * H * W,), -1, device=p3.device)
+        last.scatter_reduce_(0, pix, torch.arange(len(pix), device=p3.device), 'amax')
+        hit = last >= 0
+        c3, l3 = p3.max(1)
+        conf, lab = torch.zeros(K * H * W, device=p3.device), torch.zeros(K * H * W, dtype=torch.long, device=p3.device)
+        conf[hit], lab[hit] = c3[pt[last[hit]]], l3[pt[last[hit]]]
+        return conf.view(K, H, W), lab.view(K, H, W), hit.view(K, H, W)
 
     def step(self, ts: TrainScene, views, rng) -> dict:
         "One optimisation step on `views` of scene `ts`; returns the loss terms."
