@@ -14,7 +14,7 @@ APT_PKGS := libopenblas-dev libusb-1.0-0 libvulkan1 mesa-vulkan-drivers chromium
 STAMP := $(VENV)/.labelfree-setup$(if $(filter 1,$(LABELFREE_CUDA)),-cuda,$(if $(filter 0,$(LABELFREE_CUDA)),-cpu))
 OUT ?= out
 
-.PHONY: setup demo test docs bench check-sync
+.PHONY: setup demo test test-all docs bench check-sync
 
 setup: $(STAMP)
 
@@ -36,9 +36,13 @@ demo: setup
 check-sync: setup
 	$(PY) tools/check_sync.py
 
+# make test: the notebooks' tests and the fast tests (minutes); test-all adds the slow ones, as CI does
 test: setup check-sync
 	$(BIN)/nbdev_test
-	$(BIN)/pytest tests/
+	$(BIN)/pytest -m "not slow" tests/
+
+test-all: test
+	$(BIN)/pytest -m slow tests/
 
 docs: setup
 	$(PY) tools/build_docs.py --out _docs

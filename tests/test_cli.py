@@ -27,6 +27,7 @@ def demo_run(tmp_path_factory):
     return tmp_path / 'out', r
 
 
+@pytest.mark.slow          # the quick demo: a minute of training
 def test_demo_quick_writes_report(demo_run):
     out, r = demo_run
     rep = json.loads((out / 'report.json').read_text())
@@ -56,6 +57,7 @@ def lf(*args):
     return r.stdout
 
 
+@pytest.mark.slow          # the quick demo: a minute of training
 def test_predict_after_demo(demo_run, tmp_path):
     "What a user does next: label the bundled real samples and a folder of their own with the demo's networks, open the PLY in Open3D, export the weights."
     import numpy as np

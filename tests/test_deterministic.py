@@ -4,7 +4,10 @@ import os
 import subprocess
 import sys
 
+import pytest
 from script_setup import setup_lines
+
+pytestmark = pytest.mark.slow          # minutes: `make test-all` and CI run it, `make test` skips it (README, "Developing")
 
 SCRIPT = setup_lines('from labelfree.data.procedural import ProceduralScenes', 'from labelfree.labels import pseudo_label_scene',
                      'from labelfree.pipeline import demo_models', 'from labelfree.train.cns import load_config, prepare, train_cns') + r'''

@@ -17,6 +17,8 @@ import pytest
 
 from browser import ROOT, chromium, screenshot_dir
 
+pytestmark = pytest.mark.slow          # minutes: `make test-all` and CI run it, `make test` skips it (README, "Developing")
+
 
 @pytest.fixture(scope='module')
 def site(tmp_path_factory) -> Path:

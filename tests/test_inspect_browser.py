@@ -14,6 +14,8 @@ import pytest
 
 from browser import ROOT, chromium, free_port, non_blank, png_array, screenshot_dir
 
+pytestmark = pytest.mark.slow          # minutes: `make test-all` and CI run it, `make test` skips it (README, "Developing")
+
 TUTORIAL = ROOT / 'nbs' / 'tutorials' / '04_inspecting_pseudo_labels.ipynb'
 
 

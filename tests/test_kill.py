@@ -15,6 +15,8 @@ from pathlib import Path
 import numpy as np
 import pytest
 
+pytestmark = pytest.mark.slow          # minutes: `make test-all` and CI run it, `make test` skips it (README, "Developing")
+
 BIN = Path(sys.executable).parent
 ENV = dict(os.environ, OMP_NUM_THREADS='1', MKL_NUM_THREADS='1')
 

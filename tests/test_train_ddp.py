@@ -6,6 +6,9 @@ import sys
 
 from tiny_cns import SETUP
 from pathlib import Path
+import pytest
+
+pytestmark = pytest.mark.slow          # minutes: `make test-all` and CI run it, `make test` skips it (README, "Developing")
 
 SCRIPT = SETUP + r'''
 scenes, train, cfg = tiny_setup(3)

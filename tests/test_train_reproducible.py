@@ -6,6 +6,9 @@ import subprocess
 import sys
 
 from tiny_cns import SETUP
+import pytest
+
+pytestmark = pytest.mark.slow          # minutes: `make test-all` and CI run it, `make test` skips it (README, "Developing")
 
 SCRIPT = SETUP + r'''
 scenes, train, cfg = tiny_setup(2)
