@@ -11,6 +11,10 @@
 4. `demo`: `labelfree demo` wall time and peak memory (targets: <= 15 min, <= 4 GB).
 5. `run`: one full run (stage 1 and stage 2) of the demo's setting with config overrides (`--set key=value ...`), for
    trying a configuration before it becomes the demo's: its scores, training time and pair accuracies (not in the JSON).
+6. `levers2d` (not in the default parts): the 2D network alone on the refined labels, on the demo's schedule, for each
+   2D lever (augmentation, more rooms with fewer views, output stride 8), scored per class on the held-out and training
+   rooms, beside the refined labels and a perfect classifier's mIoU at each output stride: where the 2D network's gap
+   to its labels comes from.
 
 Every training run is cached under benchmarks/cache/cns/ by the hash of what it depends on (the fields of its
 configuration that differ from the defaults, the training rooms and the models' names), and pseudo-labels by the
@@ -58,20 +62,20 @@ def _write(part: str, result):
 
 class Setting:
     "The demo's rooms and models at one simulated-CLIP mix, with pseudo-labels cached by the models' names."
-    def __init__(self, persistent=None, config='demo'):
+    def __init__(self, persistent=None, config='demo', data_over: dict | None = None):
         from labelfree.pipeline import config_data, demo_models
         from labelfree.core import SCANNET20
         from labelfree.data.procedural import ProceduralScenes
         from labelfree.labels import load_pseudo_labels, run_pseudo_labels, scene_file_name
         from labelfree.train.cns import load_config, prepare
-        self.data = data = config_data(config)
+        self.data = data = {**config_data(config), **(data_over or {})}      # data_over: e.g. other rooms and views to train on
         self.config = config
         if persistent is None: persistent = data.get('persistent')
         self.clip, self.sam, self.feats, _ = demo_models(SCANNET20, data['severity'], load_config(config).seed,
                                                          features=data.get('features', 'auto'), persistent=persistent)
         nv = data['n_views']
         self.rooms = ProceduralScenes(n_scenes=data['n_scenes'], seed=load_config(config).seed, n_views=nv)
-        self.val = list(ProceduralScenes(n_scenes=data['n_val'], seed=data['val_seed'], n_views=nv))
+        self.val = list(ProceduralScenes(n_scenes=data['n_val'], seed=data['val_seed'], n_views=data.get('val_views', nv)))
         self.key = _hash([repr(self.rooms), self.clip.name, self.sam.name, self.feats.name])   # what training depends on
         self.val_key = _hash(repr(self.val))                                                     # and what scoring adds
         lab = CACHE / f'labels-{self.key}'
@@ -208,6 +212,111 @@ def sweep(mixes=(0.0, 0.5, 0.75, 1.0), seed=0):
     return out
 
 
+LEVERS_2D = {  # name: (the rooms trained on, DeepLab2D / step options); each trains the 2D network alone on the refined labels
+    'demo (48 rooms x 8 views)': ({}, {}),
+    'augment_2d (mirror, rescale, colour jitter)': ({}, dict(augment_2d=True)),
+    '96 rooms x 4 views, augment_2d': (dict(n_scenes=96, n_views=4, val_views=8), dict(augment_2d=True)),
+    'output stride 8 (16 in the demo)': ({}, dict(output_stride=8)),
+}
+
+
+def _train_2d(s: 'Setting', seed: int, augment_2d=False, output_stride=None):
+    "The demo's 2D network, optimiser and stage-1 schedule (its epochs over `s`'s rooms, four views a step) trained alone on the refined pseudo-labels."
+    from labelfree.models.deeplab import DeepLab2D, augmented_forward, resize_labels, view_images
+    from labelfree.train.cns import class_weights, load_config, one_cycle
+    cfg = load_config(s.config, [f'seed={seed}'])
+    torch.manual_seed(seed); rng = np.random.default_rng(seed)
+    C = len(s.rooms.vocab)
+    net = DeepLab2D(C, cfg.backbone_2d, None, cfg.weights_2d, cfg.pretrained_2d, output_stride=output_stride)
+    body = {id(p) for p in net.net.backbone.parameters()}
+    opt = torch.optim.AdamW([dict(params=[p for p in net.parameters() if id(p) in body], lr=cfg.lr_2d),
+                             dict(params=[p for p in net.parameters() if id(p) not in body], lr=cfg.lr_2d * cfg.head_lr_mult_2d)],
+                            weight_decay=cfg.weight_decay)
+    epochs = max(1, round(cfg.epochs_stage1 * 48 / len(s.train)))        # the demo's number of steps, whatever the rooms
+    sched = one_cycle(opt, epochs * len(s.train))
+    w = class_weights([ts.labels.labels3d for ts in s.train], C, cfg.class_balance)
+    for _ in range(epochs):
+        for i in rng.permutation(len(s.train)):
+            ts = s.train[i]; net.train()
+            views = sorted(rng.choice(len(ts.scene.views), min(cfg.views_per_step, len(ts.scene.views)), replace=False).tolist())
+            x = view_images(ts.scene, views, cfg.image_size)
+            o = augmented_forward(net, x, rng) if augment_2d else net(x)
+            y = resize_labels([ts.labels.labels2d[v] for v in views], cfg.image_size)
+            loss = F.cross_entropy(o['logits'], y, weight=w, ignore_index=255)
+            opt.zero_grad(); loss.backward(); opt.step(); sched.step()
+    return net.eval(), cfg
+
+
+def _scores_2d(net, scenes, cfg) -> dict:
+    "The 2D network's mIoU and per-class IoU (%) on `scenes`."
+    from labelfree.metrics import confusion, iou, miou
+    C = len(scenes[0].vocab)
+    c = np.zeros((C, C + 1), np.int64)
+    with torch.no_grad():
+        for sc in scenes:
+            for v, m in zip(sc.views, _maps_2d(net, sc, cfg.image_size)): c += confusion(v.labels, m, C)
+    return dict(miou=round(miou(c), 2), per_class=[round(100 * float(x), 1) for x in iou(c)])
+
+
+def _maps_2d(net, sc, size) -> list:
+    "Label maps of `sc`'s views at their own size, the 2D network run at `size`, four views at a time."
+    from labelfree.models.deeplab import view_images
+    out = []
+    for i in range(0, len(sc.views), 4):
+        vs = list(range(i, min(i + 4, len(sc.views))))
+        lg = net(view_images(sc, vs, tuple(size)))['logits']
+        out += [F.interpolate(lg[j:j + 1], size=sc.views[v].hw, mode='bilinear', align_corners=False)[0].argmax(0).numpy() for j, v in enumerate(vs)]
+    return out
+
+
+def resolution_ceiling(scenes, strides=(8, 16, 32)) -> dict:
+    "mIoU (%) of a perfect classifier read out at each output stride: the ground truth averaged over stride x stride cells, upsampled bilinearly as DeepLabV3 does, arg-maxed."
+    from labelfree.metrics import confusion, miou
+    C = len(scenes[0].vocab)
+    out = {}
+    for st in strides:
+        c = np.zeros((C, C + 1), np.int64)
+        for sc in scenes:
+            for v in sc.views:
+                y = torch.from_numpy(v.labels.astype(np.int64)); ok = y != 255
+                oh = F.one_hot(torch.where(ok, y, 0), C).permute(2, 0, 1).float()[None] * ok[None, None]
+                up = F.interpolate(F.avg_pool2d(oh, st), size=y.shape, mode='bilinear', align_corners=False)[0].argmax(0).numpy()
+                c += confusion(v.labels, up, C)
+        out[str(st)] = round(miou(c), 2)
+    return out
+
+
+def levers_2d(seed=0):
+    "Which 2D levers close the 2D network's gap to its refined labels: each trained alone on them, scored on the demo's held-out rooms and on its own training rooms."
+    base = Setting()
+    labels = base.label_scores()
+    out = dict(seed=seed, classes=list(base.rooms.vocab.classes), refined=labels['refined pseudo-labels'],
+               refined_per_class_held_out=_label_per_class(base), ceiling_held_out=resolution_ceiling(base.val), rows={}, **_measured_with(base))
+    for name, (data_over, opts) in LEVERS_2D.items():
+        f = CACHE / f"lever2d-{_hash([name, data_over, opts, seed, base.key])}.json"
+        if not f.exists():
+            s = Setting(data_over=data_over) if data_over else base
+            t = time.perf_counter()
+            print(f'  2D alone: {name}', flush=True)
+            net, cfg = _train_2d(s, seed, **opts)
+            r = dict(seconds=round(time.perf_counter() - t, 1), held_out=_scores_2d(net, base.val, cfg), train=_scores_2d(net, [ts.scene for ts in s.train], cfg))
+            from labelfree.data.io import atomic_path
+            with atomic_path(f) as tmp: Path(tmp).write_text(json.dumps(r))
+        out['rows'][name] = json.loads(f.read_text())
+        r = out['rows'][name]
+        print(f"  {name}: held-out {r['held_out']['miou']:.1f} (refined labels {out['refined']['held_out']['2d']:.1f}), "
+              f"training rooms {r['train']['miou']:.1f}, {r['seconds']:.0f} s", flush=True)
+        _write('levers_2d', out)
+    return out
+
+
+def _label_per_class(s: 'Setting') -> list:
+    "Refined 2D pseudo-labels' per-class IoU (%) on the held-out rooms."
+    from labelfree.evaluate import pseudo_label_confusions
+    from labelfree.metrics import iou
+    return [round(100 * float(x), 1) for x in iou(pseudo_label_confusions(s.val, s.clip, s.sam)['ref2d'])]
+
+
 def step_ratio(repeats: int = 30, device: str = 'cpu'):
     from labelfree.core import SCANNET20
     from labelfree.data.procedural import ProceduralScenes
@@ -312,7 +421,7 @@ def one_run(sets, seed=0):
 
 if __name__ == '__main__':
     ap = argparse.ArgumentParser(description=__doc__.strip().splitlines()[0])
-    ap.add_argument('--only', nargs='+', choices=['step', 'ablation', 'sweep', 'demo', 'run'], default=['step', 'ablation', 'sweep', 'demo'])
+    ap.add_argument('--only', nargs='+', choices=['step', 'ablation', 'sweep', 'demo', 'run', 'levers2d'], default=['step', 'ablation', 'sweep', 'demo'])
     ap.add_argument('--set', nargs='*', default=[], metavar='key=value', help='run: config overrides of the demo config')
     ap.add_argument('--seeds', nargs='+', type=int, default=[0, 1])
     ap.add_argument('--device', default='cpu', help='step: the device the CNS and bare steps run on (cpu, cuda)')
@@ -324,3 +433,4 @@ if __name__ == '__main__':
     if 'sweep' in a.only: sweep(a.mixes, a.seeds[0])
     if 'demo' in a.only: demo_time()
     if 'run' in a.only: one_run(a.set, a.seeds[0])
+    if 'levers2d' in a.only: levers_2d(a.seeds[0])
