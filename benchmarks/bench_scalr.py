@@ -122,7 +122,7 @@ def _teacher_labels(teacher, scenes) -> dict:
 
 def demo(quick: bool = False) -> dict:
     "`labelfree distill --config scalr_demo --probe` with the simulated teacher, then ScaLR's probe, zero-shot and the teacher's own labels."
-    from labelfree.cli import _distill_data, main, split_overrides
+    from labelfree.cli import distill_data, main, split_overrides
     from labelfree.probe import ProbeConfig, probe_checkpoint
     from labelfree.train.scalr import distill_cosine, load_distill_checkpoint, load_scalr_config, make_student
     from labelfree.vfm.teachers import make_teacher
@@ -136,7 +136,7 @@ def demo(quick: bool = False) -> dict:
         command_s = time.perf_counter() - t0
         log = [json.loads(l) for l in Path(f'{d}/log.jsonl').read_text().splitlines()]
         rep = json.loads(Path(f'{d}/probe/report.json').read_text())
-        ds, names, val = _distill_data(data)                             # the rooms the command distilled and probed on
+        ds, names, val = distill_data(data)                             # the rooms the command distilled and probed on
         train = [ds.load(n) for n in names[:data.get('n_probe', len(names))]]
         dist = load_distill_checkpoint(f'{d}/checkpoint.pt', 'cpu')
         teacher = make_teacher(cfg.teacher, cfg.teacher_weights, vocab=ds.vocab, short_side=cfg.short_side, pre_norm=cfg.pre_norm,

@@ -29,8 +29,8 @@ from tqdm.auto import tqdm
 # %% auto #0
 __all__ = ['DATA_KEYS', 'USER_ERRORS', 'COMMANDS', 'LazyScenes', 'train_scenes', 'split_overrides', 'train_command',
            'evaluate_command', 'scenes', 'labels_command', 'predict_command', 'export_command', 'distill_scenes',
-           'distill_command', 'probe_command', 'build_parser', 'main', 'call_command', 'samples_command',
-           'scenes_command', 'demo_command']
+           'distill_data', 'distill_command', 'probe_command', 'build_parser', 'main', 'call_command',
+           'samples_command', 'scenes_command', 'demo_command']
 
 # %% ../nbs/60_cli.ipynb #815ddfd2
 class LazyScenes:
@@ -282,7 +282,7 @@ def distill_scenes(dataset, names=None, cache: int = 8) -> LazyScenes:
     from labelfree.train.scalr import prepare_distill
     return LazyScenes(dataset, lambda ds, name: prepare_distill(ds.load(name)), names, cache)
 
-def _distill_data(data: dict):
+def distill_data(data: dict):
     "Training dataset, scene names and held-out scenes of a distillation config's `data` section."
     from labelfree.data.datasets import BundledSamples
     name = data.get('dataset')
@@ -319,7 +319,7 @@ def distill_command(config: str, overrides: list[str] = (), out: Path | None = N
     data, over = split_overrides(config, overrides)
     cfg = load_scalr_config(config, over)
     if cfg.device: sparse_device(cfg.device)
-    ds, names, val = _distill_data(data)
+    ds, names, val = distill_data(data)
     teacher = make_teacher(cfg.teacher, cfg.teacher_weights, vocab=ds.vocab, short_side=cfg.short_side, pre_norm=cfg.pre_norm,
                            download=cfg.download, device=cfg.device, seed=cfg.seed)
     if getattr(teacher, 'simulated', False):

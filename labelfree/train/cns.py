@@ -20,7 +20,7 @@ from ..labels import PseudoLabels
 from ..metrics import miou
 from ..models.deeplab import DeepLab2D, augmented_forward, resize_labels, view_images
 from ..models.minkunet import Net3D, augment_xyz, point_inputs, single_blas_thread, sparse_batch
-from .core import (ConfigBase, _set_rng_state, _tensorboard, append_log, config_from_checkpoint, config_path,
+from .core import (ConfigBase, set_rng_state, tensorboard_writer, append_log, config_from_checkpoint, config_path,
                                   config_sections, ddp, dist_info, parse_overrides, read_checkpoint, run_epochs, train_device,
                                   trim_log, write_checkpoint)
 
@@ -265,7 +265,7 @@ def load_checkpoint(path: Path, device: str | None = None, restore_rng: bool = F
     tr.stage, tr.epoch, tr.class_weight, tr.classes = st['stage'], st['epoch'], st.get('class_weight'), st.get('classes')
     if tr.stage == 2: tr._make_optim(cfg.stage2_lr_scale, cfg.epochs_stage2)
     tr.opt.load_state_dict(st['opt']); tr.sched.load_state_dict(st['sched'])
-    if restore_rng: _set_rng_state(st['rng'])
+    if restore_rng: set_rng_state(st['rng'])
     return tr
 
 # %% ../../nbs/30_train.cns.ipynb #c79343f0
@@ -284,7 +284,7 @@ def train_cns(cfg: CNSConfig, train: list[TrainScene], val: list[Scene] | None, 
     cfg = tr.cfg
     if tr.rank == 0: trim_log(out, tr.epoch)
     total = cfg.epochs_stage1 + cfg.epochs_stage2
-    tb = _tensorboard(out) if tr.rank == 0 else None
+    tb = tensorboard_writer(out) if tr.rank == 0 else None
     def begin(e):
         if e == cfg.epochs_stage1 and tr.stage == 1:
             tr.stage = 2; tr._make_optim(cfg.stage2_lr_scale, cfg.epochs_stage2)

@@ -21,9 +21,9 @@ from ..data.io import atomic_path
 from ..models.minkunet import sparse_device
 
 # %% auto #0
-__all__ = ['ConfigBase', 'config_path', 'config_sections', 'parse_overrides', 'shipped_configs', 'write_checkpoint',
-           'read_checkpoint', 'config_from_checkpoint', 'append_log', 'trim_log', 'dist_info', 'init_distributed',
-           'train_device', 'ddp', 'epoch_batches', 'run_epochs']
+__all__ = ['ConfigBase', 'config_path', 'config_sections', 'parse_overrides', 'shipped_configs', 'set_rng_state',
+           'write_checkpoint', 'read_checkpoint', 'config_from_checkpoint', 'append_log', 'trim_log', 'dist_info',
+           'init_distributed', 'train_device', 'ddp', 'tensorboard_writer', 'epoch_batches', 'run_epochs']
 
 # %% ../../nbs/29_train.core.ipynb #1258a44b
 _TYPES = {'int': (int,), 'float': (int, float), 'str': (str,), 'bool': (bool,), 'tuple': (tuple, list), 'list': (list, tuple),
@@ -87,7 +87,8 @@ def _rng_state():
     return dict(torch=torch.get_rng_state(), python=[version, list(internal), py_gauss],
                 numpy=[name, torch.from_numpy(keys.astype(np.int64)), int(pos), int(has_gauss), float(gauss)])
 
-def _set_rng_state(s):
+def set_rng_state(s):
+    "Restore the torch, Python and NumPy global generators from the states a checkpoint saved (`write_checkpoint`)."
     torch.set_rng_state(s['torch'])
     version, internal, py_gauss = s['python']; random.setstate((version, tuple(internal), py_gauss))
     name, keys, pos, has_gauss, gauss = s['numpy']; np.random.set_state((name, keys.numpy().astype(np.uint32), pos, has_gauss, gauss))
@@ -161,7 +162,8 @@ def ddp(net: torch.nn.Module, device: torch.device, **kwargs) -> torch.nn.Module
     from torch.nn.parallel import DistributedDataParallel as DDP
     return DDP(net, device_ids=[device.index] if device.type == 'cuda' else None, **kwargs)
 
-def _tensorboard(out: Path):
+def tensorboard_writer(out: Path):
+    "A TensorBoard writer logging to `out/tensorboard`, or None where tensorboard is not installed."
     try:
         from torch.utils.tensorboard import SummaryWriter
         return SummaryWriter(str(out / 'tensorboard'))

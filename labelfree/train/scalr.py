@@ -17,7 +17,7 @@ import torch.nn.functional as F
 from ..core import Scene, Vocabulary
 from ..geometry import PointPixelPairs, scene_pairs
 from ..models.minkunet import Net3D, augment_xyz, point_inputs, single_blas_thread, sparse_batch
-from .core import (ConfigBase, _set_rng_state, append_log, config_from_checkpoint, config_path, config_sections, ddp,
+from .core import (ConfigBase, set_rng_state, append_log, config_from_checkpoint, config_path, config_sections, ddp,
                                   dist_info, parse_overrides, read_checkpoint, run_epochs, train_device, trim_log, write_checkpoint)
 from ..vfm.teachers import Teacher, combine
 
@@ -223,7 +223,7 @@ def load_distill_checkpoint(path: Path, device: str | None = None, restore_rng: 
     d.net.load_state_dict(st['net']); d.opt.load_state_dict(st['opt']); d.sched.load_state_dict(st['sched'])
     d.scaler.load_state_dict(st['scaler'])
     d.epoch, d.step_count, d.teacher_name = st['epoch'], st['step'], st.get('teacher', '')
-    if restore_rng: _set_rng_state(st['rng'])
+    if restore_rng: set_rng_state(st['rng'])
     return d
 
 @single_blas_thread
