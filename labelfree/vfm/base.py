@@ -14,9 +14,12 @@ from torch import nn
 from ..core import Scene
 
 # %% auto #0
-__all__ = ['FrozenError', 'freeze', 'is_frozen', 'DenseLabeler', 'RegionSource', 'pick_device']
+__all__ = ['WeightsNotFound', 'FrozenError', 'freeze', 'is_frozen', 'DenseLabeler', 'RegionSource', 'pick_device']
 
 # %% ../../nbs/10_vfm.base.ipynb #7ec5c863
+class WeightsNotFound(FileNotFoundError):
+    "Model weights that are neither on disk nor downloadable (CLIP, SAM, DINOv2, the ImageNet backbones)."
+
 class FrozenError(RuntimeError):
     "Raised when a frozen teacher is asked to train."
 

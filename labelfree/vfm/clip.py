@@ -13,12 +13,11 @@ import torch
 import torch.nn.functional as F
 
 from ..core import Scene, Vocabulary
-from .base import freeze, pick_device
+from .base import freeze, pick_device, WeightsNotFound
 
 # %% auto #0
-__all__ = ['SCENE_TEMPLATES', 'SYNONYMS', 'DENSE_MODES', 'MaskCLIP', 'imagenet_templates', 'class_names', 'WeightsNotFound',
-           'ClipModel', 'load_clip', 'build_tiny_clip', 'neighbourhood_bias', 'dense_clip_features', 'text_embeddings',
-           'DenseCLIP']
+__all__ = ['SCENE_TEMPLATES', 'SYNONYMS', 'DENSE_MODES', 'MaskCLIP', 'imagenet_templates', 'class_names', 'ClipModel',
+           'load_clip', 'build_tiny_clip', 'neighbourhood_bias', 'dense_clip_features', 'text_embeddings', 'DenseCLIP']
 
 # %% ../../nbs/11_vfm.clip.ipynb #6f391eee
 SCENE_TEMPLATES = ('a photo of a {} in a scene.', 'a {} in a scene.', 'there is a {} in the scene.',
@@ -57,9 +56,6 @@ def class_names(vocab: Vocabulary, synonyms: dict | None = None) -> list[list[st
     return out
 
 # %% ../../nbs/11_vfm.clip.ipynb #edd3252c
-class WeightsNotFound(FileNotFoundError):
-    "Model weights that are neither on disk nor downloadable."
-
 @dataclass
 class ClipModel:
     "A frozen open_clip model with its tokenizer and normalisation."

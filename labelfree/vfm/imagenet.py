@@ -11,8 +11,7 @@ import numpy as np
 import torch
 from torch import nn
 
-from .base import freeze, pick_device
-from .clip import WeightsNotFound
+from .base import WeightsNotFound, freeze, pick_device
 
 # %% auto #0
 __all__ = ['LITE0_PACKAGE', 'LITE0_STAGES', 'IMAGENET_MEAN', 'IMAGENET_STD', 'LITE0_MEAN', 'LITE0_STD', 'lite0_weights_path',

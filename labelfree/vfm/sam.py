@@ -13,8 +13,7 @@ import torch
 import torch.nn.functional as F
 
 from ..core import Scene
-from .base import freeze, pick_device
-from .clip import WeightsNotFound
+from .base import WeightsNotFound, freeze, pick_device
 
 # %% auto #0
 __all__ = ['SAM_CHECKPOINTS', 'build_tiny_sam', 'load_sam', 'SamRegions', 'SamFeatures', 'upsample', 'SlicRegions']

@@ -15,8 +15,8 @@ import torch.nn.functional as F
 from torch import nn
 
 from ..core import Scene, Vocabulary
-from .base import freeze, pick_device
-from .clip import ClipModel, SCENE_TEMPLATES, WeightsNotFound, build_tiny_clip, class_names, load_clip, dense_clip_features, text_embeddings
+from .base import WeightsNotFound, freeze, pick_device
+from .clip import ClipModel, SCENE_TEMPLATES, build_tiny_clip, class_names, load_clip, dense_clip_features, text_embeddings
 from .imagenet import LITE0_MEAN, LITE0_STD, lite0_features
 from .sam import SamFeatures, load_sam
 from .simulated import SimulatedCLIP
