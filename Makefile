@@ -14,7 +14,7 @@ APT_PKGS := libopenblas-dev libusb-1.0-0 libvulkan1 mesa-vulkan-drivers chromium
 STAMP := $(VENV)/.labelfree-setup$(if $(filter 1,$(LABELFREE_CUDA)),-cuda,$(if $(filter 0,$(LABELFREE_CUDA)),-cpu))
 OUT ?= out
 
-.PHONY: setup demo test test-all docs bench check-sync
+.PHONY: setup demo test test-all test-notebooks test-fast test-slow docs bench check-sync
 
 setup: $(STAMP)
 
@@ -36,12 +36,19 @@ demo: setup
 check-sync: setup
 	$(PY) tools/check_sync.py
 
-# make test: the notebooks' tests and the fast tests (minutes); test-all adds the slow ones, as CI does
-test: setup check-sync
-	$(BIN)/nbdev_test
+# make test: the notebooks' tests and the fast tests; test-all adds the slow ones, as CI does (README, "Developing")
+test: setup check-sync test-notebooks test-fast
+
+test-all: test test-slow
+
+# nbdev_test runs a notebook per core: one OpenMP thread each, or two processes of two threads share two cores
+test-notebooks: setup
+	OMP_NUM_THREADS=1 $(BIN)/nbdev_test
+
+test-fast: setup
 	$(BIN)/pytest -m "not slow" tests/
 
-test-all: test
+test-slow: setup
 	$(BIN)/pytest -m slow tests/
 
 docs: setup

@@ -1,8 +1,8 @@
 """The test suite's wall time on this machine: `make test`'s parts and what `make test-all` adds (JSON in benchmarks/results/tests.json).
 
-Runs, one after another and each as the Makefile does: the sync check, `nbdev_test`, `pytest -m "not slow"` (the two
-make `make test`; target <= 300 s on two cores), then `pytest -m slow` (what `make test-all` and CI add). Set-up is
-excluded (run `make setup` first). Options: --only fast (skip the slow tests).
+Runs the Makefile's parts one after another: `check-sync`, `test-notebooks` (nbdev_test) and `test-fast` (pytest's
+tests not marked slow), which make `make test` (target <= 300 s on two cores), then `test-slow` (what `make test-all`
+and CI add). Set-up is excluded (run `make setup` first). Options: --only fast (skip the slow tests).
 """
 import argparse
 import json
@@ -22,7 +22,7 @@ def timed(cmd: list[str]) -> dict:
     t = time.perf_counter()
     r = subprocess.run(cmd, cwd=ROOT, capture_output=True, text=True)
     out = dict(seconds=round(time.perf_counter() - t, 1), returncode=r.returncode)
-    last = (r.stdout.strip().splitlines() or [''])[-1]
+    last = next((l for l in reversed(r.stdout.strip().splitlines()) if re.search(r'\d+ passed', l)), '')
     out |= {k: int(n) for n, k in re.findall(r'(\d+) (passed|failed|skipped|deselected|errors?)', last)}
     if r.returncode: print(r.stdout[-3000:], r.stderr[-3000:])
     return out
@@ -31,9 +31,9 @@ def timed(cmd: list[str]) -> dict:
 def main(only_fast: bool = False) -> dict:
     from labelfree.data.io import atomic_path
     from labelfree.pipeline import machine_info
-    parts = {'check_sync': [sys.executable, 'tools/check_sync.py'], 'nbdev_test': [str(BIN / 'nbdev_test')],
-             'pytest_fast': [str(BIN / 'pytest'), '-q', '-m', 'not slow', 'tests/']}
-    if not only_fast: parts['pytest_slow'] = [str(BIN / 'pytest'), '-q', '-m', 'slow', 'tests/']
+    make = ['make', '-s', f'VENV={Path(sys.executable).parent.parent}']
+    parts = {'check_sync': [*make, 'check-sync'], 'nbdev_test': [*make, 'test-notebooks'], 'pytest_fast': [*make, 'test-fast']}
+    if not only_fast: parts['pytest_slow'] = [*make, 'test-slow']
     res = {}
     for name, cmd in parts.items():
         res[name] = timed(cmd)

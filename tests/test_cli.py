@@ -5,6 +5,9 @@ import subprocess
 import sys
 from pathlib import Path
 
+import pytest
+from run_cli import run_cli
+
 BIN = Path(sys.executable).parent
 
 
@@ -12,9 +15,6 @@ def test_samples_lists_every_sample():
     out = subprocess.run([str(BIN / 'labelfree'), 'samples'], capture_output=True, text=True, check=True).stdout
     for name in ('nuscenes-mini', 'semantickitti', 'kitti', 'icl-nuim', 'tum'):
         assert name in out
-
-
-import pytest
 
 
 @pytest.fixture(scope='module')
@@ -90,7 +90,8 @@ def test_unknown_command_fails():
 
 # --- issue 27: real datasets through `labels`, `predict` and `--export` into each benchmark's own format
 def run(*args):
-    return subprocess.run([str(BIN / 'labelfree'), *map(str, args)], capture_output=True, text=True, timeout=600)
+    "The command's entry point in-process (`run_cli`), as the console script calls it."
+    return run_cli(*args)
 
 
 def untrained_checkpoint(path, vocab, in_channels):

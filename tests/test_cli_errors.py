@@ -6,26 +6,14 @@ from pathlib import Path
 
 import numpy as np
 import pytest
+from run_cli import run_cli
 
 BIN = Path(sys.executable).parent
 
 
 def run(*args, env=None):
-    """The `labelfree` command's entry point (`labelfree.cli.main`, which the console script calls) run in this process,
-    with `env` added to the environment: exit status, stdout and stderr, as a subprocess would give them. In-process
-    saves each case the three seconds of a fresh interpreter importing torch; `test_console_script` checks the
-    installed command itself."""
-    import contextlib, io, os, traceback
-    from labelfree.cli import main
-    out, err, saved = io.StringIO(), io.StringIO(), dict(os.environ)
-    os.environ.update(env or {})
-    try:
-        with contextlib.redirect_stdout(out), contextlib.redirect_stderr(err):
-            try: rc = main([str(a) for a in args])
-            except SystemExit as e: rc = e.code if isinstance(e.code, int) else int(e.code is not None)     # argparse's refusals
-            except Exception: traceback.print_exc(); rc = 1                    # what the interpreter does with an uncaught one
-    finally: os.environ.clear(); os.environ.update(saved)
-    return subprocess.CompletedProcess(['labelfree', *map(str, args)], rc, out.getvalue(), err.getvalue())
+    "The command's entry point in-process (`run_cli`): saves each case the seconds of a fresh interpreter importing torch."
+    return run_cli(*args, env=env)
 
 
 def test_console_script(tmp_path):
