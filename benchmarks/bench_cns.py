@@ -23,6 +23,7 @@ interrupted or repeated bench computes only what is missing, and another held-ou
 without training them again; the JSON is rewritten after every run. Options: --only PART [PART ...], --seeds 0 1, --mixes 0 0.5 0.75 1, --set key=value ...
 """
 import argparse
+import functools
 import hashlib
 import json
 import statistics
@@ -85,12 +86,17 @@ class Setting:
             pl = load_pseudo_labels(lab / f'{scene_file_name(s.name)}.npz')
             self.train.append(prepare(s, pl, pl.features))
 
+    @functools.cached_property
+    def held_out_confusions(self) -> dict:
+        "The pseudo-labels' confusion matrices on the held-out rooms (labelled once, whoever asks first)."
+        from labelfree.evaluate import pseudo_label_confusions
+        return pseudo_label_confusions(self.val, self.clip, self.sam)
+
     def label_scores(self) -> dict:
         "Raw and refined pseudo-labels' mIoU on the held-out rooms and on the training rooms."
-        from labelfree.evaluate import pseudo_label_confusions
         from labelfree.labels import vote
         from labelfree.metrics import confusion, miou
-        h = pseudo_label_confusions(self.val, self.clip, self.sam)
+        h = self.held_out_confusions
         C = len(self.rooms.vocab)
         t = {k: np.zeros((C, C + 1), np.int64) for k in ('raw2d', 'ref2d', 'raw3d', 'ref3d')}
         for ts in self.train:
@@ -312,9 +318,8 @@ def levers_2d(seed=0):
 
 def _label_per_class(s: 'Setting') -> list:
     "Refined 2D pseudo-labels' per-class IoU (%) on the held-out rooms."
-    from labelfree.evaluate import pseudo_label_confusions
     from labelfree.metrics import iou
-    return [round(100 * float(x), 1) for x in iou(pseudo_label_confusions(s.val, s.clip, s.sam)['ref2d'])]
+    return [round(100 * float(x), 1) for x in iou(s.held_out_confusions['ref2d'])]
 
 
 def step_ratio(repeats: int = 30, device: str = 'cpu'):
