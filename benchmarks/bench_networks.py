@@ -5,7 +5,8 @@ many steps each network needs to pass its pseudo-labels, and what a step costs a
 2D network (DeepLabV3 on EfficientNet-Lite0, on the refined 2D pseudo-labels) or the 3D network (MinkUNet34, on the
 refined 3D pseudo-labels) alone, on the demo's rooms and pseudo-labels (cached by `bench_cns.Setting`), with the
 demo's optimiser, class balance and one-cycle schedule over `--steps`, and prints one JSON line per evaluation:
-held-out mIoU (the demo's held-out rooms) and mIoU on the first 8 training rooms, with seconds per step.
+held-out mIoU (the demo's held-out rooms) and mIoU on the first 8 training rooms, each with its per-class IoU, and
+seconds per step.
 `--labels gt` trains on the ground truth instead: the ceiling that the images (or points), the network and the
 steps allow, against which the pseudo-labels' cost can be read. `--augment` mirrors, rescales and colour-jitters the
 2D network's input (`labelfree.models.deeplab.augmented_forward`).
@@ -50,7 +51,7 @@ def main(argv=None):
     a = ap.parse_args(argv)
     from bench_cns import Setting
     from labelfree.core import IGNORE_INDEX
-    from labelfree.metrics import confusion, miou
+    from labelfree.metrics import confusion, iou, miou
     from labelfree.models.minkunet import single_blas_thread
     from labelfree.train.cns import class_weights, load_config
     torch.manual_seed(a.seed)
@@ -67,12 +68,12 @@ def main(argv=None):
     labels = [m for ts in S.train for m in (y[id(ts)] if a.net == '2d' else [y[id(ts)]])]
     w = class_weights(labels, C, a.class_balance) if a.class_balance > 0 else None
 
-    def score(scenes):
+    def confusions(scenes):
         net.eval(); cm = np.zeros((C, C + 1), np.int64)
         with torch.no_grad():
             for sc in scenes:
                 for gt, pred in predict(sc): cm += confusion(gt, pred, C)
-        return round(miou(cm), 2)
+        return cm
 
     @single_blas_thread
     def run():
@@ -85,7 +86,10 @@ def main(argv=None):
             if s in evals:
                 dt = time.perf_counter() - t0
                 rec = dict({k: (str(v) if isinstance(v, Path) else v) for k, v in vars(a).items()}, step=s,
-                           sec_per_step=round(dt / s, 3), held_out=score(S.val), train8=score([ts.scene for ts in S.train[:8]]))
+                           sec_per_step=round(dt / s, 3))
+                for name, cm in [('held_out', confusions(S.val)), ('train8', confusions([ts.scene for ts in S.train[:8]]))]:
+                    rec[name] = round(miou(cm), 2)
+                    rec[f'{name}_per_class'] = dict(zip(S.rooms.vocab.classes, (round(100 * float(x), 1) for x in iou(cm))))
                 print(json.dumps(rec), flush=True)
                 if a.out:
                     with open(a.out, 'a') as f: f.write(json.dumps(rec) + '\n')
