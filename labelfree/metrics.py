@@ -20,9 +20,12 @@ def confusion(gt, pred, n_classes: int) -> np.ndarray:
     keep = gt != IGNORE_INDEX
     gt, pred = gt[keep], pred[keep]
     bad = (gt < 0) | (gt >= n_classes) | ((pred < 0) | (pred >= n_classes)) & (pred != IGNORE_INDEX)
-    if bad.any(): raise ValueError(f"confusion: labels outside 0..{n_classes - 1} and {IGNORE_INDEX}, e.g. {np.unique(np.r_[gt[bad], pred[bad]])[:5]}")
+    if bad.any():
+        raise ValueError(f"confusion: labels outside 0..{n_classes - 1} and {IGNORE_INDEX}, e.g. "
+                         f"{np.unique(np.r_[gt[bad], pred[bad]])[:5]}")
     pred = np.where(pred == IGNORE_INDEX, n_classes, pred)
-    return np.bincount(gt.astype(np.int64) * (n_classes + 1) + pred, minlength=n_classes * (n_classes + 1)).reshape(n_classes, n_classes + 1)
+    return np.bincount(gt.astype(np.int64) * (n_classes + 1) + pred,
+                       minlength=n_classes * (n_classes + 1)).reshape(n_classes, n_classes + 1)
 
 def iou(conf: np.ndarray) -> np.ndarray:
     "Per-class IoU from a `confusion` matrix; NaN for classes absent from both ground truth and predictions."

@@ -24,11 +24,13 @@ def _pose(v: dict, where: str) -> np.ndarray:
     if 'world2cam' in v:
         try: T = np.asarray(v['world2cam'], np.float64)
         except (ValueError, TypeError): T = None
-        if T is None or T.shape != (4, 4) or not np.isfinite(T).all(): raise SceneError(f"{where}: field 'world2cam' must be a finite 4x4 matrix")
+        if T is None or T.shape != (4, 4) or not np.isfinite(T).all():
+            raise SceneError(f"{where}: field 'world2cam' must be a finite 4x4 matrix")
         return T
     if 'cam2world' in v:
         T = np.asarray(v['cam2world'], np.float64)
-        if T.shape != (4, 4) or not np.isfinite(T).all(): raise SceneError(f"{where}: field 'cam2world' must be a finite 4x4 matrix")
+        if T.shape != (4, 4) or not np.isfinite(T).all():
+            raise SceneError(f"{where}: field 'cam2world' must be a finite 4x4 matrix")
         return np.linalg.inv(T)
     raise SceneError(f"{where}: field 'world2cam' (or 'cam2world') is missing")
 
@@ -37,18 +39,22 @@ def load_custom(folder: Path) -> Scene:
     folder = Path(folder)
     cams = folder / 'cameras.json'
     info = read_json(cams)
-    if not isinstance(info, dict): raise SceneError(f"{cams}: must hold a JSON object (with 'vocabulary', 'points', 'views'), not a {type(info).__name__}")
+    if not isinstance(info, dict):
+        raise SceneError(f"{cams}: must hold a JSON object (with 'vocabulary', 'points', 'views'), not a "
+                         f"{type(info).__name__}")
     if not isinstance(info.get('views', []), list) or not info.get('views'):
         raise SceneError(f"{cams}: field 'views' must be a non-empty list of views")
     vname = info.get('vocabulary')
-    if vname not in VOCABULARIES: raise SceneError(f"{cams}: field 'vocabulary' must be one of {list(VOCABULARIES)}, got {vname!r}")
+    if vname not in VOCABULARIES:
+        raise SceneError(f"{cams}: field 'vocabulary' must be one of {list(VOCABULARIES)}, got {vname!r}")
     vocab = VOCABULARIES[vname]
     ply = read_ply(folder / info.get('points', 'points.ply'))
-    if not {'x', 'y', 'z'} <= ply.keys(): raise SceneError(f"{folder / 'points.ply'}: vertex properties x, y, z are required")
+    if not {'x', 'y', 'z'} <= ply.keys():
+        raise SceneError(f"{folder / 'points.ply'}: vertex properties x, y, z are required")
     has = lambda *k: set(k) <= ply.keys()
     points = Points(np.stack([ply['x'], ply['y'], ply['z']], 1),
-                    colors=np.stack([ply['red'], ply['green'], ply['blue']], 1) if has('red', 'green', 'blue') else None,
-                    intensity=ply.get('intensity'), labels=ply.get('label'), instances=ply.get('instance'),
+                    colors=np.stack([ply['red'], ply['green'], ply['blue']], 1) if has('red', 'green', 'blue')
+                    else None, intensity=ply.get('intensity'), labels=ply.get('label'), instances=ply.get('instance'),
                     source=str(folder / info.get('points', 'points.ply')))
     views = []
     for i, v in enumerate(info.get('views', [])):
@@ -57,9 +63,11 @@ def load_custom(folder: Path) -> Scene:
             if key not in v: raise SceneError(f"{where}: field '{key}' is missing")
         opt = lambda key: read_image(folder / v[key]) if v.get(key) else None
         try: K = np.asarray(v['K'], np.float64)
-        except (ValueError, TypeError): raise SceneError(f"{where}: field 'K' must be a 3x3 matrix of numbers, got {v['K']!r}") from None
+        except (ValueError, TypeError):
+            raise SceneError(f"{where}: field 'K' must be a 3x3 matrix of numbers, got {v['K']!r}") from None
         try: depth_scale = float(v.get('depth_scale', 1000.0))
-        except (ValueError, TypeError): raise SceneError(f"{where}: field 'depth_scale' must be a number, got {v.get('depth_scale')!r}") from None
+        except (ValueError, TypeError):
+            raise SceneError(f"{where}: field 'depth_scale' must be a number, got {v.get('depth_scale')!r}") from None
         views.append(View(read_image(folder / v['image']), K, _pose(v, where),
                           depth=opt('depth'), depth_scale=depth_scale,
                           labels=opt('labels'), instances=opt('instances'),
@@ -83,7 +91,8 @@ def write_custom(scene: Scene, folder: Path, image_ext: str = 'png') -> Path:
         props = dict(x=p.xyz[:, 0], y=p.xyz[:, 1], z=p.xyz[:, 2])
         if p.colors is not None: props.update(red=p.colors[:, 0], green=p.colors[:, 1], blue=p.colors[:, 2])
         if p.intensity is not None: props['intensity'] = p.intensity
-        if p.labels is not None: props['label'] = p.labels.astype(np.uint8 if p.labels.max(initial=0) <= 255 else np.int32)
+        if p.labels is not None:
+            props['label'] = p.labels.astype(np.uint8 if p.labels.max(initial=0) <= 255 else np.int32)
         if p.instances is not None: props['instance'] = p.instances.astype(np.int32)
         write_ply(tmp / 'points.ply', **props)
         views = []
@@ -97,7 +106,8 @@ def write_custom(scene: Scene, folder: Path, image_ext: str = 'png') -> Path:
             if v.labels is not None:
                 e['labels'] = f'labels/{stem}.png'; Image.fromarray(v.labels.astype(np.uint8)).save(tmp / e['labels'])
             if v.instances is not None:
-                e['instances'] = f'instances/{stem}.png'; Image.fromarray(v.instances.astype(np.uint16)).save(tmp / e['instances'])
+                e['instances'] = f'instances/{stem}.png'
+                Image.fromarray(v.instances.astype(np.uint16)).save(tmp / e['instances'])
             views.append(e)
         info = dict(format=FORMAT, name=scene.name, vocabulary=scene.vocab.name, points='points.ply',
                     meta=_jsonable(scene.meta), views=views)
@@ -122,5 +132,6 @@ class CustomDataset(SceneDataset):
         cams = self.root / self.names[0] / 'cameras.json'
         info = read_json(cams)
         name = info.get('vocabulary') if isinstance(info, dict) else None
-        if name not in VOCABULARIES: raise SceneError(f"{cams}: field 'vocabulary' must be one of {list(VOCABULARIES)}, got {name!r}")
+        if name not in VOCABULARIES:
+            raise SceneError(f"{cams}: field 'vocabulary' must be one of {list(VOCABULARIES)}, got {name!r}")
         return VOCABULARIES[name]

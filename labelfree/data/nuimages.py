@@ -42,7 +42,8 @@ class NuImages(SceneDataset):
 
     def _class_of(self, category_token: str) -> int:
         name = self.nuim.get('category', category_token)['name']
-        if name not in _RAW: raise SceneError(f"{self.root / self.version / 'category.json'}: unknown category {name!r}")
+        if name not in _RAW:
+            raise SceneError(f"{self.root / self.version / 'category.json'}: unknown category {name!r}")
         return int(NUSCENES16.map_raw(np.array([_RAW[name]]))[0])
 
     def load(self, token: str) -> Scene:
@@ -59,7 +60,8 @@ class NuImages(SceneDataset):
             if a['mask'] is None: continue
             m = mask_decode(a['mask']) == 1
             if m.shape != labels.shape:
-                raise SceneError(f"{self.root / self.version / 'object_ann.json'}: mask of {a['token']} is {m.shape[::-1]}, image {sd['filename']} is {labels.shape[::-1]}")
+                raise SceneError(f"{self.root / self.version / 'object_ann.json'}: mask of {a['token']} is "
+                                 f"{m.shape[::-1]}, image {sd['filename']} is {labels.shape[::-1]}")
             labels[m], inst[m] = self._class_of(a['category_token']), i
         cs = nuim.get('calibrated_sensor', sd['calibrated_sensor_token'])
         channel = nuim.get('sensor', cs['sensor_token'])['channel']
@@ -89,23 +91,26 @@ def write_nuimages_fixture(root: Path | str, version: str = 'v1.0-mini') -> Path
     road = np.zeros((H, W), bool); road[600:, :] = True
     car = np.zeros((H, W), bool); car[500:700, 200:600] = True
     ped = np.zeros((H, W), bool); ped[400:650, 1000:1060] = True
-    skip = ('noise', 'flat.other', 'flat.sidewalk', 'flat.terrain', 'static.manmade', 'static.other', 'static.vegetation')
+    skip = ('noise', 'flat.other', 'flat.sidewalk', 'flat.terrain', 'static.manmade', 'static.other',
+            'static.vegetation')
     names = [n for n in NUSCENES16.raw_names.values() if n not in skip]
     cat = {n: tok(f'cat_{n}') for n in names}
-    ann = lambda t, n, m, **kw: dict(token=tok(t), sample_data_token=tok('sd'), category_token=cat[n], attribute_tokens=[],
-                                     mask=_rle(m), **kw)
+    ann = lambda t, n, m, **kw: dict(token=tok(t), sample_data_token=tok('sd'), category_token=cat[n],
+                                     attribute_tokens=[], mask=_rle(m), **kw)
     tables = dict(
         attribute=[], category=[dict(token=cat[n], name=n, description='') for n in names],
         sensor=[dict(token=tok('sensor'), channel='CAM_FRONT', modality='camera')],
-        calibrated_sensor=[dict(token=tok('cs'), sensor_token=tok('sensor'), translation=[0, 0, 0], rotation=[1, 0, 0, 0],
-                                camera_intrinsic=info['cam2img'], camera_distortion=[0] * 5)],
-        ego_pose=[dict(token=tok('ep'), translation=[0, 0, 0], rotation=[1, 0, 0, 0], timestamp=1, rotation_rate=[0, 0, 0],
-                       acceleration=[0, 0, 0], speed=0)],
-        log=[dict(token=tok('log'), logfile='', vehicle='n015', date_captured='2018-07-24', location='singapore-onenorth')],
+        calibrated_sensor=[dict(token=tok('cs'), sensor_token=tok('sensor'), translation=[0, 0, 0],
+                                rotation=[1, 0, 0, 0], camera_intrinsic=info['cam2img'], camera_distortion=[0] * 5)],
+        ego_pose=[dict(token=tok('ep'), translation=[0, 0, 0], rotation=[1, 0, 0, 0], timestamp=1,
+                       rotation_rate=[0, 0, 0], acceleration=[0, 0, 0], speed=0)],
+        log=[dict(token=tok('log'), logfile='', vehicle='n015', date_captured='2018-07-24',
+                  location='singapore-onenorth')],
         sample=[dict(token=tok('sample'), timestamp=1, log_token=tok('log'), key_camera_token=tok('sd'))],
-        sample_data=[dict(token=tok('sd'), sample_token=tok('sample'), ego_pose_token=tok('ep'), calibrated_sensor_token=tok('cs'),
-                          filename=f'samples/CAM_FRONT/{info["path"]}', fileformat='jpg', width=W, height=H, timestamp=1,
-                          is_key_frame=True, prev='', next='')],
+        sample_data=[dict(token=tok('sd'), sample_token=tok('sample'), ego_pose_token=tok('ep'),
+                          calibrated_sensor_token=tok('cs'),
+                          filename=f'samples/CAM_FRONT/{info["path"]}', fileformat='jpg', width=W, height=H,
+                          timestamp=1, is_key_frame=True, prev='', next='')],
         surface_ann=[ann('road', 'flat.driveable_surface', road)],
         object_ann=[ann('obj_car', 'vehicle.car', car, bbox=[200, 500, 600, 700]),
                     ann('obj_ped', 'human.pedestrian.adult', ped, bbox=[1000, 400, 1060, 650])])

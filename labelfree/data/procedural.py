@@ -45,12 +45,14 @@ def _legs(w, d, h, t, sem, inset=0.03, tone='alt'):
 
 # %% ../../nbs/02c_data.procedural.ipynb #78f2bffa
 def make_table(rng, sem=_CLS['table']):
-    "A procedural table: its (width, depth, height) footprint and its parts (boxes or cylinders of its class), from `rng`."
+    """A procedural table: its (width, depth, height) footprint and its parts (boxes or cylinders of its class),
+    from `rng`."""
     w, d, h = rng.uniform(1.0, 1.8), rng.uniform(0.7, 1.0), rng.uniform(0.72, 0.78)
     return (w, d, h), [_box(0, 0, h - 0.04, w, d, 0.04, sem)] + _legs(w, d, h - 0.04, 0.05, sem)
 
 def make_desk(rng):
-    "A procedural desk: its (width, depth, height) footprint and its parts (boxes or cylinders of its class), from `rng`."
+    """A procedural desk: its (width, depth, height) footprint and its parts (boxes or cylinders of its class),
+    from `rng`."""
     w, d, h = rng.uniform(1.1, 1.6), rng.uniform(0.6, 0.75), 0.74
     parts = [_box(0, 0, h - 0.03, w, d, 0.03, _CLS['desk']),
              _box(-w / 2 + 0.015, 0, 0, 0.03, d, h - 0.03, _CLS['desk'], tone='alt'),
@@ -59,35 +61,43 @@ def make_desk(rng):
     return (w, d, h), parts
 
 def make_chair(rng):
-    "A procedural chair: its (width, depth, height) footprint and its parts (boxes or cylinders of its class), from `rng`."
+    """A procedural chair: its (width, depth, height) footprint and its parts (boxes or cylinders of its class),
+    from `rng`."""
     w, d, seat = rng.uniform(0.42, 0.5), rng.uniform(0.42, 0.5), rng.uniform(0.43, 0.48)
     back = rng.uniform(0.35, 0.5)
     return (w, d, seat + back), [_box(0, 0, seat - 0.05, w, d, 0.05, _CLS['chair']),
-                                 _box(0, d / 2 - 0.02, seat, w, 0.04, back, _CLS['chair'])] + _legs(w, d, seat - 0.05, 0.035, _CLS['chair'], 0.01)
+                                 _box(0, d / 2 - 0.02, seat, w, 0.04, back,
+                                      _CLS['chair'])] + _legs(w, d, seat - 0.05, 0.035, _CLS['chair'], 0.01)
 
 def make_sofa(rng):
-    "A procedural sofa: its (width, depth, height) footprint and its parts (boxes or cylinders of its class), from `rng`."
+    """A procedural sofa: its (width, depth, height) footprint and its parts (boxes or cylinders of its class),
+    from `rng`."""
     w, d = rng.uniform(1.6, 2.4), rng.uniform(0.85, 0.95)
     s = _CLS['sofa']
     return (w, d, 0.85), [_box(0, 0, 0, w, d, 0.42, s), _box(0, d / 2 - 0.1, 0.42, w, 0.2, 0.43, s),
-                          _box(-w / 2 + 0.09, -0.1, 0.42, 0.18, d - 0.2, 0.2, s), _box(w / 2 - 0.09, -0.1, 0.42, 0.18, d - 0.2, 0.2, s)]
+                          _box(-w / 2 + 0.09, -0.1, 0.42, 0.18, d - 0.2, 0.2, s),
+                          _box(w / 2 - 0.09, -0.1, 0.42, 0.18, d - 0.2, 0.2, s)]
 
 def make_bed(rng):
-    "A procedural bed: its (width, depth, height) footprint and its parts (boxes or cylinders of its class), from `rng`."
+    """A procedural bed: its (width, depth, height) footprint and its parts (boxes or cylinders of its class),
+    from `rng`."""
     w, d = rng.uniform(1.4, 1.9), rng.uniform(2.0, 2.2)
     b = _CLS['bed']
     return (w, d, 1.0), [_box(0, 0, 0, w, d, 0.4, b), _box(0, -0.03, 0.4, w - 0.06, d - 0.1, 0.2, b, tone='alt'),
                          _box(0, d / 2 - 0.03, 0, w, 0.06, 1.0, b)]
 
 def make_cabinet(rng, h=None):
-    "A procedural cabinet: its (width, depth, height) footprint and its parts (boxes or cylinders of its class), from `rng`."
+    """A procedural cabinet: its (width, depth, height) footprint and its parts (boxes or cylinders of its class),
+    from `rng`."""
     w, d, h = rng.uniform(0.6, 1.2), rng.uniform(0.4, 0.6), h or rng.uniform(0.8, 1.9)
     c = _CLS['cabinet']
-    return (w, d, h), [_box(0, 0, 0, w, d, h, c), _box(-0.06, -d / 2 - 0.01, h * 0.45, 0.03, 0.02, 0.15, c, tone='metal'),
+    return (w, d, h), [_box(0, 0, 0, w, d, h, c),
+                       _box(-0.06, -d / 2 - 0.01, h * 0.45, 0.03, 0.02, 0.15, c, tone='metal'),
                        _box(0.06, -d / 2 - 0.01, h * 0.45, 0.03, 0.02, 0.15, c, tone='metal')]
 
 def make_bookshelf(rng):
-    "A procedural bookshelf: its (width, depth, height) footprint and its parts (boxes or cylinders of its class), from `rng`."
+    """A procedural bookshelf: its (width, depth, height) footprint and its parts (boxes or cylinders of its class),
+    from `rng`."""
     w, d, h = rng.uniform(0.8, 1.2), rng.uniform(0.3, 0.36), rng.uniform(1.6, 2.0)
     b, t = _CLS['bookshelf'], 0.025
     parts = [_box(-w / 2 + t / 2, 0, 0, t, d, h, b), _box(w / 2 - t / 2, 0, 0, t, d, h, b),
@@ -99,12 +109,15 @@ def make_bookshelf(rng):
             x = -w / 2 + t
             while x < w / 2 - t - 0.05:
                 bw = rng.uniform(0.02, 0.05)
-                if rng.random() < 0.8: parts.append(_box(x + bw / 2, 0.02, z + t, bw, d * 0.75, rng.uniform(0.15, 0.25), IGNORE_INDEX, tone='any'))
+                if rng.random() < 0.8:
+                    parts.append(_box(x + bw / 2, 0.02, z + t, bw, d * 0.75, rng.uniform(0.15, 0.25), IGNORE_INDEX,
+                                      tone='any'))
                 x += bw + 0.003
     return (w, d, h), parts
 
 def make_counter(rng, with_sink=True):
-    "A procedural counter: its (width, depth, height) footprint and its parts (boxes or cylinders of its class), from `rng`."
+    """A procedural counter: its (width, depth, height) footprint and its parts (boxes or cylinders of its class),
+    from `rng`."""
     w, d, h = rng.uniform(1.5, 2.5), 0.6, 0.9
     parts = [_box(0, 0, 0, w, d, h - 0.04, _CLS['cabinet'], sub=1), _box(0, 0, h - 0.04, w, d, 0.04, _CLS['counter'])]
     if with_sink: parts += _sink_parts(rng.uniform(-w / 2 + 0.4, w / 2 - 0.4), h, sub=2)
@@ -114,38 +127,46 @@ def _sink_parts(x, top, sub):
     "A basin sitting in a counter top at height `top`: a rim of four walls and a floor, 0.15 deep."
     s, sx, sy, t = _CLS['sink'], 0.5, 0.4, 0.03
     return [_box(x, 0, top - 0.15, sx, sy, 0.02, s, sub=sub), _box(x - sx / 2, 0, top - 0.15, t, sy, 0.17, s, sub=sub),
-            _box(x + sx / 2, 0, top - 0.15, t, sy, 0.17, s, sub=sub), _box(x, -sy / 2, top - 0.15, sx, t, 0.17, s, sub=sub),
-            _box(x, sy / 2, top - 0.15, sx, t, 0.17, s, sub=sub)]
+            _box(x + sx / 2, 0, top - 0.15, t, sy, 0.17, s, sub=sub),
+            _box(x, -sy / 2, top - 0.15, sx, t, 0.17, s, sub=sub), _box(x, sy / 2, top - 0.15, sx, t, 0.17, s, sub=sub)]
 
 def make_vanity(rng):
-    "A procedural vanity: its (width, depth, height) footprint and its parts (boxes or cylinders of its class), from `rng`."
+    """A procedural vanity: its (width, depth, height) footprint and its parts (boxes or cylinders of its class),
+    from `rng`."""
     w, d, h = rng.uniform(0.7, 1.0), 0.5, 0.85
-    return (w, d, h), [_box(0, 0, 0, w, d, h - 0.03, _CLS['cabinet']), _box(0, 0, h - 0.03, w, d, 0.03, _CLS['counter'], sub=1)] + _sink_parts(0, h, sub=2)
+    return (w, d, h), [_box(0, 0, 0, w, d, h - 0.03, _CLS['cabinet']),
+                       _box(0, 0, h - 0.03, w, d, 0.03, _CLS['counter'], sub=1)] + _sink_parts(0, h, sub=2)
 
 def make_toilet(rng):
-    "A procedural toilet: its (width, depth, height) footprint and its parts (boxes or cylinders of its class), from `rng`."
+    """A procedural toilet: its (width, depth, height) footprint and its parts (boxes or cylinders of its class),
+    from `rng`."""
     t = _CLS['toilet']
     return (0.42, 0.68, 0.8), [_box(0, -0.06, 0, 0.38, 0.55, 0.4, t), _box(0, 0.24, 0.4, 0.42, 0.2, 0.4, t),
                                _box(0, -0.08, 0.4, 0.4, 0.5, 0.03, t, tone='alt')]
 
 def make_bathtub(rng):
-    "A procedural bathtub: its (width, depth, height) footprint and its parts (boxes or cylinders of its class), from `rng`."
+    """A procedural bathtub: its (width, depth, height) footprint and its parts (boxes or cylinders of its class),
+    from `rng`."""
     w, d, h, t = rng.uniform(1.5, 1.7), 0.75, 0.55, 0.08
     b = _CLS['bathtub']
     parts = [_box(0, 0, 0, w, d, 0.1, b), _box(-w / 2 + t / 2, 0, 0, t, d, h, b), _box(w / 2 - t / 2, 0, 0, t, d, h, b),
              _box(0, -d / 2 + t / 2, 0, w, t, h, b), _box(0, d / 2 - t / 2, 0, w, t, h, b)]
     if rng.random() < 0.8:   # a shower curtain hanging along the open side: its own instance
-        parts.append(_box(-w * 0.2, -d / 2 + 0.02, h + 0.05, w * 0.6, 0.02, 1.4, _CLS['shower curtain'], sub=1, tone='any'))
+        parts.append(_box(-w * 0.2, -d / 2 + 0.02, h + 0.05, w * 0.6, 0.02, 1.4, _CLS['shower curtain'], sub=1,
+                          tone='any'))
     return (w, d, 2.0), parts
 
 def make_refrigerator(rng):
-    "A procedural refrigerator: its (width, depth, height) footprint and its parts (boxes or cylinders of its class), from `rng`."
+    """A procedural refrigerator: its (width, depth, height) footprint and its parts (boxes or cylinders of its class),
+    from `rng`."""
     w, d, h = rng.uniform(0.6, 0.8), 0.7, rng.uniform(1.6, 1.9)
     r = _CLS['refrigerator']
-    return (w, d, h), [_box(0, 0, 0, w, d, h, r), _box(w / 2 - 0.08, -d / 2 - 0.02, h * 0.5, 0.03, 0.04, 0.4, r, tone='metal')]
+    return (w, d, h), [_box(0, 0, 0, w, d, h, r),
+                       _box(w / 2 - 0.08, -d / 2 - 0.02, h * 0.5, 0.03, 0.04, 0.4, r, tone='metal')]
 
 def make_otherfurniture(rng):
-    "A procedural otherfurniture: its (width, depth, height) footprint and its parts (boxes or cylinders of its class), from `rng`."
+    """A procedural otherfurniture: its (width, depth, height)
+    footprint and its parts (boxes or cylinders of its class), from `rng`."""
     o = _CLS['otherfurniture']
     kind = rng.integers(3)
     if kind == 0:   # a stool / ottoman
@@ -167,8 +188,8 @@ ROOM_TYPES = {
     'office':   dict(wall=['desk', 'desk', 'bookshelf', 'cabinet'], free=['table', 'otherfurniture'], chairs_at='desk'),
 }
 MAKERS = dict(table=make_table, desk=make_desk, chair=make_chair, sofa=make_sofa, bed=make_bed, cabinet=make_cabinet,
-              bookshelf=make_bookshelf, counter=make_counter, vanity=make_vanity, toilet=make_toilet, bathtub=make_bathtub,
-              refrigerator=make_refrigerator, otherfurniture=make_otherfurniture)
+              bookshelf=make_bookshelf, counter=make_counter, vanity=make_vanity, toilet=make_toilet,
+              bathtub=make_bathtub, refrigerator=make_refrigerator, otherfurniture=make_otherfurniture)
 
 # Material palettes, shared across classes on purpose: colour alone must not reveal the class.
 PALETTES = {
@@ -233,7 +254,8 @@ class Room:
         "Whether footprint (x0, y0, x1, y1) lies in the room and clear of every placed footprint."
         x0, y0, x1, y1 = fp
         if x0 < -1e-9 or y0 < -1e-9 or x1 > self.size[0] + 1e-9 or y1 > self.size[1] + 1e-9: return False
-        return all(x1 + margin <= a or a1 + margin <= x0 or y1 + margin <= b or b1 + margin <= y0 for a, b, a1, b1, _ in self.footprints)
+        return all(x1 + margin <= a or a1 + margin <= x0 or y1 + margin <= b or b1 + margin <= y0
+                   for a, b, a1, b1, _ in self.footprints)
 
 # %% ../../nbs/02c_data.procedural.ipynb #ec3fede3
 WALLS = 4   # 0: y = 0, 1: x = Lx, 2: y = Ly, 3: x = 0
@@ -241,7 +263,8 @@ WALLS = 4   # 0: y = 0, 1: x = Lx, 2: y = Ly, 3: x = 0
 def _wall_frame(room, wall, s, depth):
     "Origin and quarter turns that put an object's back (+y) against `wall`, `s` metres along it."
     Lx, Ly, _ = room.size
-    return [((s, depth / 2, 0), 2), ((Lx - depth / 2, s, 0), 3), ((s, Ly - depth / 2, 0), 0), ((depth / 2, s, 0), 1)][wall]
+    return [((s, depth / 2, 0), 2), ((Lx - depth / 2, s, 0), 3), ((s, Ly - depth / 2, 0), 0),
+            ((depth / 2, s, 0), 1)][wall]
 
 def _wall_len(room, wall): return room.size[0] if wall in (0, 2) else room.size[1]
 
@@ -295,9 +318,11 @@ def make_room(rng: np.random.Generator, room_type: str) -> Room:
     walls = rng.permutation(WALLS)
     spans = []
     dw = 0.9; sd = rng.uniform(dw / 2 + 0.2, _wall_len(room, walls[0]) - dw / 2 - 0.2)
-    room.add([_box(0, 0, 0, dw, 0.04, 2.05, _CLS['door']), _box(0.35, -0.04, 1.0, 0.12, 0.04, 0.03, _CLS['door'], tone='metal')],
+    room.add([_box(0, 0, 0, dw, 0.04, 2.05, _CLS['door']),
+              _box(0.35, -0.04, 1.0, 0.12, 0.04, 0.03, _CLS['door'], tone='metal')],
              rng, *_wall_frame(room, walls[0], sd, 0.04))
-    room.footprints.append(_footprint(_wall_frame(room, walls[0], sd, 1.0)[0], dw + 0.2, 1.0, _wall_frame(room, walls[0], sd, 1.0)[1]) + (2.05,))
+    room.footprints.append(_footprint(_wall_frame(room, walls[0], sd, 1.0)[0], dw + 0.2, 1.0,
+                                      _wall_frame(room, walls[0], sd, 1.0)[1]) + (2.05,))
     spans.append((walls[0], sd - dw / 2, sd + dw / 2, 0.0))
     ww = rng.uniform(1.0, 1.6); sw = rng.uniform(ww / 2 + 0.6, _wall_len(room, walls[1]) - ww / 2 - 0.6)
     sill, wh = rng.uniform(0.8, 1.0), rng.uniform(1.0, 1.3)
@@ -307,7 +332,8 @@ def make_room(rng: np.random.Generator, room_type: str) -> Room:
         cw, top = rng.uniform(0.3, 0.5), min(sill + wh + 0.15, H - 0.05)
         origin, turns = _wall_frame(room, walls[1], sw, 0.16)               # hanging 6-10 cm in front of the wall
         for side in (-1, 1):
-            room.add([_box(side * (ww / 2 + cw / 2 - 0.1), 0, 0.05, cw, 0.04, top - 0.05, _CLS['curtain'])], rng, origin, turns)
+            room.add([_box(side * (ww / 2 + cw / 2 - 0.1), 0, 0.05, cw, 0.04, top - 0.05, _CLS['curtain'])], rng,
+                     origin, turns)
         # the curtains' whole width, from the wall out, is kept free of furniture
         room.footprints.append(_footprint(origin, ww + 2 * cw, 0.16, turns) + (top,))
     # furniture
@@ -391,11 +417,13 @@ def trajectory(rng, room: Room, n_views: int) -> list[np.ndarray]:
     poses = []
     for a in phase + np.linspace(0, 2 * np.pi, n_views, endpoint=False):
         for _ in range(20):
-            eye = np.array([Lx / 2 + ax * np.cos(a), Ly / 2 + ay * np.sin(a), rng.uniform(1.35, 1.65)]) + rng.normal(0, 0.08, 3)
+            eye = np.array([Lx / 2 + ax * np.cos(a), Ly / 2 + ay * np.sin(a),
+                            rng.uniform(1.35, 1.65)]) + rng.normal(0, 0.08, 3)
             if not any((lo <= eye).all() and (eye <= hi).all() for lo, hi in boxes): break
             a += 0.05
         # look across the room, past its centre, downwards
-        target = np.array([Lx / 2 - 0.5 * ax * np.cos(a), Ly / 2 - 0.5 * ay * np.sin(a), rng.uniform(0.4, 0.9)]) + rng.normal(0, 0.25, 3) * [1, 1, 0]
+        target = np.array([Lx / 2 - 0.5 * ax * np.cos(a), Ly / 2 - 0.5 * ay * np.sin(a),
+                           rng.uniform(0.4, 0.9)]) + rng.normal(0, 0.25, 3) * [1, 1, 0]
         poses.append(look_at(eye, target, rng.normal(0, 0.04)))
     return poses
 
@@ -456,7 +484,8 @@ def sample_points(room: Room, rng, points_per_m2: float = 1000.0, eps: float = 0
         lo, hi = p.center - p.size / 2 - eps, p.center + p.size / 2 + eps
         keep &= ~(((xyz > lo) & (xyz < hi)).all(1) & (part != i))
     xyz, part = xyz[keep], part[keep]
-    col = np.array(room.colors)[part] * _shade(_face_normals(xyz, room, part), [(np.array([0.27, 0.18, 0.95]), 0.5)])[:, None]
+    col = np.array(room.colors)[part] * _shade(_face_normals(xyz, room, part),
+                                               [(np.array([0.27, 0.18, 0.95]), 0.5)])[:, None]
     return (xyz.astype(np.float32), np.array([p.sem for p in room.parts])[part], np.array(room.inst)[part],
             (np.clip(col, 0, 1) * 255).round().astype(np.uint8))
 
@@ -480,11 +509,13 @@ def make_scene(seed: int = 0, index: int = 0, n_views: int = 20, width: int = 32
     poses = trajectory(rng, room, n_views)
     frames = render(room, poses, K, width, height, rng)
     views = [View(fr['image'], K, T, depth=np.round(fr['depth'] * 1000).astype(np.uint16), depth_scale=1000.0,
-                  labels=fr['labels'], instances=fr['instances'], name=f'{i:06d}') for i, (fr, T) in enumerate(zip(frames, poses))]
+                  labels=fr['labels'], instances=fr['instances'], name=f'{i:06d}')
+             for i, (fr, T) in enumerate(zip(frames, poses))]
     xyz, sem, inst, col = sample_points(room, rng, points_per_m2)
     meta = dict(generator='labelfree.data.procedural', seed=seed, index=index, room_type=rtype,
                 room_size=room.size.round(3).tolist(), n_parts=len(room.parts), n_instances=room.n_inst, min_depth=0.1)
-    return Scene(f'proc{seed:04d}_{index:03d}', Points(xyz, colors=col, labels=sem, instances=inst), views, SCANNET20, meta)
+    return Scene(f'proc{seed:04d}_{index:03d}', Points(xyz, colors=col, labels=sem, instances=inst), views, SCANNET20,
+                 meta)
 
 # %% ../../nbs/02c_data.procedural.ipynb #22280b59
 GENERATOR_VERSION = 2
@@ -501,7 +532,8 @@ class ProceduralScenes(SceneDataset):
                  points_per_m2: float = 1000.0, cache_dir: Path | str | None = None, cache: bool = True):
         self.params = dict(seed=seed, n_views=n_views, width=width, height=height, points_per_m2=points_per_m2)
         self.n_scenes, self.cache = n_scenes, cache
-        key = hashlib.sha1(json.dumps(dict(self.params, version=GENERATOR_VERSION), sort_keys=True).encode()).hexdigest()[:10]
+        key = hashlib.sha1(json.dumps(dict(self.params, version=GENERATOR_VERSION),
+                                      sort_keys=True).encode()).hexdigest()[:10]
         super().__init__(Path(cache_dir or default_cache_dir() / 'procedural') / f'seed{seed}-{key}')
     @property
     def names(self) -> list[str]: return [f'proc{self.params["seed"]:04d}_{i:03d}' for i in range(self.n_scenes)]
@@ -514,7 +546,8 @@ class ProceduralScenes(SceneDataset):
         if self.cache: write_custom(scene, folder)
         return scene
     def generate(self, n_workers: int = 2, on_scene=None) -> int:
-        "Generate and cache the scenes not cached yet, in `n_workers` processes (`on_scene(name)` after each, cached ones included); returns how many were made."
+        """Generate and cache the scenes not cached yet, in `n_workers` processes (`on_scene(name)` after each,
+        cached ones included); returns how many were made."""
         if not self.cache: raise ValueError(f"{self!r}: generate() fills the cache, and this dataset has cache=False")
         todo = [n for n in self.names if not (self.root / n / 'cameras.json').exists()]
         for n in self.names:
@@ -526,10 +559,12 @@ class ProceduralScenes(SceneDataset):
                 if on_scene: on_scene(n)
             return len(todo)
         import concurrent.futures as cf, multiprocessing as mp
-        import importlib          # the job by its module's name, so that a spawned worker finds it (also when this runs in a notebook)
+        # the job by its module's name, so that a spawned worker finds it (also when this runs in a notebook)
+        import importlib
         job = importlib.import_module('labelfree.data.procedural')._make_and_write
         p = self.params
-        # spawned, not forked: the parent may hold thread pools (torch, OpenMP) that a forked child would inherit half-initialised
+        # spawned, not forked: the parent may hold thread pools (torch, OpenMP) that a forked child would inherit
+        # half-initialised
         with cf.ProcessPoolExecutor(n_workers, mp_context=mp.get_context('spawn')) as ex:
             jobs = {ex.submit(job, self.root / n, p['seed'], self.names.index(n), p['n_views'], p['width'], p['height'],
                               p['points_per_m2']): n for n in todo}

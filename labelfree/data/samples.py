@@ -20,7 +20,8 @@ __all__ = ['SAMPLES', 'sample_dir', 'load_nuscenes_sample', 'load_kitti_sample',
 
 # %% ../../nbs/02h_data.samples.ipynb #d8055891
 SAMPLES = {
-    'nuscenes-mini': 'nuScenes v1.0-mini scene-0061: one LIDAR_TOP sweep, six cameras, calibration, 69 boxes (no lidarseg labels)',
+    'nuscenes-mini': 'nuScenes v1.0-mini scene-0061: one LIDAR_TOP sweep, six cameras, calibration, 69 boxes (no '
+                     'lidarseg labels)',
     'semantickitti': 'SemanticKITTI sequence 00 frame 0: one HDL-64 scan with point labels (no image)',
     'kitti': 'KITTI 3D object frame 000008: a scan cropped to the left colour camera, the image, calibration, boxes',
     'icl-nuim': 'ICL-NUIM living room: five RGB-D frames with ground-truth poses',
@@ -95,8 +96,10 @@ def load_icl_nuim_sample() -> Scene:
     cam = read_json(root / 'camera_primesense.json')
     K = np.array(cam['intrinsic_matrix'], np.float64).reshape(3, 3).T     # stored column-major
     poses = read_trajectory_log(root / 'trajectory.log')
-    views = [View(read_image(root / f'color/{i:05d}.jpg'), K, np.linalg.inv(T), depth=read_image(root / f'depth/{i:05d}.png'),
-                  depth_scale=1000.0, name=f'{i:05d}', source=str(root / f'color/{i:05d}.jpg')) for i, T in enumerate(poses)]
+    views = [View(read_image(root / f'color/{i:05d}.jpg'), K, np.linalg.inv(T),
+                  depth=read_image(root / f'depth/{i:05d}.png'),
+                  depth_scale=1000.0, name=f'{i:05d}', source=str(root / f'color/{i:05d}.jpg'))
+             for i, T in enumerate(poses)]
     return _rgbd_scene('icl-nuim/living-room', views)
 
 def load_tum_sample() -> Scene:

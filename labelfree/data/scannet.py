@@ -44,14 +44,16 @@ class ScanNet(SceneDataset):
     def __init__(self, root: Path | str, split: str | None = None, frame_skip: int = 10, max_frames: int | None = None):
         super().__init__(root)
         self.split, self.frame_skip, self.max_frames = split, frame_skip, max_frames
-        if not (self.root / 'scans').is_dir(): raise SceneError(f"{self.root / 'scans'}: ScanNet 'scans' folder not found")
+        if not (self.root / 'scans').is_dir():
+            raise SceneError(f"{self.root / 'scans'}: ScanNet 'scans' folder not found")
 
     @property
     def names(self) -> list[str]:
         if self.split is None:
             return sorted(p.name for p in (self.root / 'scans').iterdir() if p.name.startswith('scene'))
         f = self.root / f'scannetv2_{self.split}.txt'
-        if not f.exists(): raise SceneError(f"{f}: split list not found (get it from the ScanNet repository's Tasks/Benchmark folder)")
+        if not f.exists():
+            raise SceneError(f"{f}: split list not found (get it from the ScanNet repository's Tasks/Benchmark folder)")
         return [l.strip() for l in f.read_text().splitlines() if l.strip()]
 
     def load(self, name: str) -> Scene:
@@ -65,7 +67,8 @@ class ScanNet(SceneDataset):
             raw = read_ply(lab_file)
             if 'label' not in raw: raise SceneError(f"{lab_file}: vertex property 'label' is missing")
             if len(raw['label']) != len(xyz):
-                raise SceneError(f"{lab_file}: {len(raw['label'])} labels for {len(xyz)} vertices in {name}_vh_clean_2.ply")
+                raise SceneError(f"{lab_file}: {len(raw['label'])} labels for {len(xyz)} vertices in "
+                                 f"{name}_vh_clean_2.ply")
             labels = SCANNET20.map_raw(raw['label'].astype(np.int64), source=str(lab_file))
         points = Points(xyz, colors=rgb, labels=labels, instances=_instances(scan, name, len(xyz)),
                         source=str(scan / f'{name}_vh_clean_2.ply'))
@@ -89,7 +92,8 @@ class ScanNet(SceneDataset):
         return views, dropped
 
 # %% ../../nbs/02d_data.scannet.ipynb #22509e8b
-def write_scannet_scan(scene: Scene, root: Path, name: str = 'scene0000_00', color_scale: int = 2, lost: tuple = ()) -> Path:
+def write_scannet_scan(scene: Scene, root: Path, name: str = 'scene0000_00', color_scale: int = 2,
+                       lost: tuple = ()) -> Path:
     "Write `scene` in ScanNet's layout under `root/scans/name` (a fixture writer for tests and tutorials)."
     scan = Path(root) / 'scans' / name
     for d in ('color', 'depth', 'pose', 'intrinsic'): (scan / d).mkdir(parents=True, exist_ok=True)
@@ -101,7 +105,8 @@ def write_scannet_scan(scene: Scene, root: Path, name: str = 'scene0000_00', col
     write_ply(scan / f'{name}_vh_clean_2.ply', **cols, red=p.colors[:, 0], green=p.colors[:, 1], blue=p.colors[:, 2])
     write_ply(scan / f'{name}_vh_clean_2.labels.ply', **cols, label=nyu40)
     (scan / f'{name}_vh_clean_2.0.010000.segs.json').write_text(json.dumps({'segIndices': p.instances.tolist()}))
-    groups = [{'objectId': int(k) - 1, 'segments': [int(k)], 'label': 'object'} for k in np.unique(p.instances) if k > 0]
+    groups = [{'objectId': int(k) - 1, 'segments': [int(k)], 'label': 'object'} for k in np.unique(p.instances)
+              if k > 0]
     (scan / f'{name}.aggregation.json').write_text(json.dumps({'segGroups': groups}))
     K = scene.views[0].K
     Kc = np.diag([color_scale, color_scale, 1.0]) @ K
@@ -109,7 +114,8 @@ def write_scannet_scan(scene: Scene, root: Path, name: str = 'scene0000_00', col
     np.savetxt(scan / 'intrinsic' / 'intrinsic_color.txt', np.pad(Kc, ((0, 1), (0, 1))) + np.diag([0, 0, 0, 1.0]))
     for i, v in enumerate(scene.views):
         H, W = v.hw
-        Image.fromarray(v.image).resize((W * color_scale, H * color_scale), Image.BILINEAR).save(scan / 'color' / f'{i}.jpg', quality=95)
+        Image.fromarray(v.image).resize((W * color_scale, H * color_scale),
+                                        Image.BILINEAR).save(scan / 'color' / f'{i}.jpg', quality=95)
         Image.fromarray(v.depth.astype(np.uint16)).save(scan / 'depth' / f'{i}.png')
         np.savetxt(scan / 'pose' / f'{i}.txt', np.full((4, 4), -np.inf) if i in lost else v.cam2world)
     return scan

@@ -41,24 +41,29 @@ def is_frozen(module: nn.Module) -> bool:
 
 # %% ../../nbs/10_vfm.base.ipynb #d4cba6e8
 class DenseLabeler(Protocol):
-    "What a dense labeler (MaskCLIP, simulated CLIP) provides: a name, a vocabulary and per-pixel class logits for a view."
+    """What a dense labeler (MaskCLIP, simulated CLIP) provides: a name,
+    a vocabulary and per-pixel class logits for a view."""
     name: str
     def __call__(self, scene: Scene, i: int) -> np.ndarray: ...
 
 class RegionSource(Protocol):
-    "What a region source (SAM, SLIC, simulated SAM) provides: a name and a view's masks, inside which labels are refined."
+    """What a region source (SAM, SLIC, simulated SAM) provides: a name and a view's masks,
+    inside which labels are refined."""
     name: str
     def __call__(self, scene: Scene, i: int) -> list[np.ndarray]: ...
 
 def pick_device(device: str | None = None) -> torch.device:
-    "`device` if given and present on this machine (a `ValueError` naming it otherwise), else CUDA when available, else CPU."
+    """`device` if given and present on this machine (a `ValueError` naming it otherwise), else CUDA when available,
+    else CPU."""
     if not device: return torch.device('cuda' if torch.cuda.is_available() else 'cpu')
     try: d = torch.device(device)
-    except (RuntimeError, TypeError, ValueError): raise ValueError(f"device {device!r}: not a device name torch knows (e.g. cpu, cuda, cuda:1)") from None
+    except (RuntimeError, TypeError, ValueError):
+        raise ValueError(f"device {device!r}: not a device name torch knows (e.g. cpu, cuda, cuda:1)") from None
     if d.type == 'cuda':
         n = torch.cuda.device_count()
         if n == 0: raise ValueError(f"device {device!r}: this machine has no CUDA GPU (use cpu)")
-        if d.index is not None and d.index >= n: raise ValueError(f"device {device!r}: this machine has {n} CUDA GPU(s), cuda:0 to cuda:{n - 1}")
+        if d.index is not None and d.index >= n:
+            raise ValueError(f"device {device!r}: this machine has {n} CUDA GPU(s), cuda:0 to cuda:{n - 1}")
     elif d.type not in ('cpu', 'mps') or (d.type == 'mps' and not torch.backends.mps.is_available()):
         raise ValueError(f"device {device!r}: not available on this machine (use cpu or cuda)")
     return d

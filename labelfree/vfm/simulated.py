@@ -18,13 +18,15 @@ __all__ = ['CONFUSION_GROUPS', 'confusion_structure', 'SimulatedCLIP', 'Simulate
 # %% ../../nbs/13_vfm.simulated.ipynb #6ebb1166
 CONFUSION_GROUPS = {
     'scannet20': [['cabinet', 'counter', 'desk', 'table', 'otherfurniture', 'bookshelf', 'refrigerator'],
-                  ['chair', 'sofa', 'bed', 'otherfurniture'], ['door', 'window', 'picture', 'curtain', 'shower curtain', 'wall'],
+                  ['chair', 'sofa', 'bed', 'otherfurniture'],
+                  ['door', 'window', 'picture', 'curtain', 'shower curtain', 'wall'],
                   ['toilet', 'sink', 'bathtub'], ['wall', 'floor'], ['curtain', 'shower curtain']],
     'nuscenes16': [['car', 'truck', 'bus', 'trailer', 'construction_vehicle'], ['bicycle', 'motorcycle', 'pedestrian'],
                    ['barrier', 'traffic_cone', 'manmade'], ['driveable_surface', 'other_flat', 'sidewalk', 'terrain'],
                    ['manmade', 'vegetation']],
     'semantickitti19': [['car', 'truck', 'other-vehicle'], ['bicycle', 'motorcycle', 'bicyclist', 'motorcyclist'],
-                        ['person', 'bicyclist', 'motorcyclist'], ['road', 'parking', 'sidewalk', 'other-ground', 'terrain'],
+                        ['person', 'bicyclist', 'motorcyclist'],
+                        ['road', 'parking', 'sidewalk', 'other-ground', 'terrain'],
                         ['building', 'fence', 'pole', 'traffic-sign', 'trunk'], ['vegetation', 'trunk', 'terrain']],
 }
 "Groups of classes CLIP confuses with one another, per vocabulary."
@@ -68,7 +70,9 @@ def _jitter(labels, rng, px):
 
 def _gt(view, what='labels'):
     a = getattr(view, what)
-    if a is None: raise SceneError(f"View {view.name!r}: field '{what}' is needed by the simulated models (they corrupt ground truth)")
+    if a is None:
+        raise SceneError(f"View {view.name!r}: field '{what}' is needed by the simulated models (they corrupt ground "
+                         "truth)")
     return a
 
 # %% ../../nbs/13_vfm.simulated.ipynb #43756bc6
@@ -124,12 +128,15 @@ class SimulatedCLIP:
 
 # %% ../../nbs/13_vfm.simulated.ipynb #aa49f858
 class SimulatedSAM:
-    "A region source: ground-truth instance masks, some split in two, some merged with a neighbour, boundaries jittered, some missed."
+    """A region source: ground-truth instance masks, some split in two, some merged with a neighbour,
+    boundaries jittered, some missed."""
     simulated = True
     def __init__(self, p_split: float = 0.2, p_merge: float = 0.1, p_miss: float = 0.05, jitter_px: float = 2.0,
                  min_area: int = 30, seed: int = 0):
-        self.p_split, self.p_merge, self.p_miss, self.jitter_px, self.min_area, self.seed = p_split, p_merge, p_miss, jitter_px, min_area, seed
-        self.name = f'simulated-sam(p_split={p_split}, p_merge={p_merge}, p_miss={p_miss}, jitter_px={jitter_px}, seed={seed})'
+        self.p_split, self.p_merge, self.p_miss, self.jitter_px, self.min_area, self.seed = (p_split, p_merge, p_miss,
+                                                                                             jitter_px, min_area, seed)
+        self.name = (f'simulated-sam(p_split={p_split}, p_merge={p_merge}, p_miss={p_miss}, jitter_px={jitter_px}, '
+                     f'seed={seed})')
 
     def __call__(self, scene: Scene, i: int) -> list[np.ndarray]:
         view = scene.views[i]
@@ -146,14 +153,16 @@ class SimulatedSAM:
         for k in np.unique(inst[inst > 0]):
             comp, n = ndimage.label(inst == k); regions[comp > 0] = comp[comp > 0] + regions.max()
         ids = [k for k in np.unique(regions[regions > 0]) if (regions == k).sum() >= self.min_area]
-        for k in ids:                                     # merges: with the neighbour it touches most, if of similar size
+        # merges: with the neighbour it touches most, if of similar size
+        for k in ids:
             if rng.random() < self.p_merge:
                 m = regions == k
                 ring = regions[ndimage.binary_dilation(m, iterations=2) & ~m]
                 ring = ring[(ring > 0) & (ring != k)]
                 if len(ring):
                     j = np.bincount(ring).argmax()
-                    if 0.25 <= (regions == j).sum() / m.sum() <= 4: regions[regions == j] = k   # SAM merges look-alike neighbours, not a bed into the floor
+                    # SAM merges look-alike neighbours, not a bed into the floor
+                    if 0.25 <= (regions == j).sum() / m.sum() <= 4: regions[regions == j] = k
         masks = []
         for k in np.unique(regions[regions > 0]):
             m = regions == k
@@ -167,11 +176,13 @@ class SimulatedSAM:
 
 # %% ../../nbs/13_vfm.simulated.ipynb #a056b429
 class SimulatedSAMFeatures:
-    "An oracle: per-view (dim, h, w) float16 features built from ground-truth instances and classes, standing in for SAM's embeddings."
+    """An oracle: per-view (dim, h, w) float16 features built from ground-truth instances and classes,
+    standing in for SAM's embeddings."""
     simulated = True
     def __init__(self, dim: int = 256, cell: int = 5, instance_weight: float = 0.7, noise: float = 0.3, seed: int = 0):
         self.dim, self.cell, self.instance_weight, self.noise, self.seed = dim, cell, instance_weight, noise, seed
-        self.name = f'oracle-simulated-sam-features(dim={dim}, cell={cell}, instance_weight={instance_weight}, noise={noise}, seed={seed})'
+        self.name = (f'oracle-simulated-sam-features(dim={dim}, cell={cell}, instance_weight={instance_weight}, '
+                     f'noise={noise}, seed={seed})')
 
     def __call__(self, scene: Scene, i: int) -> np.ndarray:
         view = scene.views[i]
@@ -179,12 +190,14 @@ class SimulatedSAMFeatures:
         inst = view.instances if view.instances is not None else np.zeros_like(lab)
         g = np.random.default_rng([self.seed, 7])                       # class vectors: shared by every scene
         cls_vec = g.standard_normal((len(scene.vocab) + 1, self.dim))
-        rng = _rng(self.seed, scene, 0, 'sam-features')                 # instance vectors: per scene, shared by its views
+        # instance vectors: per scene, shared by its views
+        rng = _rng(self.seed, scene, 0, 'sam-features')
         ids, inv = np.unique(inst, return_inverse=True)
         inst_vec = rng.standard_normal((inst.max() + 1, self.dim))[ids]
         unit = lambda a: a / np.linalg.norm(a, axis=-1, keepdims=True)
         c = np.where(lab == IGNORE_INDEX, len(scene.vocab), lab)
-        f = self.instance_weight * unit(inst_vec)[inv.reshape(lab.shape)] + (1 - self.instance_weight) * unit(cls_vec)[c]
+        f = self.instance_weight * unit(inst_vec)[inv.reshape(lab.shape)] + (1
+                                                                             - self.instance_weight) * unit(cls_vec)[c]
         H, W = lab.shape
         h, w = -(-H // self.cell), -(-W // self.cell)
         pad = np.pad(f, ((0, h * self.cell - H), (0, w * self.cell - W), (0, 0)), mode='edge')
