@@ -31,7 +31,8 @@ __all__ = ['refine', 'vote', 'PseudoLabels', 'pseudo_label_scene', 'plot_pseudo_
 
 # %% ../nbs/14_labels.ipynb #c871011e
 def refine(labels: np.ndarray, masks: list[np.ndarray]) -> np.ndarray:
-    "Each mask takes the majority raw label of its pixels; smaller masks win overlaps; uncovered pixels keep their label."
+    """Each mask takes the majority raw label of its pixels; smaller masks win overlaps;
+    uncovered pixels keep their label."""
     out = labels.copy()
     for m in sorted(masks, key=lambda m: -int(m.sum())):
         v = labels[m]
@@ -45,7 +46,8 @@ def vote(pairs: PointPixelPairs, maps: list[np.ndarray], n_classes: int):
     lab = pairs.sample(maps).astype(np.int64)
     ok = lab != IGNORE_INDEX
     pts = pairs.point[ok].astype(np.int64)
-    counts = np.bincount(pts * n_classes + lab[ok], minlength=pairs.n_points * n_classes).reshape(pairs.n_points, n_classes)
+    counts = np.bincount(pts * n_classes + lab[ok],
+                         minlength=pairs.n_points * n_classes).reshape(pairs.n_points, n_classes)
     n = counts.sum(1)
     best = counts.argmax(1)
     conf = np.where(n > 0, counts[np.arange(len(n)), best] / np.maximum(n, 1), 0).astype(np.float32)
@@ -75,7 +77,9 @@ def pseudo_label_scene(scene: Scene, labeler, regions=None, features=None, pairs
     raw, refined, feats = [], [] if regions is not None else None, [] if features is not None else None
     for i in tqdm(range(len(scene.views)), desc=f'{scene.name} views', leave=False, disable=not progress):
         r = np.asarray(labeler(scene, i))
-        if r.shape != scene.views[i].hw: raise SceneError(f"{labeler.name} gave a {r.shape} label map for view {i} of {scene.name} ({scene.views[i].hw})")
+        if r.shape != scene.views[i].hw:
+            raise SceneError(f"{labeler.name} gave a {r.shape} label map for view {i} of {scene.name} "
+                             f"({scene.views[i].hw})")
         scene.vocab.check(r, f"{labeler.name} on view {i} of {scene.name}")
         raw.append(r.astype(np.uint8))
         if regions is not None: refined.append(refine(r, regions(scene, i)).astype(np.uint8))
@@ -91,7 +95,8 @@ def plot_pseudo_labels(scene: Scene, pl: PseudoLabels, views=None):
     import matplotlib.pyplot as plt
     views = views if views is not None else [0, len(scene.views) // 3, 2 * len(scene.views) // 3]
     cols = [('image', lambda v: scene.views[v].image)]
-    if scene.views[0].labels is not None: cols.append(('ground truth', lambda v: scene.vocab.colorize(scene.views[v].labels)))
+    if scene.views[0].labels is not None:
+        cols.append(('ground truth', lambda v: scene.vocab.colorize(scene.views[v].labels)))
     cols.append(('raw pseudo-labels', lambda v: scene.vocab.colorize(pl.raw2d[v])))
     if pl.refined2d is not None: cols.append(('refined pseudo-labels', lambda v: scene.vocab.colorize(pl.refined2d[v])))
     fig, axs = plt.subplots(len(views), len(cols), figsize=(3.3 * len(cols), 2.4 * len(views)), squeeze=False)
@@ -119,7 +124,9 @@ class FolderLabeler:
         path = self.root / scene_file_name(scene.name) / f'{v.name or i}.png'
         lab = read_image(path)
         if lab.ndim != 2: raise SceneError(f"{path}: a label image must have one channel, got shape {lab.shape}")
-        if lab.shape != v.hw: raise SceneError(f"{path}: label image is {lab.shape[1]}x{lab.shape[0]}, view {v.name!r} is {v.hw[1]}x{v.hw[0]}")
+        if lab.shape != v.hw:
+            raise SceneError(f"{path}: label image is {lab.shape[1]}x{lab.shape[0]}, view {v.name!r} is "
+                             f"{v.hw[1]}x{v.hw[0]}")
         return lab.astype(np.int64)
 
 # %% ../nbs/14_labels.ipynb #a63e19c6
@@ -152,7 +159,8 @@ def save_pseudo_labels(pl: PseudoLabels, path: Path) -> None:
     for i, r in enumerate(pl.refined2d or []): arrays[f'refined2d_{i}'] = r
     for i, f in enumerate(pl.features or []): arrays[f'features_{i}'] = f
     path = Path(path)
-    for stale in path.parent.glob(f'.{path.name}.*.tmp'): shutil.rmtree(stale, ignore_errors=True)   # a killed write's leftover (one writer per scene)
+    # a killed write's leftover (one writer per scene)
+    for stale in path.parent.glob(f'.{path.name}.*.tmp'): shutil.rmtree(stale, ignore_errors=True)
     with atomic_path(path) as tmp:
         with open(tmp, 'wb') as fh: np.savez_compressed(fh, **arrays)
 
@@ -164,11 +172,13 @@ def _broken(path: Path, e: Exception) -> BrokenLabelFile:
                            "`labelfree labels` with --redo-broken to make it again")
 
 def _read_npz(path: Path, read):
-    "`read(z)` on the opened .npz at `path`; a missing file is a `SceneError`, any unreadable one a `BrokenLabelFile` naming it."
+    """`read(z)` on the opened .npz at `path`; a missing file is a `SceneError`,
+    any unreadable one a `BrokenLabelFile` naming it."""
     try:
         with np.load(path) as z: return read(z)
     except FileNotFoundError: raise SceneError(f"{path}: pseudo-label file not found") from None
-    except (OSError, ValueError, EOFError, KeyError, zipfile.BadZipFile, zlib.error) as e: raise _broken(path, e) from None
+    except (OSError, ValueError, EOFError, KeyError, zipfile.BadZipFile, zlib.error) as e:
+        raise _broken(path, e) from None
 
 def read_provenance(path: Path) -> dict:
     "The provenance stored in a pseudo-label file."
@@ -195,24 +205,28 @@ def run_pseudo_labels(dataset: SceneDataset, out: Path | str, labeler, regions=N
     `no_points`; elsewhere a scene without points is broken. Scenes whose views see none of their points are listed in
     `unseen`, with a warning."""
     out = Path(out)
-    if out.exists() and not out.is_dir(): raise NotADirectoryError(f"{out}: the output must be a folder, and this is a file")
+    if out.exists() and not out.is_dir():
+        raise NotADirectoryError(f"{out}: the output must be a folder, and this is a file")
     rank, world = shard or shard_from_env()
     if not 0 <= rank < world: raise ValueError(f"shard {rank}/{world}: need 0 <= i < n")
     cfg = dict(labeler=labeler.name, regions=getattr(regions, 'name', None), features=getattr(features, 'name', None),
-               vocabulary=getattr(dataset.vocab, 'name', None), simulated_vfm=any(getattr(m, 'simulated', False) for m in (labeler, regions)),
-               **(config or {}))
+               vocabulary=getattr(dataset.vocab, 'name', None),
+               simulated_vfm=any(getattr(m, 'simulated', False) for m in (labeler, regions)), **(config or {}))
     key = _hash(cfg)
     manifest = out / 'labels.json'
     if manifest.exists():
         old = read_json(manifest)
         if old.get('config_hash') != key:
-            raise ValueError(f"{manifest}: this folder holds labels made with another configuration ({old.get('config')}); "
+            raise ValueError(f"{manifest}: this folder holds labels made with another configuration "
+                             f"({old.get('config')}); "
                              f"use another output folder")
     else:                                   # no manifest: files already there must agree before one is written
         for p in sorted(out.glob('*.npz'))[:1]:
             try: h = read_provenance(p).get('config_hash')
             except BrokenLabelFile: continue
-            if h != key: raise ValueError(f"{p}: made with another configuration, and {manifest} is missing; use another output folder")
+            if h != key:
+                raise ValueError(f"{p}: made with another configuration, and {manifest} is missing; use another output "
+                                 "folder")
         with atomic_path(manifest) as tmp: tmp.write_text(json.dumps(dict(config=cfg, config_hash=key), indent=1))
     if not dataset.names: raise ValueError(f"{getattr(dataset, 'root', dataset)}: the dataset has no scenes")
     bad = [n for n in (names or []) if n not in dataset.names]
@@ -220,7 +234,8 @@ def run_pseudo_labels(dataset: SceneDataset, out: Path | str, labeler, regions=N
     names = list(names or dataset.names)[rank::world]
     done = made = 0
     broken, unseen, no_views, no_points = [], [], [], []
-    for name in tqdm(names, desc=f'pseudo-labels {rank + 1}/{world}' if world > 1 else 'pseudo-labels', disable=not progress):
+    for name in tqdm(names, desc=f'pseudo-labels {rank + 1}/{world}' if world > 1 else 'pseudo-labels',
+                     disable=not progress):
         path = out / f'{scene_file_name(name)}.npz'
         if path.exists():
             try: h = read_provenance(path).get('config_hash')
@@ -245,7 +260,8 @@ def run_pseudo_labels(dataset: SceneDataset, out: Path | str, labeler, regions=N
         elif not len(scene.points): no_points.append(name)
         elif seen == 0:
             unseen.append(name)
-            warnings.warn(f"scene {name!r}: none of its {len(scene.points):,} points is seen by its {len(scene.views)} views "
+            warnings.warn(f"scene {name!r}: none of its {len(scene.points):,} points is seen by its {len(scene.views)} "
+                          "views "
                           "(depth all zero or out of range, wrong poses or depth_scale?); its 3D labels are all ignore")
         pl.provenance = dict(config=cfg, config_hash=key, version=labelfree.__version__, n_points=len(scene.points),
                              n_views=len(scene.views), seen=seen)

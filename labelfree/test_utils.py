@@ -32,20 +32,26 @@ def tiny_scenes(n: int, n_views: int = 4) -> list[Scene]:
 
 # %% ../nbs/16_test_utils.ipynb #acc8fc22
 def tiny_labelled(n: int, n_views: int = 4) -> list[tuple[Scene, PseudoLabels, list]]:
-    "The first `n` tiny rooms with simulated CLIP + SAM pseudo-labels and simulated SAM features per view: `(scene, labels, features)`, what `labelfree.train.cns.prepare` takes."
+    """The first `n` tiny rooms with simulated CLIP + SAM pseudo-labels and simulated SAM features per view: `(scene,
+    labels, features)`, what `labelfree.train.cns.prepare` takes."""
     clip, sam, feats = SimulatedCLIP(SCANNET20), SimulatedSAM(), SimulatedSAMFeatures(dim=TINY_FEATURE_DIM)
-    return [(s, pseudo_label_scene(s, clip, sam), [feats(s, v) for v in range(len(s.views))]) for s in tiny_scenes(n, n_views)]
+    return [(s, pseudo_label_scene(s, clip, sam), [feats(s, v) for v in range(len(s.views))])
+            for s in tiny_scenes(n, n_views)]
 
 # %% ../nbs/16_test_utils.ipynb #58c592a3
-TINY_CNS = dict(backbone_2d='efficientnet_lite0', image_size=(60, 80), voxel_size=0.2, width_3d=0.25, proj_dim=TINY_FEATURE_DIM,
-                epochs_stage1=1, epochs_stage2=1, views_per_step=2, optimizer='adamw', lr_2d=1e-3, lr_3d=1e-3, device='cpu')
+TINY_CNS = dict(backbone_2d='efficientnet_lite0', image_size=(60, 80), voxel_size=0.2, width_3d=0.25,
+                proj_dim=TINY_FEATURE_DIM,
+                epochs_stage1=1, epochs_stage2=1, views_per_step=2, optimizer='adamw', lr_2d=1e-3, lr_3d=1e-3,
+                device='cpu')
 
 # %% ../nbs/16_test_utils.ipynb #6220d75a
-from .data.nuscenes import write_nuscenes_fixture    # written beside its loader (the notebooks import only earlier ones); kept here with the other fixtures
+# written beside its loader (the notebooks import only earlier ones); kept here with the other fixtures
+from .data.nuscenes import write_nuscenes_fixture
 
 # %% ../nbs/16_test_utils.ipynb #ac19a082
 def write_semantickitti_fixture(root: Path | str, images: bool = True) -> Path:
-    """The bundled SemanticKITTI scan (sequence 00, frame 000000, with its labels) as a SemanticKITTI root; with `images`,
+    """The bundled SemanticKITTI scan (sequence 00, frame 000000, with its labels) as a SemanticKITTI root; with
+    `images`,
     `image_2/000000.png` and `calib.txt` from the bundled KITTI frame. Returns the root."""
     import json, shutil
     from labelfree.data.samples import sample_dir
@@ -77,7 +83,8 @@ def write_scannet_fixture(root: Path | str, n_scans: int = 2, n_views: int = 2) 
     return rooms
 
 # %% ../nbs/16_test_utils.ipynb #439c1b36
-from .data.nuimages import write_nuimages_fixture    # written beside its loader (the notebooks import only earlier ones); kept here with the other fixtures
+# written beside its loader (the notebooks import only earlier ones); kept here with the other fixtures
+from .data.nuimages import write_nuimages_fixture
 
 # %% ../nbs/16_test_utils.ipynb #323c8ba8
 def write_view_labels(dataset, out: Path | str, classes=('car', 'truck')) -> Path:

@@ -18,13 +18,16 @@ from ..vfm.imagenet import IMAGENET_MEAN, IMAGENET_STD, LITE0_MEAN, LITE0_STD, e
 __all__ = ['BACKBONES_2D', 'DeepLab2D', 'view_images', 'resize_labels', 'jitter_colour', 'augmented_forward']
 
 # %% ../../nbs/20_models.deeplab.ipynb #5874ac93
-_BUILDERS = {'resnet50': 'deeplabv3_resnet50', 'resnet101': 'deeplabv3_resnet101', 'mobilenet_v3_large': 'deeplabv3_mobilenet_v3_large'}
-_TV_IMAGENET = {'resnet50': 'ResNet50_Weights', 'resnet101': 'ResNet101_Weights', 'mobilenet_v3_large': 'MobileNet_V3_Large_Weights'}
+_BUILDERS = {'resnet50': 'deeplabv3_resnet50', 'resnet101': 'deeplabv3_resnet101',
+             'mobilenet_v3_large': 'deeplabv3_mobilenet_v3_large'}
+_TV_IMAGENET = {'resnet50': 'ResNet50_Weights', 'resnet101': 'ResNet101_Weights',
+                'mobilenet_v3_large': 'MobileNet_V3_Large_Weights'}
 BACKBONES_2D = (*_BUILDERS, 'efficientnet_lite0')
 
 def _projection(c_in: int, c_out: int) -> nn.Module:
     "The latent-consistency head: a two-layer 1×1 MLP."
-    return nn.Sequential(nn.Conv2d(c_in, c_in, 1), nn.BatchNorm2d(c_in), nn.ReLU(inplace=True), nn.Conv2d(c_in, c_out, 1))
+    return nn.Sequential(nn.Conv2d(c_in, c_in, 1), nn.BatchNorm2d(c_in), nn.ReLU(inplace=True),
+                         nn.Conv2d(c_in, c_out, 1))
 
 class _LastFeature(nn.Module):
     "A timm feature pyramid as a torchvision segmentation backbone: {'out': its last feature map}."
@@ -34,14 +37,18 @@ class _LastFeature(nn.Module):
     def forward(self, x): return {'out': self.body(x)[-1]}
 
 def _torchvision_imagenet(backbone: str, warn: bool = True):
-    "torchvision's ImageNet weights enum for `backbone` if its file is in the torch hub cache, else None (with a warning naming the file)."
+    """torchvision's ImageNet weights enum for `backbone` if its file is in the torch hub cache,
+    else None (with a warning naming the file)."""
     import warnings
     import torchvision.models as tvm
     w = getattr(tvm, _TV_IMAGENET[backbone]).IMAGENET1K_V1
     f = Path(torch.hub.get_dir()) / 'checkpoints' / Path(w.url).name
     if f.is_file(): return w
-    if warn: warnings.warn(f"{f}: no ImageNet weights for the {backbone} backbone in the torch hub cache; the 2D network starts from "
-                  f"random weights (fetch {w.url} to that path, pass weights=PATH, or use backbone 'efficientnet_lite0')", stacklevel=3)
+    if warn:
+        warnings.warn(f"{f}: no ImageNet weights for the {backbone} backbone in the torch hub cache; the 2D network "
+                      "starts from "
+             f"random weights (fetch {w.url} to that path, pass weights=PATH, or use backbone 'efficientnet_lite0')",
+                      stacklevel=3)
     return None
 
 class _PooledBN(nn.BatchNorm2d):
@@ -69,22 +76,31 @@ def _build(backbone: str, n_classes: int, pretrained: bool, output_stride: int |
         body = efficientnet_lite0(pretrained, features_only=True, out_indices=(4,), output_stride=output_stride or 16)
         head = DeepLabHead(body.feature_info.channels()[-1], n_classes, atrous_rates=(6, 12, 18))
         return _pooled_bn(DeepLabV3(_LastFeature(body), head))
-    if output_stride is not None: raise ValueError(f"output_stride is set for efficientnet_lite0 only; torchvision's {backbone} DeepLabV3 has its own (8 for ResNets, 16 for MobileNetV3)")
+    if output_stride is not None:
+        raise ValueError(f"output_stride is set for efficientnet_lite0 only; torchvision's {backbone} DeepLabV3 has "
+                         "its own (8 for ResNets, 16 for MobileNetV3)")
     wb = _torchvision_imagenet(backbone) if pretrained else None
-    return _pooled_bn(getattr(seg, _BUILDERS[backbone])(weights=None, weights_backbone=wb, num_classes=n_classes, aux_loss=False))
+    return _pooled_bn(getattr(seg, _BUILDERS[backbone])(weights=None, weights_backbone=wb, num_classes=n_classes,
+                                                        aux_loss=False))
 
 class DeepLab2D(nn.Module):
-    "DeepLabV3 → logits (B, C, H, W), features (B, 256, h, w) and, if `proj_dim`, their projection; ImageNet-initialised where weights are at hand."
-    def __init__(self, n_classes: int, backbone: str = 'resnet50', proj_dim: int | None = 256, weights: str | Path | None = None,
+    """DeepLabV3 → logits (B, C, H, W), features (B, 256, h, w) and, if `proj_dim`, their projection;
+    ImageNet-initialised where weights are at hand."""
+    def __init__(self, n_classes: int, backbone: str = 'resnet50', proj_dim: int | None = 256,
+                 weights: str | Path | None = None,
                  pretrained: bool = True, freeze_bn: bool | None = None, output_stride: int | None = None):
         super().__init__()
-        if backbone not in BACKBONES_2D: raise ValueError(f"unknown DeepLabV3 backbone {backbone!r}: one of {', '.join(BACKBONES_2D)}")
+        if backbone not in BACKBONES_2D:
+            raise ValueError(f"unknown DeepLabV3 backbone {backbone!r}: one of {', '.join(BACKBONES_2D)}")
         self.net = _build(backbone, n_classes, pretrained and weights is None, output_stride)
-        self._imagenet = pretrained and weights is None and (backbone == 'efficientnet_lite0' or _torchvision_imagenet(backbone, warn=False) is not None)
+        self._imagenet = (pretrained and weights is None
+                          and (backbone == 'efficientnet_lite0'
+                               or _torchvision_imagenet(backbone, warn=False) is not None))
         self.backbone_name, self.n_classes = backbone, n_classes
         self.proj = _projection(256, proj_dim) if proj_dim else None
         mean, std = (LITE0_MEAN, LITE0_STD) if backbone == 'efficientnet_lite0' else (IMAGENET_MEAN, IMAGENET_STD)
-        self.register_buffer('mean', torch.tensor(mean)[:, None, None], persistent=False)    # the backbone's own input normalisation
+        # the backbone's own input normalisation
+        self.register_buffer('mean', torch.tensor(mean)[:, None, None], persistent=False)
         self.register_buffer('std', torch.tensor(std)[:, None, None], persistent=False)
         if weights is not None: self.load_pretrained(weights)
         if freeze_bn is None: freeze_bn = weights is not None or (pretrained and self._imagenet)
@@ -92,7 +108,8 @@ class DeepLab2D(nn.Module):
             from timm.layers import freeze_batch_norm_2d
             self.net.backbone = freeze_batch_norm_2d(self.net.backbone)
         self.frozen_bn = bool(freeze_bn)
-        self.to(memory_format=torch.channels_last)      # NHWC: the CPU's convolutions (oneDNN) run ~25% faster, GPUs' too
+        # NHWC: the CPU's convolutions (oneDNN) run ~25% faster, GPUs' too
+        self.to(memory_format=torch.channels_last)
 
     def load_pretrained(self, path: str | Path) -> None:
         "Load a whole-model or backbone-only state dict from `path`; a classifier of another class count is skipped."
@@ -102,7 +119,8 @@ class DeepLab2D(nn.Module):
         sd = sd.get('model', sd)
         own = self.net.state_dict()
         prefix = 'backbone.body.' if isinstance(self.net.backbone, _LastFeature) else 'backbone.'
-        if not any(k.startswith('backbone.') for k in sd): sd = {f'{prefix}{k}': v for k, v in sd.items()}   # backbone-only file
+        # backbone-only file
+        if not any(k.startswith('backbone.') for k in sd): sd = {f'{prefix}{k}': v for k, v in sd.items()}
         keep = {k: v for k, v in sd.items() if k in own and own[k].shape == v.shape}
         if not any(k.startswith('backbone.') for k in keep):
             raise ValueError(f"{path}: no tensor matches a DeepLabV3-{self.backbone_name} backbone")
@@ -115,7 +133,8 @@ class DeepLab2D(nn.Module):
         *body, classifier = self.net.classifier        # DeepLabHead: ASPP, 3×3 conv, BN, ReLU, then the 1×1 classifier
         feat = f
         for m in body: feat = m(feat)
-        out = dict(logits=F.interpolate(classifier(feat), size=(H, W), mode='bilinear', align_corners=False), features=feat)
+        out = dict(logits=F.interpolate(classifier(feat), size=(H, W), mode='bilinear', align_corners=False),
+                   features=feat)
         if self.proj is not None: out['proj'] = self.proj(feat)
         return out
 
@@ -132,20 +151,27 @@ def resize_labels(maps, size) -> torch.Tensor:
 
 # %% ../../nbs/20_models.deeplab.ipynb #c319b9e7
 def jitter_colour(x: torch.Tensor, rng: np.random.Generator, strength: float = 0.4) -> torch.Tensor:
-    "Each image of `x` (B, 3, H, W) in [0, 1] with its brightness, contrast and saturation scaled by factors drawn by `rng` from [1 - strength, 1 + strength]."
+    """Each image of `x` (B, 3, H, W) in [0, 1] with its brightness,
+    contrast and saturation scaled by factors drawn by `rng` from [1 - strength, 1 + strength]."""
     from torchvision.transforms.v2 import functional as TF
     f = rng.uniform(1 - strength, 1 + strength, size=(len(x), 3))
-    return torch.stack([TF.adjust_saturation(TF.adjust_contrast(TF.adjust_brightness(im, b), c), s) for im, (b, c, s) in zip(x, f)])
+    return torch.stack([TF.adjust_saturation(TF.adjust_contrast(TF.adjust_brightness(im, b), c), s)
+                        for im, (b, c, s) in zip(x, f)])
 
 def augmented_forward(net: nn.Module, x: torch.Tensor, rng: np.random.Generator, flip: float = 0.5, scale=(0.75, 1.25),
                       jitter: float = 0.4) -> dict:
-    "`net`'s outputs on a copy of `x` colour-jittered, mirrored (each image with probability `flip`) and rescaled (one factor from `scale` per batch), mapped back to `x`'s frame: logits at `x`'s size, all outputs unmirrored."
+    """`net`'s outputs on a copy of `x` colour-jittered, mirrored (each image with probability `flip`)
+    and rescaled (one factor from `scale` per batch), mapped back to `x`'s frame: logits at `x`'s size, all outputs
+    unmirrored.
+    """
     H, W = x.shape[-2:]
     if jitter: x = jitter_colour(x, rng, jitter)
     m = torch.from_numpy(rng.random(len(x)) < flip).to(x.device)[:, None, None, None]
     x = torch.where(m, x.flip(-1), x)
     s = rng.uniform(*scale)
-    if s != 1: x = F.interpolate(x, size=(max(1, round(H * s)), max(1, round(W * s))), mode='bilinear', align_corners=False, antialias=True)
+    if s != 1:
+        x = F.interpolate(x, size=(max(1, round(H * s)), max(1, round(W * s))), mode='bilinear', align_corners=False,
+                          antialias=True)
     out = {k: torch.where(m, v.flip(-1), v) for k, v in net(x).items()}
     out['logits'] = F.interpolate(out['logits'], size=(H, W), mode='bilinear', align_corners=False)
     return out

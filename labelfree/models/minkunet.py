@@ -26,11 +26,15 @@ def _mink_unet(ME, in_channels: int, out_channels: int, width: float = 1.0):
     from MinkowskiEngine.modules.resnet_block import BasicBlock
     P = [max(8, int(round(p * width))) for p in (32, 64, 128, 256, 256, 128, 96, 96)]
     L, init = (2, 3, 4, 6, 2, 2, 2, 2), max(8, int(round(32 * width)))
-    conv = lambda i, o, k, s=1: nn.Sequential(ME.MinkowskiConvolution(i, o, kernel_size=k, stride=s, dimension=3), ME.MinkowskiBatchNorm(o), ME.MinkowskiReLU(inplace=True))
-    up = lambda i, o: nn.Sequential(ME.MinkowskiConvolutionTranspose(i, o, kernel_size=2, stride=2, dimension=3), ME.MinkowskiBatchNorm(o), ME.MinkowskiReLU(inplace=True))
+    conv = lambda i, o, k, s=1: nn.Sequential(ME.MinkowskiConvolution(i, o, kernel_size=k, stride=s, dimension=3),
+                                              ME.MinkowskiBatchNorm(o), ME.MinkowskiReLU(inplace=True))
+    up = lambda i, o: nn.Sequential(ME.MinkowskiConvolutionTranspose(i, o, kernel_size=2, stride=2, dimension=3),
+                                    ME.MinkowskiBatchNorm(o), ME.MinkowskiReLU(inplace=True))
     def layer(i, o, n):
-        down = None if i == o else nn.Sequential(ME.MinkowskiConvolution(i, o, kernel_size=1, dimension=3), ME.MinkowskiBatchNorm(o))
-        return nn.Sequential(BasicBlock(i, o, downsample=down, dimension=3), *[BasicBlock(o, o, dimension=3) for _ in range(n - 1)])
+        down = None if i == o else nn.Sequential(ME.MinkowskiConvolution(i, o, kernel_size=1, dimension=3),
+                                                 ME.MinkowskiBatchNorm(o))
+        return nn.Sequential(BasicBlock(i, o, downsample=down, dimension=3),
+                             *[BasicBlock(o, o, dimension=3) for _ in range(n - 1)])
     m = nn.Module()
     m.stem = conv(in_channels, init, 5)
     m.down = nn.ModuleList([conv(c_in, c_in, 2, 2) for c_in in (init, P[0], P[1], P[2])])
@@ -72,7 +76,8 @@ def point_inputs(scene: Scene) -> np.ndarray:
 
 def augment_xyz(xyz: np.ndarray, rng: np.random.Generator, scale: tuple = (0.9, 1.1), flip: bool = False,
                 centre: bool = False) -> np.ndarray:
-    "The 3D network's input coordinates rotated by a random angle about z (about the cloud's centre if `centre`), optionally flipped in x and y, and scaled; point–pixel pairs index points, so they stay valid."
+    """The 3D network's input coordinates rotated by a random angle about z (about the cloud's centre if `centre`),
+    optionally flipped in x and y, and scaled; point–pixel pairs index points, so they stay valid."""
     a = rng.uniform(0, 2 * np.pi)
     R = np.array([[np.cos(a), -np.sin(a), 0], [np.sin(a), np.cos(a), 0], [0, 0, 1]])
     if flip: R = R * np.r_[rng.choice([-1, 1], 2), 1]
@@ -83,7 +88,8 @@ def augment_xyz(xyz: np.ndarray, rng: np.random.Generator, scale: tuple = (0.9, 
 # %% ../../nbs/21_models.minkunet.ipynb #a2020280
 @contextlib.contextmanager
 def deterministic_maps(ME, coords: torch.Tensor):
-    "Yield a coordinate manager for `coords`: on the CPU one that builds kernel maps on one OpenMP thread (repeatable sums), restoring torch's thread count on exit; on a GPU None (MinkowskiEngine's default)."
+    """Yield a coordinate manager for `coords`: on the CPU one that builds kernel maps on one OpenMP thread (repeatable
+    sums), restoring torch's thread count on exit; on a GPU None (MinkowskiEngine's default)."""
     if coords.is_cuda: yield None; return
     n = torch.get_num_threads()
     try: yield ME.CoordinateManager(D=coords.shape[1] - 1, num_threads=1, coordinate_map_type=ME.CoordinateMapType.CPU)
@@ -110,42 +116,51 @@ def sparse_batch(clouds: list[np.ndarray], feats: list[np.ndarray], voxel_size: 
                        torch.from_numpy(np.concatenate(inv)), offs)
 
 class Net3D(nn.Module):
-    "MinkUNet34 on point clouds: per-point head outputs (N, C) under `head` ('logits' for a classifier, 'distilled' for a student in a teacher's space), features (N, F) and, if `proj_dim`, their projection."
-    def __init__(self, in_channels: int, n_classes: int, voxel_size: float = 0.05, proj_dim: int | None = 256, width: float = 1.0,
-                 head: str = 'logits'):
+    """MinkUNet34 on point clouds: per-point head outputs (N, C) under `head` ('logits' for a classifier,
+    'distilled' for a student in a teacher's space), features (N, F) and, if `proj_dim`, their projection."""
+    def __init__(self, in_channels: int, n_classes: int, voxel_size: float = 0.05, proj_dim: int | None = 256,
+                 width: float = 1.0, head: str = 'logits'):
         super().__init__()
         self.unet, self.voxel_size, self.head = MinkUNet34(in_channels, n_classes, width), voxel_size, head
         F_ = self.unet.feat_dim
-        self.proj = nn.Sequential(nn.Linear(F_, F_), nn.BatchNorm1d(F_), nn.ReLU(inplace=True), nn.Linear(F_, proj_dim)) if proj_dim else None
+        self.proj = nn.Sequential(nn.Linear(F_, F_), nn.BatchNorm1d(F_), nn.ReLU(inplace=True),
+                                  nn.Linear(F_, proj_dim)) if proj_dim else None
     def forward(self, batch: SparseBatch, points: torch.Tensor | None = None) -> dict:
-        "Per-point outputs; the projection only at `points` (indices into the concatenated clouds) when given, at every point otherwise."
+        """Per-point outputs; the projection only at `points` (indices into the concatenated clouds) when given,
+        at every point otherwise."""
         dev = next(self.parameters()).device
         ME, coords = self.unet.ME, batch.coords.to(dev)
         with deterministic_maps(ME, coords) as manager:
-            logits, feat = self.unet(ME.SparseTensor(batch.feats.to(dev), coordinates=coords, coordinate_manager=manager))
+            logits, feat = self.unet(ME.SparseTensor(batch.feats.to(dev), coordinates=coords,
+                                                     coordinate_manager=manager))
         inv = batch.inverse.to(dev)
         # sparse outputs keep the input's voxel order, so the inverse map indexes them directly; index_select, whose
         # gradient (index_add) sums a voxel's points in a fixed order, where `F[inv]`'s sums them with atomic adds
         out = {self.head: logits.F.index_select(0, inv), 'features': feat.F.index_select(0, inv)}
-        if self.proj is not None: out['proj'] = self.proj(feat.F).index_select(0, inv if points is None else inv[points.to(dev)])
+        if self.proj is not None:
+            out['proj'] = self.proj(feat.F).index_select(0, inv if points is None else inv[points.to(dev)])
         return out
 
 # %% ../../nbs/21_models.minkunet.ipynb #34720134
 def sparse_device(device: str | None = None) -> torch.device:
-    "`pick_device(device)` for the 3D network: a CUDA device is refused in one line when MinkowskiEngine was built CPU-only."
+    """`pick_device(device)` for the 3D network: a CUDA device is refused in one line when MinkowskiEngine was built
+    CPU-only."""
     d = pick_device(device)
     ME = import_minkowski()
     if d.type == 'cuda' and not ME.is_cuda_available():
-        raise ValueError(f"device {str(d)!r}: MinkowskiEngine {ME.__version__} here was built CPU-only, so the 3D network cannot "
+        raise ValueError(f"device {str(d)!r}: MinkowskiEngine {ME.__version__} here was built CPU-only, so the 3D "
+                         "network cannot "
                          "run on a GPU; rebuild it with CUDA (LABELFREE_CUDA=1 make setup) or use device=cpu")
     return d
 
 # %% ../../nbs/21_models.minkunet.ipynb #dc8d5b11
 def single_blas_thread(f):
-    "Decorate `f` to run with the BLAS libraries (OpenBLAS under MinkowskiEngine's CPU convolutions) at one thread, restored afterwards."
+    """Decorate `f` to run with the BLAS libraries (OpenBLAS under MinkowskiEngine's CPU convolutions) at one thread,
+    restored afterwards."""
     @functools.wraps(f)
     def wrapper(*args, **kwargs):
         from threadpoolctl import threadpool_limits
-        import_minkowski()          # its OpenBLAS must be loaded before the limit is set: threadpoolctl limits the libraries loaded then
+        # its OpenBLAS must be loaded before the limit is set: threadpoolctl limits the libraries loaded then
+        import_minkowski()
         with threadpool_limits(1, user_api='blas'): return f(*args, **kwargs)
     return wrapper

@@ -30,23 +30,27 @@ class Pretrained:
 def net3_spec(net: Net3D) -> dict:
     "What rebuilding `net` takes."
     u = net.unet
-    return dict(arch='MinkUNet34', in_channels=int(u.net.stem[0].in_channels), out_channels=int(u.net.head.out_channels),
-                width=float(u.width), voxel_size=float(net.voxel_size),
+    return dict(arch='MinkUNet34', in_channels=int(u.net.stem[0].in_channels),
+                out_channels=int(u.net.head.out_channels), width=float(u.width), voxel_size=float(net.voxel_size),
                 proj_dim=int(net.proj[-1].out_features) if net.proj is not None else None, head=net.head)
 
 def net2_spec(net: DeepLab2D) -> dict:
     "What rebuilding `net` takes."
     return dict(arch='DeepLabV3', backbone=net.backbone_name, n_classes=int(net.n_classes),
-                proj_dim=int(net.proj[-1].out_channels) if net.proj is not None else None, frozen_bn=bool(net.frozen_bn))
+                proj_dim=int(net.proj[-1].out_channels) if net.proj is not None else None,
+                frozen_bn=bool(net.frozen_bn))
 
-def save_pretrained(path: Path | str, net3: Net3D, net2: DeepLab2D | None = None, kind: str = 'cns', classes=None, **extra) -> Path:
-    "Write the networks' weights to `path` (.safetensors) with the header `load_pretrained` rebuilds them from; atomically."
+def save_pretrained(path: Path | str, net3: Net3D, net2: DeepLab2D | None = None, kind: str = 'cns', classes=None,
+                    **extra) -> Path:
+    """Write the networks' weights to `path` (.safetensors) with the header `load_pretrained` rebuilds them from;
+    atomically."""
     from safetensors.torch import save_file
     from labelfree.data.io import atomic_path
     path = Path(path)
     if path.suffix != '.safetensors': raise ValueError(f"{path}: the file name must end in .safetensors")
     meta = dict(format=FORMAT, version=labelfree.__version__, kind=kind, net3=net3_spec(net3),
-                net2=net2_spec(net2) if net2 is not None else None, classes=list(classes) if classes is not None else None, **extra)
+                net2=net2_spec(net2) if net2 is not None else None,
+                classes=list(classes) if classes is not None else None, **extra)
     tensors = {f'net3.{k}': v.detach().cpu().contiguous() for k, v in net3.state_dict().items()}
     if net2 is not None: tensors |= {f'net2.{k}': v.detach().cpu().contiguous() for k, v in net2.state_dict().items()}
     path.parent.mkdir(parents=True, exist_ok=True)
@@ -61,15 +65,19 @@ def read_pretrained_meta(path: Path | str) -> dict:
     if not path.is_file(): raise FileNotFoundError(f"{path}: weights file not found")
     try:
         with safe_open(str(path), 'pt') as f: header = f.metadata() or {}
-    except Exception as e: raise ValueError(f"{path}: not a readable safetensors file ({str(e).splitlines()[0][:120]})") from None
-    if 'labelfree' not in header: raise ValueError(f"{path}: no 'labelfree' entry in the header: not written by labelfree export")
+    except Exception as e:
+        raise ValueError(f"{path}: not a readable safetensors file ({str(e).splitlines()[0][:120]})") from None
+    if 'labelfree' not in header:
+        raise ValueError(f"{path}: no 'labelfree' entry in the header: not written by labelfree export")
     meta = json.loads(header['labelfree'])
-    if meta.get('format') != FORMAT: raise ValueError(f"{path}: header field 'format' is {meta.get('format')!r}, this package reads {FORMAT!r}")
+    if meta.get('format') != FORMAT:
+        raise ValueError(f"{path}: header field 'format' is {meta.get('format')!r}, this package reads {FORMAT!r}")
     return meta
 
 def build_net3(spec: dict) -> Net3D:
     "An untrained 3D network of `spec` (`net3_spec`)."
-    return Net3D(spec['in_channels'], spec['out_channels'], spec['voxel_size'], spec['proj_dim'], spec['width'], spec.get('head', 'logits'))
+    return Net3D(spec['in_channels'], spec['out_channels'], spec['voxel_size'], spec['proj_dim'], spec['width'],
+                 spec.get('head', 'logits'))
 
 def load_pretrained(path: Path | str, device: str | None = None) -> Pretrained:
     "Rebuild the networks stored by `save_pretrained` from `path` alone (no pickles), in eval mode."
@@ -79,12 +87,16 @@ def load_pretrained(path: Path | str, device: str | None = None) -> Pretrained:
     def part(prefix): return {k[len(prefix):]: v for k, v in sd.items() if k.startswith(prefix)}
     def load(net, prefix):
         try: net.load_state_dict(part(prefix))
-        except RuntimeError as e: raise ValueError(f"{path}: the '{prefix[:-1]}' tensors do not fit the network the header describes ({str(e).splitlines()[0][:160]})") from None
+        except RuntimeError as e:
+            raise ValueError(f"{path}: the '{prefix[:-1]}' tensors do not fit the network the header describes "
+                             f"({str(e).splitlines()[0][:160]})") from None
         return net.to(sparse_device(device) if device else 'cpu').eval()
-    spec3 = {'head': 'distilled' if meta.get('kind') == 'scalr' else 'logits', **meta['net3']}    # files from before 'head' was stored
+    # files from before 'head' was stored
+    spec3 = {'head': 'distilled' if meta.get('kind') == 'scalr' else 'logits', **meta['net3']}
     net3 = load(build_net3(spec3), 'net3.')
     net2 = None
     if meta.get('net2'):
         s = meta['net2']
-        net2 = load(DeepLab2D(s['n_classes'], s['backbone'], s['proj_dim'], pretrained=False, freeze_bn=s['frozen_bn']), 'net2.')
+        net2 = load(DeepLab2D(s['n_classes'], s['backbone'], s['proj_dim'], pretrained=False, freeze_bn=s['frozen_bn']),
+                    'net2.')
     return Pretrained(net3, net2, meta)

