@@ -51,13 +51,15 @@ def compare_dense_modes(clip, scenes, regions=None, modes=None, **labeler_kw) ->
     "For each dense CLIP mode (default: all), the pseudo-labels' 2D and 3D mIoU on `scenes` (`pseudo_label_miou`)."
     from labelfree.vfm.clip import DENSE_MODES, DenseCLIP
     vocab = scenes[0].vocab
-    return {m: pseudo_label_miou(scenes, DenseCLIP(clip, vocab, mode=m, **labeler_kw), regions) for m in (modes or DENSE_MODES)}
+    return {m: pseudo_label_miou(scenes, DenseCLIP(clip, vocab, mode=m, **labeler_kw), regions)
+            for m in (modes or DENSE_MODES)}
 
 def dense_modes_markdown(res: dict) -> str:
     "`compare_dense_modes`'s result as a markdown table."
     keys = [k for k in ('pseudo_raw', 'pseudo_refined') if k in next(iter(res.values()))]
     head = '| mode | ' + ' | '.join(f"{k.split('_')[1]} {d}" for k in keys for d in ('2D', '3D')) + ' |'
-    rows = [f'| `{m}` | ' + ' | '.join(f"{r[k][d]:.1f}" for k in keys for d in ('2d', '3d')) + ' |' for m, r in res.items()]
+    rows = [f'| `{m}` | ' + ' | '.join(f"{r[k][d]:.1f}" for k in keys for d in ('2d', '3d')) + ' |'
+            for m, r in res.items()]
     return '\n'.join([head, '|---' * (1 + 2 * len(keys)) + '|', *rows])
 
 # %% ../nbs/28_evaluate.ipynb #5495bc58
@@ -73,17 +75,20 @@ def predict(net2, net3, scene: Scene, image_size, batch: int = 4, confidence: bo
         vs = list(range(i, min(i + batch, len(scene.views))))
         lg = net2(view_images(scene, vs, tuple(image_size)).to(dev))['logits']
         for j, v in enumerate(vs):
-            p, m = F.interpolate(lg[j:j + 1], size=scene.views[v].hw, mode='bilinear', align_corners=False)[0].softmax(0).max(0)
+            p, m = F.interpolate(lg[j:j + 1], size=scene.views[v].hw, mode='bilinear',
+                                 align_corners=False)[0].softmax(0).max(0)
             maps.append(m.cpu().numpy()); conf2.append(p.cpu().numpy())
     if not len(scene.points):                          # images only (nuImages): no 3D labels
         l3, p3 = np.zeros(0, np.int64), np.zeros(0, np.float32)
     else:
-        p3, l3 = net3(sparse_batch([scene.points.xyz], [point_inputs(scene)], net3.voxel_size))['logits'].softmax(1).max(1)
+        p3, l3 = net3(sparse_batch([scene.points.xyz], [point_inputs(scene)],
+                                   net3.voxel_size))['logits'].softmax(1).max(1)
         l3, p3 = l3.cpu().numpy(), p3.cpu().numpy()
     return (maps, l3, conf2, p3) if confidence else (maps, l3)
 
 def evaluate_nets(net2, net3, scenes, image_size) -> dict:
-    "Confusion matrices of the two networks (the 2D one run at `image_size`) on scenes with ground truth: {'2d': (C, C+1), '3d': (C, C+1)}."
+    """Confusion matrices of the two networks (the 2D one run at `image_size`) on scenes with ground truth: {'2d': (C,
+    C+1), '3d': (C, C+1)}."""
     C = len(scenes[0].vocab)
     out = {'2d': np.zeros((C, C + 1), np.int64), '3d': np.zeros((C, C + 1), np.int64)}
     for sc in scenes:
@@ -95,11 +100,13 @@ def evaluate_nets(net2, net3, scenes, image_size) -> dict:
 
 # %% ../nbs/28_evaluate.ipynb #63406f75
 def summarize(confusions: dict, classes) -> dict:
-    "`{name: {'2d': conf, '3d': conf}}` → `{'miou': {name: {'2d': %, '3d': %}}, 'per_class': {name: {dim: {class: %}}}}`."
+    """`{name: {'2d': conf, '3d': conf}}` → `{'miou': {name: {'2d': %, '3d': %}}, 'per_class': {name: {dim: {class:
+    %}}}}`."""
     out = {'miou': {}, 'per_class': {}}
     for name, by_dim in confusions.items():
         out['miou'][name] = {d: round(miou(c), 2) for d, c in by_dim.items()}
-        out['per_class'][name] = {d: {k: (None if np.isnan(x) else round(100 * float(x), 2)) for k, x in zip(classes, iou(c))}
+        out['per_class'][name] = {d: {k: (None if np.isnan(x) else round(100 * float(x), 2))
+                                      for k, x in zip(classes, iou(c))}
                                   for d, c in by_dim.items()}
     return out
 
@@ -137,7 +144,8 @@ def write_report(report: dict, out: Path | str, confusions: dict | None = None, 
         s = summarize(confusions, classes)
         for name, by_dim in confusions.items():
             for d, c in by_dim.items():
-                f = plot_confusion(c, classes, f'{name} ({d})'); f.savefig(out / f'confusion_{name}_{d}.png', dpi=70); plt.close(f)
+                f = plot_confusion(c, classes, f'{name} ({d})'); f.savefig(out / f'confusion_{name}_{d}.png', dpi=70)
+                plt.close(f)
         for d in ('2d', '3d'):
             pc = {n: s['per_class'][n][d] for n in confusions if d in confusions[n]}
             if pc: f = plot_iou_bars(pc, f'per-class IoU ({d})'); f.savefig(out / f'iou_{d}.png', dpi=70); plt.close(f)

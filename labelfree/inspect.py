@@ -39,10 +39,12 @@ class Layer:
     description: str = ''
 
     def __post_init__(self):
-        if self.kind not in ('labels', 'scalar', 'rgb'): raise ValueError(f"Layer {self.name!r}: kind must be 'labels', 'scalar' or 'rgb', got {self.kind!r}")
+        if self.kind not in ('labels', 'scalar', 'rgb'):
+            raise ValueError(f"Layer {self.name!r}: kind must be 'labels', 'scalar' or 'rgb', got {self.kind!r}")
         v = np.asarray(self.values)
         if self.kind == 'rgb':
-            if v.ndim != 2 or v.shape[1] != 3: raise ValueError(f"Layer {self.name!r}: rgb values must be (N, 3), got {v.shape}")
+            if v.ndim != 2 or v.shape[1] != 3:
+                raise ValueError(f"Layer {self.name!r}: rgb values must be (N, 3), got {v.shape}")
             v = v.astype(np.uint8)
         elif v.ndim != 1: raise ValueError(f"Layer {self.name!r}: {self.kind} values must be (N,), got {v.shape}")
         elif self.kind == 'labels': v = v.astype(np.int64)
@@ -51,7 +53,8 @@ class Layer:
         if self.kind == 'labels' and self.classes is None: self.classes = v
 
     def __len__(self): return len(self.values)
-    def __repr__(self): return f"Layer({self.name!r}, {self.kind}, {len(self)} points{', 2D maps' if self.maps2d is not None else ''})"
+    def __repr__(self):
+        return f"Layer({self.name!r}, {self.kind}, {len(self)} points{', 2D maps' if self.maps2d is not None else ''})"
 
 def as_layer(name: str, values, description: str = '') -> Layer:
     "A `Layer` whose kind follows the values: (N, 3) → rgb, integers → labels, floats → scalar (rescaled to [0, 1])."
@@ -76,21 +79,26 @@ def error_layer(layer: Layer, gt: np.ndarray) -> Layer:
 # %% ../nbs/50_inspect.ipynb #5e63a3b9
 def scene_layers(scene: Scene, pseudo: PseudoLabels | None = None, pred2d=None, pred3d=None, extra: dict | None = None,
                  pairs: PointPixelPairs | None = None) -> dict[str, Layer]:
-    "Every layer known for `scene`: colours/intensity, ground truth, pseudo-labels, predictions, confidence, errors, `extra`."
+    """Every layer known for `scene`: colours/intensity, ground truth, pseudo-labels, predictions, confidence, errors,
+    `extra`."""
     p, C, out = scene.points, len(scene.vocab), {}
     get_pairs = lambda: pairs if pairs is not None else scene_pairs(scene)
-    if p.colors is not None: out['point colours'] = Layer('point colours', 'rgb', p.colors, description='the points’ own RGB')
+    if p.colors is not None:
+        out['point colours'] = Layer('point colours', 'rgb', p.colors, description='the points’ own RGB')
     if p.intensity is not None:
         lo, hi = np.percentile(p.intensity, [1, 99]) if len(p.intensity) else (0, 1)
-        out['intensity'] = Layer('intensity', 'scalar', (p.intensity - lo) / max(hi - lo, 1e-12), description='LiDAR intensity (1st–99th percentile)')
+        out['intensity'] = Layer('intensity', 'scalar', (p.intensity - lo) / max(hi - lo, 1e-12),
+                                 description='LiDAR intensity (1st–99th percentile)')
     gt2d = [v.labels for v in scene.views] if scene.views and all(v.labels is not None for v in scene.views) else None
-    if p.labels is not None: out['ground truth'] = Layer('ground truth', 'labels', p.labels, gt2d, description='annotated labels')
+    if p.labels is not None:
+        out['ground truth'] = Layer('ground truth', 'labels', p.labels, gt2d, description='annotated labels')
     if pseudo is not None or pred2d is not None: pairs = get_pairs()
     if pseudo is not None:
         out['raw CLIP labels'] = Layer('raw CLIP labels', 'labels', vote(pairs, pseudo.raw2d, C)[0], pseudo.raw2d,
                                        description='dense CLIP labels, voted onto the points')
         if pseudo.refined2d is not None:
-            out['SAM-refined labels'] = Layer('SAM-refined labels', 'labels', vote(pairs, pseudo.refined2d, C)[0], pseudo.refined2d,
+            out['SAM-refined labels'] = Layer('SAM-refined labels', 'labels', vote(pairs, pseudo.refined2d, C)[0],
+                                              pseudo.refined2d,
                                               description='CLIP labels refined in SAM masks, voted onto the points')
         out['transferred 3D labels'] = Layer('transferred 3D labels', 'labels', pseudo.labels3d, pseudo.labels2d,
                                              description='the 3D pseudo-labels training uses')
@@ -99,13 +107,15 @@ def scene_layers(scene: Scene, pseudo: PseudoLabels | None = None, pred2d=None, 
     if pred2d is not None:
         out['2D predictions'] = Layer('2D predictions', 'labels', vote(pairs, list(pred2d), C)[0], list(pred2d),
                                       description='the 2D network’s label maps, voted onto the points')
-    if pred3d is not None: out['3D predictions'] = Layer('3D predictions', 'labels', pred3d, description='the 3D network’s labels')
+    if pred3d is not None:
+        out['3D predictions'] = Layer('3D predictions', 'labels', pred3d, description='the 3D network’s labels')
     if p.labels is not None:
         for name in ('transferred 3D labels', '2D predictions', '3D predictions'):
             if name in out: out[f'errors: {name}'] = error_layer(out[name], p.labels)
     for name, v in (extra or {}).items(): out[name] = v if isinstance(v, Layer) else as_layer(name, v)
     for name, l in out.items():
-        if len(l) != len(p): raise ValueError(f"layer {name!r} has {len(l)} values for {len(p)} points of {scene.name!r}")
+        if len(l) != len(p):
+            raise ValueError(f"layer {name!r} has {len(l)} values for {len(p)} points of {scene.name!r}")
         if l.kind == 'labels': scene.vocab.check(l.values, f"layer {name!r}")
     return out
 
@@ -118,7 +128,8 @@ def layer_colors(layer: Layer, vocab) -> np.ndarray:
     return (colormaps['viridis'](layer.values)[:, :3] * 255).round().astype(np.uint8)
 
 def visible_mask(layer: Layer, gt: np.ndarray | None = None, hidden=(), errors_only: bool = False) -> np.ndarray:
-    "(N,) bool: points not of a `hidden` class (the layer's classes, else ground truth's), and wrong ones only if asked."
+    """(N,) bool: points not of a `hidden` class (the layer's classes, else ground truth's),
+    and wrong ones only if asked."""
     cls = layer.classes if layer.classes is not None else gt
     m = np.ones(len(layer), bool)
     if cls is not None and len(hidden): m &= ~np.isin(cls, list(hidden))
@@ -190,7 +201,8 @@ _OFFSCREEN = {}
 
 @contextmanager
 def _quiet_fds():
-    "Hold back what C++ code prints on the process's stdout/stderr (Filament's start-up lines); show it if the block fails."
+    """Hold back what C++ code prints on the process's stdout/stderr (Filament's start-up lines);
+    show it if the block fails."""
     import os, sys, tempfile
     for f in (sys.stdout, sys.stderr):
         try: f.flush()
@@ -208,7 +220,8 @@ def _quiet_fds():
             for fd in saved: os.close(fd)
 
 def offscreen_renderer(width: int, height: int):
-    "The process's Open3D `OffscreenRenderer`, made on first use (or when the size changes: the old one is destroyed first)."
+    """The process's Open3D `OffscreenRenderer`, made on first use (or when the size changes:
+    the old one is destroyed first)."""
     if _OFFSCREEN.get('size') != (width, height):
         release_renderer()
         with _quiet_fds():
@@ -227,13 +240,15 @@ def release_renderer():
         gc.collect()
 
 class PointRenderer:
-    "Points (and line sets) to an RGB image with Open3D's offscreen renderer (the process's one, see `offscreen_renderer`)."
+    """Points (and line sets) to an RGB image with Open3D's offscreen renderer (the process's one,
+    see `offscreen_renderer`)."""
     def __init__(self, width: int = 480, height: int = 360, background=(255, 255, 255)):
         self.width, self.height, self.background = int(width), int(height), tuple(background)
 
     def render(self, xyz: np.ndarray, colors: np.ndarray, eye, center, up, point_size: float = 2.0, fov: float = 60.0,
                lines=()) -> np.ndarray:
-        "(H, W, 3) uint8 image of points `xyz` with uint8 `colors` seen from `eye`; `lines`: (points, segments, rgb) sets."
+        """(H, W, 3) uint8 image of points `xyz` with uint8 `colors` seen from `eye`; `lines`: (points, segments, rgb)
+        sets."""
         if len(xyz) == 0 and not lines: return np.full((self.height, self.width, 3), self.background, np.uint8)
         with _quiet_fds():                     # open3d's import announces its Jupyter web visualizer
             import open3d as o3d
@@ -248,11 +263,13 @@ class PointRenderer:
                 m = rendering.MaterialRecord(); m.shader = 'defaultUnlit'; m.point_size = float(point_size)
                 r.scene.add_geometry('points', pc, m)
             for i, (pts, segs, rgb) in enumerate(lines):
-                ls = o3d.geometry.LineSet(o3d.utility.Vector3dVector(np.asarray(pts, np.float64)), o3d.utility.Vector2iVector(np.asarray(segs, np.int32)))
+                ls = o3d.geometry.LineSet(o3d.utility.Vector3dVector(np.asarray(pts, np.float64)),
+                                          o3d.utility.Vector2iVector(np.asarray(segs, np.int32)))
                 ls.colors = o3d.utility.Vector3dVector(np.tile(np.asarray(rgb, np.float64) / 255, (len(segs), 1)))
                 ml = rendering.MaterialRecord(); ml.shader = 'unlitLine'; ml.line_width = 2.0
                 r.scene.add_geometry(f'lines{i}', ls, ml)
-            r.setup_camera(float(fov), np.asarray(center, np.float32), np.asarray(eye, np.float32), np.asarray(up, np.float32))
+            r.setup_camera(float(fov), np.asarray(center, np.float32), np.asarray(eye, np.float32),
+                           np.asarray(up, np.float32))
             return np.asarray(r.render_to_image()).copy()
         finally:
             r.scene.clear_geometry()
@@ -271,7 +288,8 @@ def _resize(img: np.ndarray, height: int) -> np.ndarray:
     return np.asarray(Image.fromarray(img).resize((w, height), Image.NEAREST))
 
 def view_panel(scene: Scene, v: int, pairs: PointPixelPairs, colors: np.ndarray, visible: np.ndarray | None = None,
-               labels2d: np.ndarray | None = None, height: int | None = None, radius: int = 1, alpha: float = 0.55) -> np.ndarray:
+               labels2d: np.ndarray | None = None, height: int | None = None, radius: int = 1,
+               alpha: float = 0.55) -> np.ndarray:
     "Camera image with 2D labels blended in | camera image with the visible points projected, both `height` px high."
     view = scene.views[v]
     img = view.image.astype(np.float32)
@@ -306,24 +324,31 @@ def iou_table_html(ious: dict[str, np.ndarray], vocab) -> str:
     for i in rows:
         sw = '#%02x%02x%02x' % tuple(vocab.palette[i])
         body += (f'<tr><td><span style="display:inline-block;width:10px;height:10px;background:{sw}"></span> '
-                 f'{html.escape(vocab.classes[i])}</td>' + ''.join(f'<td style="text-align:right">{fmt(ious[n][i])}</td>' for n in names) + '</tr>')
+                 f'{html.escape(vocab.classes[i])}</td>'
+                 + ''.join(f'<td style="text-align:right">{fmt(ious[n][i])}</td>' for n in names) + '</tr>')
     body += '<tr style="font-weight:bold"><td>mIoU</td>' + ''.join(
-        f'<td style="text-align:right">{fmt(np.nanmean(ious[n]) if np.isfinite(ious[n]).any() else np.nan)}</td>' for n in names) + '</tr>'
+        f'<td style="text-align:right">{fmt(np.nanmean(ious[n]) if np.isfinite(ious[n]).any() else np.nan)}</td>'
+        for n in names) + '</tr>'
     return f'<table class="labelfree-iou" style="font-size:12px"><tr><th>class</th>{head}</tr>{body}</table>'
 
 # %% ../nbs/50_inspect.ipynb #09c68cf3
 _GL_ESM = r"""
 function mat4mul(a, b) { const o = new Float32Array(16);
-  for (let i = 0; i < 4; i++) for (let j = 0; j < 4; j++) { let s = 0; for (let k = 0; k < 4; k++) s += a[k * 4 + j] * b[i * 4 + k]; o[i * 4 + j] = s; }
+  for (let i = 0; i < 4; i++) for (let j = 0; j < 4; j++) {
+    let s = 0; for (let k = 0; k < 4; k++) s += a[k * 4 + j] * b[i * 4 + k]; o[i * 4 + j] = s; }
   return o; }
 function perspective(fovy, aspect, near, far) { const f = 1 / Math.tan(fovy / 2), nf = 1 / (near - far);
-  return new Float32Array([f / aspect, 0, 0, 0, 0, f, 0, 0, 0, 0, (far + near) * nf, -1, 0, 0, 2 * far * near * nf, 0]); }
-function lookAt(e, c, u) { let z = [e[0] - c[0], e[1] - c[1], e[2] - c[2]]; let n = Math.hypot(...z); z = z.map(v => v / n);
-  let x = [u[1] * z[2] - u[2] * z[1], u[2] * z[0] - u[0] * z[2], u[0] * z[1] - u[1] * z[0]]; n = Math.hypot(...x) || 1; x = x.map(v => v / n);
+  return new Float32Array([f / aspect, 0, 0, 0, 0, f, 0, 0,
+                           0, 0, (far + near) * nf, -1, 0, 0, 2 * far * near * nf, 0]); }
+function lookAt(e, c, u) {
+  let z = [e[0] - c[0], e[1] - c[1], e[2] - c[2]]; let n = Math.hypot(...z); z = z.map(v => v / n);
+  let x = [u[1] * z[2] - u[2] * z[1], u[2] * z[0] - u[0] * z[2], u[0] * z[1] - u[1] * z[0]];
+  n = Math.hypot(...x) || 1; x = x.map(v => v / n);
   const y = [z[1] * x[2] - z[2] * x[1], z[2] * x[0] - z[0] * x[2], z[0] * x[1] - z[1] * x[0]];
   const d = (a) => -(a[0] * e[0] + a[1] * e[1] + a[2] * e[2]);
   return new Float32Array([x[0], y[0], z[0], 0, x[1], y[1], z[1], 0, x[2], y[2], z[2], 0, d(x), d(y), d(z), 1]); }
-function shader(gl, type, src) { const s = gl.createShader(type); gl.shaderSource(s, src); gl.compileShader(s); return s; }
+function shader(gl, type, src) {
+  const s = gl.createShader(type); gl.shaderSource(s, src); gl.compileShader(s); return s; }
 function render({ model, el }) {
   const canvas = document.createElement('canvas');
   canvas.className = 'labelfree-webgl';
@@ -333,9 +358,11 @@ function render({ model, el }) {
   const gl = canvas.getContext('webgl', { preserveDrawingBuffer: true, antialias: false });
   if (!gl) { label.textContent = 'WebGL is not available in this browser'; return; }
   const prog = gl.createProgram();
-  gl.attachShader(prog, shader(gl, gl.VERTEX_SHADER, 'attribute vec3 p; attribute vec3 c; uniform mat4 m; uniform float s; varying vec3 vc;' +
+  gl.attachShader(prog, shader(gl, gl.VERTEX_SHADER,
+    'attribute vec3 p; attribute vec3 c; uniform mat4 m; uniform float s; varying vec3 vc;' +
     'void main() { gl_Position = m * vec4(p, 1.0); gl_PointSize = s; vc = c; }'));
-  gl.attachShader(prog, shader(gl, gl.FRAGMENT_SHADER, 'precision mediump float; varying vec3 vc; void main() { gl_FragColor = vec4(vc, 1.0); }'));
+  gl.attachShader(prog, shader(gl, gl.FRAGMENT_SHADER,
+    'precision mediump float; varying vec3 vc; void main() { gl_FragColor = vec4(vc, 1.0); }'));
   gl.linkProgram(prog); gl.useProgram(prog);
   const pbuf = gl.createBuffer(), cbuf = gl.createBuffer();
   const lp = gl.getAttribLocation(prog, 'p'), lc = gl.getAttribLocation(prog, 'c');
@@ -355,19 +382,25 @@ function render({ model, el }) {
     gl.clearColor(1, 1, 1, 1); gl.enable(gl.DEPTH_TEST); gl.clear(gl.COLOR_BUFFER_BIT | gl.DEPTH_BUFFER_BIT);
     const a = az * Math.PI / 180, e = el_ * Math.PI / 180;
     const eye = [-Math.cos(e) * Math.sin(a) * dist, -Math.cos(e) * Math.cos(a) * dist, Math.sin(e) * dist];
-    const m = mat4mul(perspective(Math.PI / 3, canvas.width / canvas.height, 0.01 * dist, 10 * dist), lookAt(eye, [0, 0, 0], [0, 0, 1]));
+    const m = mat4mul(perspective(Math.PI / 3, canvas.width / canvas.height, 0.01 * dist, 10 * dist),
+                      lookAt(eye, [0, 0, 0], [0, 0, 1]));
     gl.uniformMatrix4fv(gl.getUniformLocation(prog, 'm'), false, m);
     gl.uniform1f(gl.getUniformLocation(prog, 's'), model.get('point_size'));
-    gl.bindBuffer(gl.ARRAY_BUFFER, pbuf); gl.enableVertexAttribArray(lp); gl.vertexAttribPointer(lp, 3, gl.FLOAT, false, 0, 0);
-    gl.bindBuffer(gl.ARRAY_BUFFER, cbuf); gl.enableVertexAttribArray(lc); gl.vertexAttribPointer(lc, 3, gl.UNSIGNED_BYTE, true, 0, 0);
+    gl.bindBuffer(gl.ARRAY_BUFFER, pbuf); gl.enableVertexAttribArray(lp);
+    gl.vertexAttribPointer(lp, 3, gl.FLOAT, false, 0, 0);
+    gl.bindBuffer(gl.ARRAY_BUFFER, cbuf); gl.enableVertexAttribArray(lc);
+    gl.vertexAttribPointer(lc, 3, gl.UNSIGNED_BYTE, true, 0, 0);
     if (n > 0) gl.drawArrays(gl.POINTS, 0, n);
   }
   let drag = null;
-  canvas.addEventListener('pointerdown', (ev) => { drag = [ev.clientX, ev.clientY]; canvas.setPointerCapture(ev.pointerId); canvas.style.cursor = 'grabbing'; });
+  canvas.addEventListener('pointerdown', (ev) => {
+    drag = [ev.clientX, ev.clientY]; canvas.setPointerCapture(ev.pointerId); canvas.style.cursor = 'grabbing'; });
   canvas.addEventListener('pointermove', (ev) => { if (!drag) return;
-    az -= (ev.clientX - drag[0]) * 0.5; el_ = Math.max(-89, Math.min(89, el_ + (ev.clientY - drag[1]) * 0.5)); drag = [ev.clientX, ev.clientY]; draw(); });
+    az -= (ev.clientX - drag[0]) * 0.5; el_ = Math.max(-89, Math.min(89, el_ + (ev.clientY - drag[1]) * 0.5));
+    drag = [ev.clientX, ev.clientY]; draw(); });
   canvas.addEventListener('pointerup', () => { drag = null; canvas.style.cursor = 'grab'; });
-  canvas.addEventListener('wheel', (ev) => { ev.preventDefault(); dist *= Math.exp(ev.deltaY * 0.001); draw(); }, { passive: false });
+  canvas.addEventListener('wheel', (ev) => { ev.preventDefault(); dist *= Math.exp(ev.deltaY * 0.001); draw(); },
+                          { passive: false });
   canvas.addEventListener('dblclick', () => { az = 0; el_ = 35; dist = 2.2; draw(); });
   const redraw = () => { upload(); draw(); };
   model.on('change:positions', redraw); model.on('change:colors', redraw);
@@ -406,7 +439,8 @@ def _swatch(rgb) -> str:
             'background:#%02x%02x%02x"></span>' % tuple(int(c) for c in rgb))
 
 def orbit_buttons(azimuth, elevation, zoom) -> dict:
-    "Step buttons for the orbit sliders: ⟲ ⟳ (azimuth ±15°), ▲ ▼ (elevation ±10°), + − (zoom ×/÷ √2), each clamped to its slider's range."
+    """Step buttons for the orbit sliders: ⟲ ⟳ (azimuth ±15°), ▲ ▼ (elevation ±10°), + − (zoom ×/÷ √2),
+    each clamped to its slider's range."""
     def step(w, d): return lambda _: setattr(w, 'value', max(w.min, min(w.max, w.value + d)))
     def scale(f): return lambda _: setattr(zoom, 'value', max(2 ** zoom.min, min(zoom.value * f, 2 ** zoom.max)))
     spec = dict(left=('⟲', 'orbit left', step(azimuth, -15)), right=('⟳', 'orbit right', step(azimuth, 15)),
@@ -428,18 +462,22 @@ def present_classes(layers: dict[str, Layer], gt: np.ndarray | None) -> list[int
     return sorted(c for c in present if c != IGNORE_INDEX)
 
 def class_legend(vocab, class_ids: list[int], set_all) -> tuple[dict, W.Widget]:
-    "A checkbox per class beside its colour swatch, with *all* / *none* buttons calling `set_all(True | False)`: (toggles by id, the legend widget)."
-    toggles = {c: W.Checkbox(True, description=vocab.classes[c], indent=False, layout=W.Layout(width='auto')) for c in class_ids}
+    """A checkbox per class beside its colour swatch, with *all* / *none* buttons calling `set_all(True | False)`:
+    (toggles by id, the legend widget)."""
+    toggles = {c: W.Checkbox(True, description=vocab.classes[c], indent=False, layout=W.Layout(width='auto'))
+               for c in class_ids}
     all_b, none_b = (W.Button(description=s, layout=W.Layout(width='64px')) for s in ('all', 'none'))
     all_b.on_click(lambda _: set_all(True)); none_b.on_click(lambda _: set_all(False))
-    legend = W.VBox([W.HBox([all_b, none_b]), W.GridBox([W.HBox([W.HTML(_swatch(vocab.palette[c])), t]) for c, t in toggles.items()],
+    legend = W.VBox([W.HBox([all_b, none_b]),
+                     W.GridBox([W.HBox([W.HTML(_swatch(vocab.palette[c])), t]) for c, t in toggles.items()],
                                                        layout=W.Layout(grid_template_columns='repeat(2, 170px)'))])
     legend.add_class('labelfree-legend')
     return toggles, legend
 
 # %% ../nbs/50_inspect.ipynb #9167d9ee
 class _Drawing:
-    "What `Inspector` draws from its controls' values: colours and visibility, the Open3D picture, the camera panel, per-class IoU."
+    """What `Inspector` draws from its controls' values: colours and visibility, the Open3D picture, the camera panel,
+    per-class IoU."""
     @property
     def pairs(self) -> PointPixelPairs:
         "The scene's point–pixel pairs (computed on first use)."
@@ -469,14 +507,16 @@ class _Drawing:
         lines = []
         if self.view.value >= 0:
             lines = [(*frustum_lines(self.scene.views[self.view.value], 0.25 * self.orbit.radius), (230, 30, 30))]
-        return self.renderer.render(self.scene.points.xyz[idx], col[idx], self.orbit.eye(self.azimuth.value, self.elevation.value, self.zoom.value),
+        return self.renderer.render(self.scene.points.xyz[idx], col[idx],
+                                    self.orbit.eye(self.azimuth.value, self.elevation.value, self.zoom.value),
                                     self.orbit.center, self.orbit.up, self.point_size.value, lines=lines)
 
     def _view_picture(self, name: str) -> np.ndarray:
         col, vis = self._colors(name)
         v = self.view.value
         maps = self.layers[name].maps2d
-        return view_panel(self.scene, v, self.pairs, col, vis, maps[v] if maps is not None else None, height=self.size[1])
+        return view_panel(self.scene, v, self.pairs, col, vis, maps[v] if maps is not None else None,
+                          height=self.size[1])
 
     def layer_ious(self, names) -> dict[str, np.ndarray]:
         "Per-class IoU of the named label layers against ground truth (all points; cached)."
@@ -498,7 +538,9 @@ class Inspector(_Drawing):
     def __init__(self, scene: Scene, layers: dict[str, Layer], layer: str | None = None, compare: str | None = None,
                  view: int | None = None, max_points: int | None = 200_000, max_points_gl: int | None = 100_000,
                  size: tuple[int, int] = (480, 360), webgl: bool = True, seed: int = 0):
-        if not layers: raise ValueError(f"nothing to show for {scene.name!r}: no layers (the scene has no colours, labels or intensity)")
+        if not layers:
+            raise ValueError(f"nothing to show for {scene.name!r}: no layers (the scene has no colours, labels or "
+                             "intensity)")
         for n in (layer, compare):
             if n is not None and n not in layers: raise KeyError(f"no layer {n!r}; layers: {', '.join(layers)}")
         self.scene, self.layers, self.gt = scene, layers, scene.points.labels
@@ -510,38 +552,47 @@ class Inspector(_Drawing):
         self._pairs, self._ious, self._busy = None, {}, False
         default = next((n for n in ('transferred 3D labels', 'ground truth') if n in layers), next(iter(layers)))
         lay, wide = W.Layout, {'description_width': '90px'}
-        self.layer = W.Dropdown(options=list(layers), value=layer or default, description='layer', layout=lay(width='330px'), style=wide)
-        self.compare = W.Dropdown(options=['—'] + list(layers), value=compare or '—', description='compare with', layout=lay(width='330px'), style=wide)
+        self.layer = W.Dropdown(options=list(layers), value=layer or default, description='layer',
+                                layout=lay(width='330px'), style=wide)
+        self.compare = W.Dropdown(options=['—'] + list(layers), value=compare or '—', description='compare with',
+                                  layout=lay(width='330px'), style=wide)
         self.errors_only = W.Checkbox(False, description='errors only', disabled=self.gt is None, indent=False)
         self.point_size = W.IntSlider(2, min=1, max=8, description='point size', continuous_update=False)
         self.view = W.Dropdown(options=[('—', -1)] + [(v.name or str(i), i) for i, v in enumerate(scene.views)],
-                               value=-1 if view is None else view, description='view', disabled=not scene.views, layout=lay(width='330px'), style=wide)
+                               value=-1 if view is None else view, description='view', disabled=not scene.views,
+                               layout=lay(width='330px'), style=wide)
         self.azimuth = W.IntSlider(0, min=-180, max=180, step=5, description='azimuth', continuous_update=False)
         self.elevation = W.IntSlider(35, min=-85, max=85, step=5, description='elevation', continuous_update=False)
         self.zoom = W.FloatLogSlider(1.0, base=2, min=-2, max=5, step=0.25, description='zoom', continuous_update=False)
         self.buttons = orbit_buttons(self.azimuth, self.elevation, self.zoom)
         self.class_ids = present_classes(layers, self.gt)
         self.class_toggles, self.legend = class_legend(scene.vocab, self.class_ids, self._set_classes)
-        self.image = W.Image(format='png', layout=lay(width=f'{size[0]}px', height=f'{size[1]}px')); self.image.add_class('labelfree-3d')
-        self.image_b = W.Image(format='png', layout=lay(width=f'{size[0]}px', height=f'{size[1]}px')); self.image_b.add_class('labelfree-3d-compare')
+        self.image = W.Image(format='png', layout=lay(width=f'{size[0]}px', height=f'{size[1]}px'))
+        self.image.add_class('labelfree-3d')
+        self.image_b = W.Image(format='png', layout=lay(width=f'{size[0]}px', height=f'{size[1]}px'))
+        self.image_b.add_class('labelfree-3d-compare')
         self.title_a, self.title_b = W.HTML(), W.HTML()
         self.view_image = W.Image(format='png'); self.view_image.add_class('labelfree-view')
         self.info, self.ious = W.HTML(), W.HTML()
         self.info.add_class('labelfree-info'); self.ious.add_class('labelfree-ious')
         self.gl = PointCloudGL(width=size[0], height=size[1]) if webgl else None
         self.box_b = W.VBox([self.title_b, self.image_b], layout=lay(flex='0 0 auto'))
-        self.box_view = W.VBox([W.HTML('<b>camera view</b>: 2D labels | projected points'), self.view_image], layout=lay(flex='0 0 auto'))
+        self.box_view = W.VBox([W.HTML('<b>camera view</b>: 2D labels | projected points'), self.view_image],
+                               layout=lay(flex='0 0 auto'))
         orbit = W.HBox([self.buttons[k] for k in ('left', 'right', 'up', 'down', 'in', 'out')])
-        controls = W.VBox([self.layer, self.compare, self.view, self.errors_only, self.point_size, self.azimuth, self.elevation, self.zoom, orbit])
+        controls = W.VBox([self.layer, self.compare, self.view, self.errors_only, self.point_size, self.azimuth,
+                           self.elevation, self.zoom, orbit])
         controls.add_class('labelfree-controls')
         wrap = lay(flex_flow='row wrap', align_items='flex-start')
-        pictures = W.HBox([W.VBox([self.title_a, self.image], layout=lay(flex='0 0 auto')), self.box_b, self.box_view], layout=wrap)
-        bottom = W.HBox(([W.VBox([W.HTML('<b>WebGL</b> (drag to orbit, wheel to zoom)'), self.gl], layout=lay(flex='0 0 auto'))]
+        pictures = W.HBox([W.VBox([self.title_a, self.image], layout=lay(flex='0 0 auto')), self.box_b, self.box_view],
+                          layout=wrap)
+        bottom = W.HBox(([W.VBox([W.HTML('<b>WebGL</b> (drag to orbit, wheel to zoom)'), self.gl],
+                                 layout=lay(flex='0 0 auto'))]
                          if webgl else []) + [self.ious], layout=wrap)
         self.widget = W.VBox([self.info, W.HBox([controls, self.legend]), pictures, bottom])
         self.widget.add_class('labelfree-inspector')
-        for w in [self.layer, self.compare, self.errors_only, self.point_size, self.view, self.azimuth, self.elevation, self.zoom,
-                  *self.class_toggles.values()]:
+        for w in [self.layer, self.compare, self.errors_only, self.point_size, self.view, self.azimuth, self.elevation,
+                  self.zoom, *self.class_toggles.values()]:
             w.observe(self._changed, names='value')
         self.update()
 
@@ -551,19 +602,22 @@ class Inspector(_Drawing):
         b = None if self.compare.value == '—' else self.compare.value
         self.pictures = {a: self._picture(a)}
         self.image.value = _png(self.pictures[a])
-        self.title_a.value = f'<b>{html.escape(a)}</b> <span style="color:#666">{html.escape(self.layers[a].description)}</span>'
+        self.title_a.value = (f'<b>{html.escape(a)}</b> '
+                              f'<span style="color:#666">{html.escape(self.layers[a].description)}</span>')
         self.box_b.layout.display = 'none' if b is None else ''
         if b is not None:
             self.pictures[b] = self._picture(b)
             self.image_b.value = _png(self.pictures[b])
-            self.title_b.value = f'<b>{html.escape(b)}</b> <span style="color:#666">{html.escape(self.layers[b].description)}</span>'
+            self.title_b.value = (f'<b>{html.escape(b)}</b> '
+                                  f'<span style="color:#666">{html.escape(self.layers[b].description)}</span>')
         v = self.view.value
         self.box_view.layout.display = 'none' if v < 0 else ''
         self.view_picture = self._view_picture(a) if v >= 0 else None
         if self.view_picture is not None: self.view_image.value = _png(self.view_picture)
         col, vis = self._colors(a)
         n, shown = len(self.scene.points), int(vis[self.subset].sum())
-        sub = f'showing {len(self.subset):,} of {n:,} points (subsampled for display)' if len(self.subset) < n else f'{n:,} points'
+        sub = (f'showing {len(self.subset):,} of {n:,} points (subsampled for display)' if len(self.subset) < n
+               else f'{n:,} points')
         note = ' · <i>errors only needs labels</i>' if self.errors_only.value and self.layers[a].classes is None else ''
         self.info.value = (f'<b>{html.escape(self.scene.name)}</b> · {sub} · {shown:,} drawn · '
                            f'{len(self.scene.views)} views · {self.scene.vocab.name}{note}')
@@ -573,7 +627,8 @@ class Inspector(_Drawing):
             self.gl.set_points(self.scene.points.xyz[g], col[g], self.orbit,
                                f'{len(g):,} points' + (f' (of {n:,})' if len(self.subset_gl) < n else ''))
         names = [x for x in (a, b) if x is not None and x != 'ground truth' and self.layers[x].classes is not None]
-        self.ious.value = ('<b>per-class IoU (%) against ground truth</b>' + iou_table_html(self.layer_ious(names), self.scene.vocab)
+        self.ious.value = ('<b>per-class IoU (%) against ground truth</b>'
+                           + iou_table_html(self.layer_ious(names), self.scene.vocab)
                            if self.gt is not None and names else '')
 
     def close(self):
@@ -588,13 +643,15 @@ class Inspector(_Drawing):
         return b
 
     def __repr__(self):
-        return f"Inspector({self.scene.name!r}, layer={self.layer.value!r}, compare={self.compare.value!r}, {len(self.subset):,}/{len(self.scene.points):,} points)"
+        return (f"Inspector({self.scene.name!r}, layer={self.layer.value!r}, compare={self.compare.value!r}, "
+                f"{len(self.subset):,}/{len(self.scene.points):,} points)")
 
 # %% ../nbs/50_inspect.ipynb #c178eb6d
 def inspect(scene: Scene, pseudo: PseudoLabels | None = None, pred2d=None, pred3d=None, extra: dict | None = None,
             layer: str | None = None, compare: str | None = None, view: int | None = None,
             pairs: PointPixelPairs | None = None, predictions: Path | str | None = None, **kwargs) -> Inspector:
-    "A widget showing `scene`'s points coloured by any layer (see `scene_layers`), with a camera view and a comparison mode; `predictions`: a folder `labelfree predict` wrote."
+    """A widget showing `scene`'s points coloured by any layer (see `scene_layers`),
+    with a camera view and a comparison mode; `predictions`: a folder `labelfree predict` wrote."""
     if predictions is not None:
         from labelfree.predict import read_prediction
         r = read_prediction(predictions, scene)
@@ -605,5 +662,6 @@ def inspect(scene: Scene, pseudo: PseudoLabels | None = None, pred2d=None, pred3
     return ins
 
 def compare(scene: Scene, a: str, b: str, **kwargs) -> Inspector:
-    "Layers `a` and `b` of `scene` side by side, with the per-class IoU of each (e.g. raw vs refined, stage 1 vs stage 2)."
+    """Layers `a` and `b` of `scene` side by side, with the per-class IoU of each (e.g. raw vs refined,
+    stage 1 vs stage 2)."""
     return inspect(scene, layer=a, compare=b, **kwargs)

@@ -29,7 +29,8 @@ BENCHMARK_FORMATS = ('semantickitti', 'nuscenes', 'scannet')
 
 def default_format(dataset) -> str:
     "The format a dataset's own tools read (PLY for the others)."
-    return {'ScanNet': 'scannet', 'NuScenes': 'nuscenes', 'SemanticKITTI': 'semantickitti'}.get(type(dataset).__name__, 'ply')
+    return {'ScanNet': 'scannet', 'NuScenes': 'nuscenes',
+            'SemanticKITTI': 'semantickitti'}.get(type(dataset).__name__, 'ply')
 
 def points_path(scene: Scene, out: Path, fmt: str, split: str | None = None) -> Path:
     "Where `scene`'s point labels go under `out` in format `fmt`."
@@ -38,17 +39,22 @@ def points_path(scene: Scene, out: Path, fmt: str, split: str | None = None) -> 
     if fmt == 'scannet': return out / f'{scene_file_name(scene.name)}.txt'
     if fmt == 'semantickitti':
         if 'sequence' not in scene.meta or 'frame' not in scene.meta:
-            raise ValueError(f"scene {scene.name!r}: format 'semantickitti' needs a SemanticKITTI scan (meta fields 'sequence' and 'frame')")
+            raise ValueError(f"scene {scene.name!r}: format 'semantickitti' needs a SemanticKITTI scan (meta fields "
+                             "'sequence' and 'frame')")
         return out / 'sequences' / f"{int(scene.meta['sequence']):02d}" / 'predictions' / f"{scene.meta['frame']}.label"
     if fmt == 'nuscenes':
-        if 'lidar_token' not in scene.meta: raise ValueError(f"scene {scene.name!r}: format 'nuscenes' needs a nuScenes sample (meta field 'lidar_token')")
+        if 'lidar_token' not in scene.meta:
+            raise ValueError(f"scene {scene.name!r}: format 'nuscenes' needs a nuScenes sample (meta field "
+                             "'lidar_token')")
         return out / 'lidarseg' / (split or 'test') / f"{scene.meta['lidar_token']}_lidarseg.bin"
     raise ValueError(f"format {fmt!r}: choose one of {', '.join(FORMATS)}")
 
-def write_points(scene: Scene, labels: np.ndarray, confidence: np.ndarray | None, out: Path, fmt: str, split: str | None = None) -> Path:
+def write_points(scene: Scene, labels: np.ndarray, confidence: np.ndarray | None, out: Path, fmt: str,
+                 split: str | None = None) -> Path:
     "Write per-point class ids (and confidence) of `scene` in format `fmt` under `out`, atomically; returns the file."
     labels = np.asarray(labels)
-    if len(labels) != len(scene.points): raise ValueError(f"scene {scene.name!r}: {len(labels)} labels for {len(scene.points)} points")
+    if len(labels) != len(scene.points):
+        raise ValueError(f"scene {scene.name!r}: {len(labels)} labels for {len(scene.points)} points")
     vocab, path = scene.vocab, points_path(scene, out, fmt, split)
     n = scene.meta.get('n_keyframe_points', len(labels)) if fmt == 'nuscenes' else len(labels)
     if fmt in BENCHMARK_FORMATS and (labels[:n] == IGNORE_INDEX).any():
@@ -105,7 +111,8 @@ def _manifest(out: Path, info: dict, write: bool) -> None:
     if m.exists():
         old = json.loads(m.read_text())
         if {k: old.get(k) for k in info} != info:
-            raise ValueError(f"{m}: this folder holds predictions of {old.get('checkpoint')} as {old.get('format')}; use another output folder")
+            raise ValueError(f"{m}: this folder holds predictions of {old.get('checkpoint')} as {old.get('format')}; "
+                             "use another output folder")
     elif write:
         out.mkdir(parents=True, exist_ok=True)
         with atomic_path(m) as tmp: Path(tmp).write_text(json.dumps(info, indent=1))
@@ -131,12 +138,14 @@ def finish_export(out: Path, fmt: str, split: str | None = None) -> None:
 def predict_dataset(checkpoint: Path | str, dataset, out: Path | str, fmt: str | None = None, views: bool = True,
                     shard: tuple[int, int] | None = None, skip_broken: bool = False, device: str | None = None,
                     split: str | None = None, scenes=None, progress: bool = True) -> dict:
-    "Label every scene of `dataset` (or only `scenes`, by name) with a CNS checkpoint (a `.pt` or an exported `.safetensors`) into `out`; counts of what was done."
+    """Label every scene of `dataset` (or only `scenes`, by name)
+    with a CNS checkpoint (a `.pt` or an exported `.safetensors`) into `out`; counts of what was done."""
     from labelfree.evaluate import predict
     from labelfree.train.cns import check_vocabulary
     out, fmt = Path(out), fmt or default_format(dataset)
     if fmt not in FORMATS: raise ValueError(f"format {fmt!r}: choose one of {', '.join(FORMATS)}")
-    if out.exists() and not out.is_dir(): raise NotADirectoryError(f"{out}: the output must be a folder, and this is a file")
+    if out.exists() and not out.is_dir():
+        raise NotADirectoryError(f"{out}: the output must be a folder, and this is a file")
     tr = load_for_prediction(checkpoint, device)
     if getattr(dataset, 'vocab', None) is not None: check_vocabulary(tr, dataset.vocab, str(checkpoint))
     bad = [n for n in (scenes or []) if n not in dataset.names]
@@ -151,7 +160,8 @@ def predict_dataset(checkpoint: Path | str, dataset, out: Path | str, fmt: str |
         except Exception as e:
             if not skip_broken: raise
             broken.append((name, str(e))); warnings.warn(f'skipped scene {name!r}: {e}'); continue
-        check_vocabulary(tr, scene.vocab, f'{checkpoint} on scene {scene.name!r}')       # datasets of mixed vocabularies
+        # datasets of mixed vocabularies
+        check_vocabulary(tr, scene.vocab, f'{checkpoint} on scene {scene.name!r}')
         target = points_path(scene, out, fmt, split)
         if target.exists(): done += 1; continue
         maps, l3, _, p3 = predict(tr.net2, tr.net3, scene, tr.cfg.image_size, confidence=True)
@@ -162,7 +172,8 @@ def predict_dataset(checkpoint: Path | str, dataset, out: Path | str, fmt: str |
     return dict(shard=f'{rank}/{world}', scenes=len(names), made=made, already_done=done, broken=broken, format=fmt)
 
 def read_prediction(out: Path | str, scene: Scene, split: str | None = None) -> dict:
-    "A scene's predictions from a folder `predict_dataset` wrote: 3D labels, their confidence (PLY only, else None), the view maps (None if not written)."
+    """A scene's predictions from a folder `predict_dataset` wrote: 3D labels, their confidence (PLY only, else None),
+    the view maps (None if not written)."""
     out = Path(out)
     m = out / 'predictions.json'
     if not m.exists(): raise FileNotFoundError(f"{m}: not a prediction folder (no predictions.json)")
@@ -170,16 +181,19 @@ def read_prediction(out: Path | str, scene: Scene, split: str | None = None) -> 
     p = points_path(scene, out, fmt, split)
     if not p.exists(): raise FileNotFoundError(f"{p}: no prediction for scene {scene.name!r}")
     labels = read_points(p, fmt, scene.vocab)
-    if len(labels) < len(scene.points): labels = np.r_[labels, np.full(len(scene.points) - len(labels), IGNORE_INDEX)]   # nuScenes sweeps
+    # nuScenes sweeps
+    if len(labels) < len(scene.points): labels = np.r_[labels, np.full(len(scene.points) - len(labels), IGNORE_INDEX)]
     d = out / '2d' / scene_file_name(scene.name)
-    maps = [read_image(d / f'{v.name or i}.png').astype(np.int64) for i, v in enumerate(scene.views)] if d.is_dir() else None
+    maps = [read_image(d / f'{v.name or i}.png').astype(np.int64)
+            for i, v in enumerate(scene.views)] if d.is_dir() else None
     return dict(labels3d=labels, confidence=read_ply(p)['confidence'] if fmt == 'ply' else None, maps2d=maps)
 
 def _nuscenes_submission(out: Path, split: str | None) -> None:
     "The challenge's `submission.json` (which inputs the method used: camera and lidar)."
     p = out / (split or 'test') / 'submission.json'
     p.parent.mkdir(parents=True, exist_ok=True)
-    meta = dict(use_camera=True, use_lidar=True, use_radar=False, use_map=False, use_external=True)   # external: CLIP/SAM weights
+    # external: CLIP/SAM weights
+    meta = dict(use_camera=True, use_lidar=True, use_radar=False, use_map=False, use_external=True)
     with atomic_path(p) as tmp: Path(tmp).write_text(json.dumps({'meta': meta}, indent=1))
 
 # %% ../nbs/40_predict.ipynb #21e9f08d
@@ -191,15 +205,19 @@ def load_for_prediction(checkpoint: Path | str, device: str | None = None):
     if p.suffix == '.safetensors':
         pt = load_pretrained(p, device)
         if pt.net2 is None or pt.meta.get('kind') != 'cns':
-            raise ValueError(f"{p}: holds a {pt.meta.get('kind')} backbone without a classifier, not CNS networks; probe it first")
-        cfg = CNSConfig(**{k: v for k, v in pt.meta['config'].items() if k != 'image_size'}, image_size=tuple(pt.meta['config']['image_size']))
+            raise ValueError(f"{p}: holds a {pt.meta.get('kind')} backbone without a classifier, not CNS networks; "
+                             "probe it first")
+        cfg = CNSConfig(**{k: v for k, v in pt.meta['config'].items() if k != 'image_size'},
+                        image_size=tuple(pt.meta['config']['image_size']))
         tr = object.__new__(CNSTrainer)                  # networks and config only: nothing to optimise
-        tr.net2, tr.net3, tr.cfg, tr.C, tr.classes = pt.net2, pt.net3, cfg, pt.meta['net3']['out_channels'], pt.meta['classes']
+        tr.net2, tr.net3, tr.cfg, tr.C, tr.classes = (pt.net2, pt.net3, cfg, pt.meta['net3']['out_channels'],
+                                                       pt.meta['classes'])
         return tr
     return load_checkpoint(p, device)                    # refuses a distillation checkpoint (no classifier)
 
 def export_checkpoint(checkpoint: Path | str, path: Path | str) -> Path:
-    "Write a CNS or ScaLR checkpoint's networks as safetensors (`save_pretrained`), with its config and vocabulary in the header."
+    """Write a CNS or ScaLR checkpoint's networks as safetensors (`save_pretrained`),
+    with its config and vocabulary in the header."""
     from labelfree.models.pretrained import save_pretrained
     from labelfree.train.cns import load_checkpoint
     from labelfree.train.core import read_checkpoint

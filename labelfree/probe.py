@@ -45,7 +45,8 @@ class ProbeConfig:
         bad = set(d) - {f.name for f in fields(cls)}
         if bad: raise KeyError(f"{where}: unknown probe keys {sorted(bad)}; known: {[f.name for f in fields(cls)]}")
         cfg = cls(**d)
-        if cfg.features not in ('backbone', 'distilled'): raise ValueError(f"{where}: field 'features' must be 'backbone' or 'distilled', got {cfg.features!r}")
+        if cfg.features not in ('backbone', 'distilled'):
+            raise ValueError(f"{where}: field 'features' must be 'backbone' or 'distilled', got {cfg.features!r}")
         return cfg
 
 # %% ../nbs/34_probe.ipynb #13b12e67
@@ -65,13 +66,15 @@ def box_point_labels(scene: Scene) -> np.ndarray:
     return out
 
 def probe_labels(scene: Scene) -> np.ndarray:
-    "Ground-truth point labels of `scene`, else weak labels from its boxes; an error naming the scene if neither exists."
+    """Ground-truth point labels of `scene`, else weak labels from its boxes;
+    an error naming the scene if neither exists."""
     if scene.points.labels is not None: return scene.points.labels
     if 'boxes' in scene.meta: return box_point_labels(scene)
     raise SceneError(f"Scene {scene.name!r}: field 'points.labels' is needed for probing (and it has no boxes either)")
 
 def sector_split(xyz: np.ndarray, n_sectors: int = 8) -> np.ndarray:
-    "(N,) bool: the points in even azimuth sectors (around the cloud's centre) — the training half of a one-scene probe."
+    """(N,) bool: the points in even azimuth sectors (around the cloud's centre)
+    — the training half of a one-scene probe."""
     c = xyz[:, :2] - xyz[:, :2].mean(0)
     a = np.arctan2(c[:, 1], c[:, 0]) + np.pi
     return (np.floor(a / (2 * np.pi) * n_sectors).astype(int) % 2) == 0
@@ -109,7 +112,8 @@ def _items(items):
 
 def linear_probe(net: Net3D, train_items, eval_items, cfg: ProbeConfig | None = None, voxel_size: float | None = None,
                  progress: bool = False) -> dict:
-    "Train a BatchNorm + linear probe on frozen `net` features of `train_items`, score it on `eval_items`: {'miou', 'confusion', ...}."
+    """Train a BatchNorm + linear probe on frozen `net` features of `train_items`, score it on `eval_items`: {'miou',
+    'confusion', ...}."""
     cfg = cfg or ProbeConfig()
     train_items, eval_items = _items(train_items), _items(eval_items)
     vocab = train_items[0][0].vocab
@@ -153,7 +157,8 @@ def linear_probe(net: Net3D, train_items, eval_items, cfg: ProbeConfig | None = 
                 n_train_points=int(sum(len(y) for _, y in tr)), n_eval_points=int(conf.sum()))
 
 def probe_split(scenes: list, n_eval: int | None = None) -> tuple[list, list]:
-    "Train and evaluation items: the last `n_eval` scenes (default a quarter) held out, or, for one scene, alternating azimuth sectors."
+    """Train and evaluation items: the last `n_eval` scenes (default a quarter) held out, or, for one scene,
+    alternating azimuth sectors."""
     if len(scenes) == 1:
         m = sector_split(scenes[0].points.xyz)
         return [(scenes[0], m)], [(scenes[0], ~m)]
@@ -164,9 +169,11 @@ def probe_split(scenes: list, n_eval: int | None = None) -> tuple[list, list]:
 # %% ../nbs/34_probe.ipynb #b025a470
 def probe_checkpoint(checkpoint: Path | str, train_items, eval_items, cfg: ProbeConfig | None = None,
                      out: Path | str | None = None, random_baseline: bool = False) -> dict:
-    "Probe the backbone of a distillation checkpoint, or of an exported `.safetensors` file (and, if asked, a random one of the same shape); write a report to `out`."
+    """Probe the backbone of a distillation checkpoint, or of an exported `.safetensors` file (and, if asked,
+    a random one of the same shape); write a report to `out`."""
     dev = (cfg or ProbeConfig()).device or 'cpu'
-    if Path(checkpoint).suffix == '.safetensors':          # `labelfree export`'s file: rebuilt from its header, no pickle
+    # `labelfree export`'s file: rebuilt from its header, no pickle
+    if Path(checkpoint).suffix == '.safetensors':
         from labelfree.models.pretrained import build_net3, load_pretrained
         pt = load_pretrained(checkpoint, dev)
         net, spec, teacher = pt.net3, pt.meta['net3'], pt.meta.get('teacher', '')
@@ -181,7 +188,8 @@ def probe_checkpoint(checkpoint: Path | str, train_items, eval_items, cfg: Probe
     c_in = point_inputs(train_items[0][0]).shape[1]
     if c_in != in_channels:
         raise ValueError(f"{checkpoint}: the student takes {in_channels} input channels but scene "
-                         f"{train_items[0][0].name!r} gives {c_in} (colour + height vs intensity + height): distil on data like it")
+                         f"{train_items[0][0].name!r} gives {c_in} (colour + height vs intensity + height): distil on "
+                         "data like it")
     res = {'distilled': linear_probe(net, train_items, eval_items, cfg, voxel)}
     if random_baseline: res['random'] = linear_probe(random_net(), train_items, eval_items, cfg, voxel)
     vocab = train_items[0][0].vocab

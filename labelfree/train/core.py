@@ -26,11 +26,12 @@ __all__ = ['ConfigBase', 'config_path', 'config_sections', 'parse_overrides', 's
            'init_distributed', 'train_device', 'ddp', 'tensorboard_writer', 'epoch_batches', 'run_epochs']
 
 # %% ../../nbs/29_train.core.ipynb #1258a44b
-_TYPES = {'int': (int,), 'float': (int, float), 'str': (str,), 'bool': (bool,), 'tuple': (tuple, list), 'list': (list, tuple),
-          'dict': (dict,), 'None': (type(None),)}
+_TYPES = {'int': (int,), 'float': (int, float), 'str': (str,), 'bool': (bool,), 'tuple': (tuple, list),
+          'list': (list, tuple), 'dict': (dict,), 'None': (type(None),)}
 
 def _check_type(name: str, value, annotation: str):
-    "Refuse `value` for config field `name` unless it has the field's declared type (`int`, `float | None`, ...); ints pass as floats, bools never as numbers."
+    """Refuse `value` for config field `name` unless it has the field's declared type (`int`, `float | None`, ...);
+    ints pass as floats, bools never as numbers."""
     allowed = [t for part in str(annotation).split('|') for t in _TYPES.get(part.strip(), (object,))]
     if isinstance(value, bool) and bool not in allowed: allowed = []
     if not any(isinstance(value, t) for t in allowed):
@@ -50,7 +51,9 @@ def config_path(path) -> Path:
     "A config file: `path` itself, or the shipped config of that name."
     p = Path(path)
     if not p.exists(): p = Path(labelfree.__file__).parent / 'configs' / f'{path}.yaml'
-    if not p.exists(): raise FileNotFoundError(f"{path}: no such config file, and not a shipped config ({', '.join(shipped_configs())})")
+    if not p.exists():
+        raise FileNotFoundError(f"{path}: no such config file, and not a shipped config "
+                                f"({', '.join(shipped_configs())})")
     return p
 
 def config_sections(path) -> dict:
@@ -62,7 +65,8 @@ def config_sections(path) -> dict:
         m = getattr(e, 'problem_mark', None)
         where = f' at line {m.line + 1}, column {m.column + 1}' if m else ''
         raise ValueError(f"{p}: YAML syntax error{where}: {getattr(e, 'problem', None) or e}") from None
-    if not isinstance(d, dict): raise ValueError(f"{p}: a config must be a YAML mapping of fields, not a {type(d).__name__}")
+    if not isinstance(d, dict):
+        raise ValueError(f"{p}: a config must be a YAML mapping of fields, not a {type(d).__name__}")
     return d
 
 def parse_overrides(overrides) -> dict:
@@ -91,40 +95,52 @@ def set_rng_state(s):
     "Restore the torch, Python and NumPy global generators from the states a checkpoint saved (`write_checkpoint`)."
     torch.set_rng_state(s['torch'])
     version, internal, py_gauss = s['python']; random.setstate((version, tuple(internal), py_gauss))
-    name, keys, pos, has_gauss, gauss = s['numpy']; np.random.set_state((name, keys.numpy().astype(np.uint32), pos, has_gauss, gauss))
+    name, keys, pos, has_gauss, gauss = s['numpy']
+    np.random.set_state((name, keys.numpy().astype(np.uint32), pos, has_gauss, gauss))
 
 def write_checkpoint(path: Path, **state) -> None:
     "Save `state` with the RNG states and the package version, atomically (a killed save leaves the old file)."
     with atomic_path(path) as tmp: torch.save(dict(state, rng=_rng_state(), version=labelfree.__version__), tmp)
 
 def read_checkpoint(path: Path) -> dict:
-    "A checkpoint's state dict (on the CPU), read without executing code (`weights_only=True`); one clear error naming the file otherwise."
+    """A checkpoint's state dict (on the CPU), read without executing code (`weights_only=True`);
+    one clear error naming the file otherwise."""
     import pickle, re
     path = Path(path)
     if not path.is_file(): raise FileNotFoundError(f"{path}: checkpoint not found")
     try: return torch.load(path, map_location='cpu', weights_only=True)
     except pickle.UnpicklingError as e:
         g = re.search(r'Unsupported global: GLOBAL (\S+)', str(e))
-        if g: raise ValueError(f"{path}: refused: the checkpoint asks to unpickle {g.group(1)}, not only tensors and plain values, "
-                               f"and would run code when loaded; only unpickle it in full if you trust its source") from None
+        if g:
+            raise ValueError(f"{path}: refused: the checkpoint asks to unpickle {g.group(1)}, not only tensors and "
+                             "plain values, "
+                             "and would run code when loaded; only unpickle it in full if you trust its "
+                             "source") from None
         raise ValueError(f"{path}: not a readable checkpoint (truncated, or not written by torch.save)") from None
     except (RuntimeError, EOFError, OSError, ValueError, IndexError, KeyError, TypeError, AttributeError) as e:
-        raise ValueError(f"{path}: not a readable checkpoint (truncated, or not written by torch.save: {(str(e).strip().splitlines() or [type(e).__name__])[0][:120]})") from None
+        raise ValueError(f"{path}: not a readable checkpoint (truncated, or not written by torch.save: "
+                         f"{(str(e).strip().splitlines() or [type(e).__name__])[0][:120]})") from None
 
 def config_from_checkpoint(path: Path, st: dict, cls):
-    "The `cls` config saved in checkpoint `st` (read from `path`); a field this version does not know is named, with the versions."
+    """The `cls` config saved in checkpoint `st` (read from `path`); a field this version does not know is named,
+    with the versions."""
     known = {f.name for f in fields(cls)}
     bad = sorted(set(st['config']) - known)
-    if bad: raise ValueError(f"{path}: config fields {bad} are unknown to labelfree {labelfree.__version__} (the checkpoint was written by "
-                             f"{st.get('version', 'an unknown version')}); use that version, or retrain")
+    if bad:
+        raise ValueError(f"{path}: config fields {bad} are unknown to labelfree {labelfree.__version__} (the "
+                         "checkpoint was written by "
+                         f"{st.get('version', 'an unknown version')}); use that version, or retrain")
     return cls(**st['config'])
 
 def append_log(out: Path, rec: dict) -> None:
-    "Append one epoch's record to `out/log.jsonl`. Written before the epoch's checkpoint, so a kill cannot lose it (see `trim_log`)."
+    """Append one epoch's record to `out/log.jsonl`.
+
+    Written before the epoch's checkpoint, so a kill cannot lose it (see `trim_log`)."""
     with open(Path(out) / 'log.jsonl', 'a') as f: f.write(json.dumps(rec) + '\n')
 
 def trim_log(out: Path, epoch: int) -> None:
-    "Keep only the log records of epochs up to `epoch` (the checkpoint's): a run killed after logging an epoch but before checkpointing it redoes that epoch."
+    """Keep only the log records of epochs up to `epoch` (the checkpoint's):
+    a run killed after logging an epoch but before checkpointing it redoes that epoch."""
     p = Path(out) / 'log.jsonl'
     if not p.exists(): return
     lines = p.read_text().splitlines(keepends=True)
@@ -151,13 +167,16 @@ def init_distributed() -> tuple[int, int]:
     return dist_info()
 
 def train_device(device: str | None = None) -> torch.device:
-    "The device a training process runs on: `sparse_device(device)` (checked, MinkowskiEngine's build included), and under `torchrun` with several processes on GPUs, this process's own (`LOCAL_RANK`)."
+    """The device a training process runs on: `sparse_device(device)` (checked, MinkowskiEngine's build included),
+    and under `torchrun` with several processes on GPUs, this process's own (`LOCAL_RANK`)."""
     dev = sparse_device(device)
-    if dev.type == 'cuda' and dev.index is None and dist_info()[1] > 1: dev = torch.device('cuda', int(os.environ.get('LOCAL_RANK', 0)))
+    if dev.type == 'cuda' and dev.index is None and dist_info()[1] > 1:
+        dev = torch.device('cuda', int(os.environ.get('LOCAL_RANK', 0)))
     return dev
 
 def ddp(net: torch.nn.Module, device: torch.device, **kwargs) -> torch.nn.Module:
-    "`net` in `DistributedDataParallel` when several processes train (it broadcasts rank 0's weights, then averages gradients), else `net` itself."
+    """`net` in `DistributedDataParallel` when several processes train (it broadcasts rank 0's weights,
+    then averages gradients), else `net` itself."""
     if dist_info()[1] <= 1: return net
     from torch.nn.parallel import DistributedDataParallel as DDP
     return DDP(net, device_ids=[device.index] if device.type == 'cuda' else None, **kwargs)
@@ -181,9 +200,12 @@ def epoch_batches(seed: int, epoch: int, n: int, per_step: int = 1, rank: int = 
     if rank_rng or world > 1: rng = np.random.default_rng([seed, epoch, rank])
     return batches, rng
 
-def run_epochs(state, epochs: range, seed: int, n_items: int, step, end_epoch, desc, per_step: int = 1, rank_rng: bool = True,
+def run_epochs(state, epochs: range, seed: int, n_items: int, step, end_epoch, desc, per_step: int = 1,
+               rank_rng: bool = True,
                progress: bool = True, show: tuple = ('loss',), on_step=None, begin_epoch=None) -> None:
-    "For each epoch `e`: `begin_epoch(e)`, `step(batch, rng) -> {name: float}` on each of its batches, `state.epoch = e + 1`, then `end_epoch(e, record)` on rank 0 while other ranks wait. `desc(e)` titles the bar (off with `on_step`, a caller's own progress hook)."
+    """For each epoch `e`: `begin_epoch(e)`, `step(batch, rng) -> {name: float}` on each of its batches, `state.epoch =
+    e + 1`, then `end_epoch(e, record)` on rank 0 while other ranks wait. `desc(e)` titles the bar (off with `on_step`,
+    a caller's own progress hook)."""
     rank, world = dist_info()
     for e in epochs:
         if begin_epoch: begin_epoch(e)

@@ -17,8 +17,10 @@ import torch.nn.functional as F
 from ..core import Scene, Vocabulary
 from ..geometry import PointPixelPairs, scene_pairs
 from ..models.minkunet import Net3D, augment_xyz, point_inputs, single_blas_thread, sparse_batch
-from .core import (ConfigBase, set_rng_state, append_log, config_from_checkpoint, config_path, config_sections, ddp,
-                                  dist_info, parse_overrides, read_checkpoint, run_epochs, train_device, trim_log, write_checkpoint)
+from .core import (ConfigBase, set_rng_state, append_log, config_from_checkpoint, config_path,
+                                  config_sections, ddp,
+                                  dist_info, parse_overrides, read_checkpoint, run_epochs, train_device, trim_log,
+                                  write_checkpoint)
 from ..vfm.teachers import Teacher, combine
 
 # %% auto #0
@@ -35,13 +37,16 @@ class ScaLRConfig(ConfigBase):
     # teacher (see `make_teacher`); `teacher_weights`: one local file per '+'-joined teacher, or null
     teacher: str = 'dinov2:large'
     teacher_weights: object = None
-    short_side: int | None = None         # teacher input: images resized so the short side is this (whole patches); None: the teacher's default (224 ViTs, 448 ImageNet CNN)
+    # teacher input: images resized so the short side is this (whole patches); None: the teacher's default (224 ViTs,
+    # 448 ImageNet CNN)
+    short_side: int | None = None
     pre_norm: bool = True                 # DINOv2: last block before the final norm (ScaLR's x_pre_norm)
     download: bool = False
     # student
     voxel_size: float = 0.1
     width_3d: float = 1.0
-    init_3d: str | None = None            # start from a backbone exported by `labelfree export` (.safetensors); its head is kept only if it fits
+    # start from a backbone exported by `labelfree export` (.safetensors); its head is kept only if it fits
+    init_3d: str | None = None
     # loss and data per step
     loss: str = 'scalr'                   # 'scalr' (norm of the difference of unit vectors) or 'cosine' (1 - cos)
     scenes_per_step: int = 8
@@ -66,14 +71,16 @@ def load_scalr_config(path: str | Path | None = None, overrides: list[str] = ())
         data = config_sections(path)
         try: cfg = cfg.update(**{k: v for k, v in data.items() if k not in ('data', 'description', 'probe')})
         except KeyError as e: raise KeyError(f"{config_path(path)}: {e.args[0]}") from None
-        if cfg.loss not in ('scalr', 'cosine'): raise ValueError(f"{config_path(path)}: field 'loss' must be 'scalr' or 'cosine', got {cfg.loss!r}")
+        if cfg.loss not in ('scalr', 'cosine'):
+            raise ValueError(f"{config_path(path)}: field 'loss' must be 'scalr' or 'cosine', got {cfg.loss!r}")
     return cfg.update(**parse_overrides(overrides))
 
 # %% ../../nbs/33_train.scalr.ipynb #38e18c1c
 def distill_loss(student: torch.Tensor, teacher: torch.Tensor, kind: str = 'scalr') -> torch.Tensor:
     "Mean over pairs of `1 - cos` ('cosine') or of `‖f/‖f‖ - g/‖g‖‖₂` ('scalr'); (M, D) student and teacher features."
     if kind == 'cosine': return (1 - F.cosine_similarity(student.float(), teacher.float(), dim=1, eps=1e-8)).mean()
-    if kind == 'scalr': return (F.normalize(student.float(), dim=1) - F.normalize(teacher.float(), dim=1)).norm(dim=1).mean()
+    if kind == 'scalr':
+        return (F.normalize(student.float(), dim=1) - F.normalize(teacher.float(), dim=1)).norm(dim=1).mean()
     raise ValueError(f"unknown distillation loss {kind!r}: 'scalr' or 'cosine'")
 
 # %% ../../nbs/33_train.scalr.ipynb #9039e057
@@ -89,25 +96,31 @@ def prepare_distill(scene: Scene) -> DistillScene:
     return DistillScene(scene, pairs, point_inputs(scene))
 
 def make_student(in_channels: int, teacher_dim: int, cfg: ScaLRConfig) -> Net3D:
-    "MinkUNet34 with a linear (1×1×1 convolution) head to the teacher's dimension, no projection head, no 2D network; initialised from `cfg.seed`."
+    """MinkUNet34 with a linear (1×1×1 convolution) head to the teacher's dimension, no projection head, no 2D network;
+    initialised from `cfg.seed`."""
     with torch.random.fork_rng(devices=[]):
         torch.manual_seed(cfg.seed)
         return Net3D(in_channels, teacher_dim, cfg.voxel_size, proj_dim=None, width=cfg.width_3d, head='distilled')
 
 def init_from_pretrained(net: Net3D, path: str | Path) -> int:
-    "Copy an exported backbone's weights (`labelfree export`) into `net`: every backbone tensor must fit; the output head only if its size does. The number of tensors copied."
+    """Copy an exported backbone's weights (`labelfree export`) into `net`: every backbone tensor must fit;
+    the output head only if its size does. The number of tensors copied."""
     from labelfree.models.pretrained import load_pretrained
     src = load_pretrained(path).net3.state_dict()
     dst = net.state_dict()
     head = [k for k in dst if k.startswith('unet.net.head.')]
-    bad = [k for k in dst if k not in head and not k.startswith('proj.') and (k not in src or src[k].shape != dst[k].shape)]
-    if bad: raise ValueError(f"{path}: its 3D backbone does not fit this student (e.g. {bad[0]}: width, input channels or architecture differ)")
+    bad = [k for k in dst if k not in head and not k.startswith('proj.')
+           and (k not in src or src[k].shape != dst[k].shape)]
+    if bad:
+        raise ValueError(f"{path}: its 3D backbone does not fit this student (e.g. {bad[0]}: width, input channels or "
+                         "architecture differ)")
     keep = {k: v for k, v in src.items() if k in dst and v.shape == dst[k].shape}
     net.load_state_dict(keep, strict=False)
     return len(keep)
 
 def _augment(xyz: np.ndarray, rng: np.random.Generator) -> np.ndarray:
-    "Random rotation about z, flips of x and y, and a ±10 % scale, about the cloud's centre (co-training's `augment_xyz`)."
+    """Random rotation about z, flips of x and y, and a ±10 % scale,
+    about the cloud's centre (co-training's `augment_xyz`)."""
     return augment_xyz(xyz, rng, flip=True, centre=True)
 
 # %% ../../nbs/33_train.scalr.ipynb #a6793b21
@@ -138,7 +151,8 @@ class Distiller:
         "(M, D) teacher features at pixels of view `v` of `ds`."
         if not self.cfg.cache_teacher: return teacher.sample(ds.scene, v, rows, cols)
         key = (ds.scene.name, v)
-        if key not in self._cache: self._cache[key] = [type(g)(g.feats.cpu(), g.extent) for g in teacher.grids(ds.scene, v)]
+        if key not in self._cache:
+            self._cache[key] = [type(g)(g.feats.cpu(), g.extent) for g in teacher.grids(ds.scene, v)]
         return combine(self._cache[key], rows, cols, ds.scene.views[v].hw)
 
     def batch_pairs(self, teacher: Teacher, batch: list[DistillScene], rng: np.random.Generator):
@@ -186,13 +200,15 @@ def point_features(net: Net3D, scene: Scene, voxel_size: float | None = None, in
     "Per-point 'distilled' (N, D) and 'backbone' (N, F) features of `scene`, student in eval mode."
     was = net.training
     net.eval()
-    out = net(sparse_batch([scene.points.xyz], [point_inputs(scene) if inputs is None else inputs], voxel_size or net.voxel_size))
+    out = net(sparse_batch([scene.points.xyz], [point_inputs(scene) if inputs is None else inputs],
+                           voxel_size or net.voxel_size))
     if was: net.train()
     return dict(distilled=out['distilled'], backbone=out['features'])
 
 @torch.no_grad()
 def distill_cosine(net: Net3D, teacher: Teacher, scenes: list, voxel_size: float | None = None) -> float:
-    "Mean cosine between student and teacher features over every point–pixel pair of `scenes` (Scenes or DistillScenes)."
+    """Mean cosine between student and teacher features over every point–pixel pair of `scenes` (Scenes or
+    DistillScenes)."""
     total, n = 0.0, 0
     for s in scenes:
         ds = s if isinstance(s, DistillScene) else prepare_distill(s)
@@ -202,21 +218,26 @@ def distill_cosine(net: Net3D, teacher: Teacher, scenes: list, voxel_size: float
             b = pp.block(v)
             if b.stop == b.start: continue
             t = teacher.sample(ds.scene, v, pp.row[b], pp.col[b]).cpu()
-            total += float(F.cosine_similarity(f[torch.from_numpy(pp.point[b].astype(np.int64))], t, dim=1).sum()); n += b.stop - b.start
+            total += float(F.cosine_similarity(f[torch.from_numpy(pp.point[b].astype(np.int64))], t, dim=1).sum())
+            n += b.stop - b.start
     return total / max(n, 1)
 
 # %% ../../nbs/33_train.scalr.ipynb #d3c0f7b5
 def save_distill_checkpoint(d: Distiller, path: Path, teacher_name: str = '') -> None:
-    "Write the distiller's student, optimiser, schedule, step and config to `path`, with the teacher's name (atomically)."
-    write_checkpoint(path, net=d.net.state_dict(), opt=d.opt.state_dict(), sched=d.sched.state_dict(), scaler=d.scaler.state_dict(),
+    """Write the distiller's student, optimiser, schedule, step and config to `path`,
+    with the teacher's name (atomically)."""
+    write_checkpoint(path, net=d.net.state_dict(), opt=d.opt.state_dict(), sched=d.sched.state_dict(),
+                     scaler=d.scaler.state_dict(),
                      epoch=d.epoch, step=d.step_count, total_steps=d.total_steps, config=asdict(d.cfg),
                      in_channels=d.in_channels, teacher_dim=d.teacher_dim, teacher=teacher_name, kind='scalr')
 
 def load_distill_checkpoint(path: Path, device: str | None = None, restore_rng: bool = False) -> Distiller:
-    "A distiller restored from a checkpoint, whose `net` to probe and query or, with `restore_rng` (the global generators' states as saved), to continue exactly."
+    """A distiller restored from a checkpoint, whose `net` to probe and query or,
+    with `restore_rng` (the global generators' states as saved), to continue exactly."""
     path = Path(path)
     st = read_checkpoint(path)
-    if st.get('kind') != 'scalr': raise ValueError(f"{path}: not a distillation checkpoint (no field 'kind' = 'scalr'; a CNS checkpoint?)")
+    if st.get('kind') != 'scalr':
+        raise ValueError(f"{path}: not a distillation checkpoint (no field 'kind' = 'scalr'; a CNS checkpoint?)")
     cfg = config_from_checkpoint(path, st, ScaLRConfig)
     if device: cfg = cfg.update(device=device)
     d = Distiller(cfg, st['in_channels'], st['teacher_dim'], st['total_steps'])
@@ -227,20 +248,24 @@ def load_distill_checkpoint(path: Path, device: str | None = None, restore_rng: 
     return d
 
 @single_blas_thread
-def train_distill(cfg: ScaLRConfig, teacher: Teacher, train: list, val: list | None, out: Path | str, resume: bool = False,
-                  progress: bool = True, stop_after_epoch: int | None = None) -> Distiller:
-    "Distil `teacher` into a student on `train` (DistillScenes), checking the cosine on `val`; checkpoints, logs and resumes in `out`."
+def train_distill(cfg: ScaLRConfig, teacher: Teacher, train: list, val: list | None, out: Path | str,
+                  resume: bool = False, progress: bool = True, stop_after_epoch: int | None = None) -> Distiller:
+    """Distil `teacher` into a student on `train` (DistillScenes), checking the cosine on `val`; checkpoints,
+    logs and resumes in `out`."""
     if not len(train): raise ValueError(f"train_distill: no training scenes for {out}")
     out = Path(out); out.mkdir(parents=True, exist_ok=True)
     rank, world = dist_info()
     per_step = cfg.scenes_per_step * world
     steps_per_epoch = -(-len(train) // per_step)
-    if resume and (out / 'checkpoint.pt').exists(): d = load_distill_checkpoint(out / 'checkpoint.pt', cfg.device, restore_rng=True)
+    if resume and (out / 'checkpoint.pt').exists():
+        d = load_distill_checkpoint(out / 'checkpoint.pt', cfg.device, restore_rng=True)
     else:
         random.seed(cfg.seed); np.random.seed(cfg.seed)
         d = Distiller(cfg, train[0].inputs.shape[1], teacher.dim, cfg.epochs * steps_per_epoch)
     cfg = d.cfg
-    if teacher.dim != d.teacher_dim: raise ValueError(f"{out / 'checkpoint.pt'}: the student was distilled from a {d.teacher_dim}-d teacher, not {teacher.name} ({teacher.dim}-d)")
+    if teacher.dim != d.teacher_dim:
+        raise ValueError(f"{out / 'checkpoint.pt'}: the student was distilled from a {d.teacher_dim}-d teacher, not "
+                         f"{teacher.name} ({teacher.dim}-d)")
     if rank == 0: trim_log(out, d.epoch)
     def end(e, rec):                                     # rank 0: evaluate, log, checkpoint
         rec.update(step=d.step_count, lr=d.opt.param_groups[0]['lr'],
@@ -249,9 +274,10 @@ def train_distill(cfg: ScaLRConfig, teacher: Teacher, train: list, val: list | N
             rec['val_cosine'] = round(distill_cosine(d.net, teacher, val, cfg.voxel_size), 4)
         append_log(out, rec)                             # before the checkpoint: a kill in between redoes the epoch
         save_distill_checkpoint(d, out / 'checkpoint.pt', teacher.name)
-    run_epochs(d, range(d.epoch, cfg.epochs if stop_after_epoch is None else min(cfg.epochs, stop_after_epoch)), cfg.seed, len(train),
-               lambda b, rng: d.step(teacher, [train[i] for i in b], rng), end, lambda e: f'distil epoch {e + 1}/{cfg.epochs}',
-               per_step=cfg.scenes_per_step, progress=progress)
+    run_epochs(d, range(d.epoch, cfg.epochs if stop_after_epoch is None else min(cfg.epochs, stop_after_epoch)),
+               cfg.seed, len(train),
+               lambda b, rng: d.step(teacher, [train[i] for i in b], rng), end,
+               lambda e: f'distil epoch {e + 1}/{cfg.epochs}', per_step=cfg.scenes_per_step, progress=progress)
     return d
 
 # %% ../../nbs/33_train.scalr.ipynb #6bb46c6a
@@ -261,11 +287,13 @@ def text_similarity(features: torch.Tensor, text: torch.Tensor) -> torch.Tensor:
 
 def prompt_similarity(features: torch.Tensor, teacher: Teacher, prompt: str) -> np.ndarray:
     "(N,) cosine of each point's distilled feature with the teacher's text embedding of `prompt`."
-    if not teacher.open_vocabulary: raise ValueError(f"{teacher.name} has no text space: open-vocabulary queries need a CLIP teacher")
+    if not teacher.open_vocabulary:
+        raise ValueError(f"{teacher.name} has no text space: open-vocabulary queries need a CLIP teacher")
     return text_similarity(features, teacher.text([prompt]))[:, 0].cpu().numpy()
 
 def open_vocab_labels(features: torch.Tensor, teacher: Teacher, vocab: Vocabulary) -> tuple[np.ndarray, np.ndarray]:
     "Per-point class ids (N,) of `vocab` by nearest class text embedding, and the (N, C) cosines."
-    if not teacher.open_vocabulary: raise ValueError(f"{teacher.name} has no text space: open-vocabulary queries need a CLIP teacher")
+    if not teacher.open_vocabulary:
+        raise ValueError(f"{teacher.name} has no text space: open-vocabulary queries need a CLIP teacher")
     sim = text_similarity(features, teacher.text_classifier(vocab))
     return sim.argmax(1).cpu().numpy().astype(np.int64), sim.cpu().numpy()
