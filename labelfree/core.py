@@ -35,7 +35,8 @@ class Vocabulary:
     def __post_init__(self):
         pal = np.asarray(self.palette, dtype=np.uint8)
         if pal.shape != (len(self.classes), 3):
-            raise ValueError(f"Vocabulary {self.name!r}: field 'palette' must be ({len(self.classes)}, 3), got {pal.shape}")
+            raise ValueError(f"Vocabulary {self.name!r}: field 'palette' must be ({len(self.classes)}, 3), got "
+                             f"{pal.shape}")
         bad = {r: c for r, c in self.raw_to_class.items() if not (0 <= c < len(self.classes) or c == IGNORE_INDEX)}
         if bad: raise ValueError(f"Vocabulary {self.name!r}: field 'raw_to_class' maps to unknown classes {bad}")
         object.__setattr__(self, 'palette', pal)
@@ -52,12 +53,15 @@ class Vocabulary:
     def index(self, name: str) -> int:
         "Class id of `name`."
         try: return self.classes.index(name)
-        except ValueError: raise KeyError(f"{name!r} is not a class of {self.name!r}: {', '.join(self.classes)}") from None
+        except ValueError:
+            raise KeyError(f"{name!r} is not a class of {self.name!r}: {', '.join(self.classes)}") from None
 
     def map_raw(self, raw, source: str = '', strict: bool = True) -> np.ndarray:
-        "Map raw dataset ids to class ids (`int64`); unknown ids raise `LabelError` naming `source`, or become ignore if not `strict`."
+        """Map raw dataset ids to class ids (`int64`); unknown ids raise `LabelError` naming `source`,
+        or become ignore if not `strict`."""
         raw = np.asarray(raw)
-        if raw.dtype.kind not in 'iu': raise LabelError(f"{source or self.name}: labels must be integers, got {raw.dtype}")
+        if raw.dtype.kind not in 'iu':
+            raise LabelError(f"{source or self.name}: labels must be integers, got {raw.dtype}")
         lut = self._lut
         known = (raw >= 0) & (raw < len(lut))
         out = np.full(raw.shape, -1, dtype=np.int64)
@@ -87,7 +91,8 @@ class Vocabulary:
         return np.array([first[c] for c in range(len(self))] + [first.get(IGNORE_INDEX, 0)], np.int64)
 
     def to_raw(self, labels) -> np.ndarray:
-        "Class ids (and `IGNORE_INDEX`) back to raw dataset ids (`raw_of_class`): exact where one raw id maps to a class."
+        """Class ids (and `IGNORE_INDEX`) back to raw dataset ids (`raw_of_class`):
+        exact where one raw id maps to a class."""
         labels = np.asarray(labels)
         self.check(labels, f'{self.name} labels')
         return self.raw_of_class()[np.where(labels == IGNORE_INDEX, len(self), labels)]
@@ -183,7 +188,8 @@ def _array(x, where, fname, shape, dtype, kinds='fiu'):
     "Coerce `x` to `dtype` after checking its shape (None = any size) and that it is finite."
     if x is None: return None
     a = np.asarray(x)
-    if a.dtype.kind not in kinds: raise SceneError(f"{where}: field '{fname}' has dtype {a.dtype}, expected {dtype.__name__}")
+    if a.dtype.kind not in kinds:
+        raise SceneError(f"{where}: field '{fname}' has dtype {a.dtype}, expected {dtype.__name__}")
     if a.ndim != len(shape) or any(s is not None and s != d for s, d in zip(shape, a.shape)):
         want = '(' + ', '.join('*' if s is None else str(s) for s in shape) + ')'
         raise SceneError(f"{where}: field '{fname}' must have shape {want}, got {a.shape}")
@@ -199,7 +205,8 @@ def check_rigid(T, where: str, fname: str = 'world2cam', tol: float = 1e-3) -> n
         raise SceneError(f"{where}: field '{fname}' last row must be [0, 0, 0, 1], got {T[3].tolist()}")
     err = np.abs(R.T @ R - np.eye(3)).max()
     if err > tol or np.linalg.det(R) < 0:
-        raise SceneError(f"{where}: field '{fname}' is not rigid: |RᵀR - I| = {err:.2g}, det R = {np.linalg.det(R):.3g}")
+        raise SceneError(f"{where}: field '{fname}' is not rigid: |RᵀR - I| = {err:.2g}, det R = "
+                         f"{np.linalg.det(R):.3g}")
     return T
 
 # %% ../nbs/00_core.ipynb #3fe70d68
@@ -251,7 +258,8 @@ class View:
         if K[0, 0] <= 0 or K[1, 1] <= 0:
             raise SceneError(f"{w}: field 'K' focal lengths must be positive, got fx={K[0, 0]:g}, fy={K[1, 1]:g}")
         if not np.allclose(K[2], [0, 0, 1]) or K[1, 0] != 0:
-            raise SceneError(f"{w}: field 'K' is not a pinhole matrix [[fx, s, cx], [0, fy, cy], [0, 0, 1]]: {K.tolist()}")
+            raise SceneError(f"{w}: field 'K' is not a pinhole matrix [[fx, s, cx], [0, fy, cy], [0, 0, 1]]: "
+                             f"{K.tolist()}")
         self.K = K
         self.world2cam = check_rigid(self.world2cam, w)
         if self.depth is not None:
@@ -271,7 +279,8 @@ class View:
     @property
     def cam2world(self) -> np.ndarray: return np.linalg.inv(self.world2cam)
     def __repr__(self):
-        return f"View({self.name!r}, {self.hw[1]}x{self.hw[0]}{', depth' if self.depth is not None else ''}{', labels' if self.labels is not None else ''})"
+        return (f"View({self.name!r}, {self.hw[1]}x{self.hw[0]}{', depth' if self.depth is not None else ''}"
+                f"{', labels' if self.labels is not None else ''})")
 
 # %% ../nbs/00_core.ipynb #1388b138
 @dataclass(eq=False)
@@ -284,14 +293,19 @@ class Scene:
     meta: dict = field(default_factory=dict)   # dataset-specific extras (boxes, timestamps, recommended min depth...)
 
     def __post_init__(self):
-        if not isinstance(self.points, Points): raise SceneError(f"Scene {self.name!r}: field 'points' must be Points, got {type(self.points).__name__}")
+        if not isinstance(self.points, Points):
+            raise SceneError(f"Scene {self.name!r}: field 'points' must be Points, got {type(self.points).__name__}")
         self.views = list(self.views)
         for i, v in enumerate(self.views):
-            if not isinstance(v, View): raise SceneError(f"Scene {self.name!r}: field 'views[{i}]' must be a View, got {type(v).__name__}")
+            if not isinstance(v, View):
+                raise SceneError(f"Scene {self.name!r}: field 'views[{i}]' must be a View, got {type(v).__name__}")
         if self.points.labels is not None:
-            self.vocab.check(self.points.labels, f"Scene {self.name!r}: field 'points.labels'" + (f" (from {self.points.source})" if self.points.source else ''))
+            self.vocab.check(self.points.labels, f"Scene {self.name!r}: field 'points.labels'"
+                             + (f" (from {self.points.source})" if self.points.source else ''))
         for i, v in enumerate(self.views):
-            if v.labels is not None: self.vocab.check(v.labels, f"Scene {self.name!r}: field 'views[{i}].labels' ({_where('View', v.name, v.source)})")
+            if v.labels is not None:
+                self.vocab.check(v.labels,
+                                 f"Scene {self.name!r}: field 'views[{i}].labels' ({_where('View', v.name, v.source)})")
 
     def __repr__(self):
         return f"Scene({self.name!r}, {self.points!r}, {len(self.views)} views, {self.vocab.name})"

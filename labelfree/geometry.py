@@ -69,7 +69,8 @@ class PointPixelPairs:
             out[s] = np.asarray(maps[v])[self.row[s], self.col[s]]
         return out
     def __repr__(self):
-        return f"PointPixelPairs({len(self)} pairs, {self.n_views} views, {int(self.seen().sum())}/{self.n_points} points seen)"
+        return (f"PointPixelPairs({len(self)} pairs, {self.n_views} views, "
+                f"{int(self.seen().sum())}/{self.n_points} points seen)")
 
 # %% ../nbs/01_geometry.ipynb #a7840d3f
 def _visible_in_view(xT, view, min_depth, depth_abs_tol, depth_rel_tol):
@@ -93,9 +94,12 @@ def _visible_in_view(xT, view, min_depth, depth_abs_tol, depth_rel_tol):
     return idx, row, col, zi
 
 def _finite(xyz: np.ndarray, who: str):
-    "Refuse coordinates that are NaN or infinite, with their count (they would otherwise become garbage pixels and voxels)."
+    """Refuse coordinates that are NaN or infinite, with their count (they would otherwise become garbage pixels and
+    voxels)."""
     bad = ~np.isfinite(xyz).all(-1) if xyz.ndim == 2 else ~np.isfinite(xyz)
-    if bad.any(): raise ValueError(f"{who}: {int(bad.sum())} of {len(xyz)} points have NaN or infinite coordinates (first at index {int(np.argmax(bad))})")
+    if bad.any():
+        raise ValueError(f"{who}: {int(bad.sum())} of {len(xyz)} points have NaN or infinite coordinates (first at "
+                         f"index {int(np.argmax(bad))})")
 
 def point_pixel_pairs(xyz: np.ndarray, views: Sequence[View], min_depth: float = 0.1,
                       depth_abs_tol: float = 0.05, depth_rel_tol: float = 0.02) -> PointPixelPairs:
@@ -112,7 +116,8 @@ def point_pixel_pairs(xyz: np.ndarray, views: Sequence[View], min_depth: float =
 
 # %% ../nbs/01_geometry.ipynb #e71f2096
 def scene_pairs(scene: Scene, **kwargs) -> PointPixelPairs:
-    "`point_pixel_pairs` of `scene`'s points and views with the scene's own minimum depth (`meta['min_depth']`, else 0.1 m); `kwargs` set the depth tolerances or override it."
+    """`point_pixel_pairs` of `scene`'s points and views with the scene's own minimum depth (`meta['min_depth']`,
+    else 0.1 m); `kwargs` set the depth tolerances or override it."""
     return point_pixel_pairs(scene.points.xyz, scene.views, **{'min_depth': scene.meta.get('min_depth', 0.1), **kwargs})
 
 # %% ../nbs/01_geometry.ipynb #b447dbc8
@@ -133,7 +138,8 @@ def backproject(view: View, stride: int = 1, max_depth: float | None = None):
 
 # %% ../nbs/01_geometry.ipynb #af866d0d
 def split_projection(P: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
-    "Split a 3×4 projection matrix into intrinsics `K` (K[2,2] = 1) and a rigid 4×4 `world2cam` with `P ∝ K @ world2cam[:3]`."
+    """Split a 3×4 projection matrix into intrinsics `K` (K[2,2] = 1)
+    and a rigid 4×4 `world2cam` with `P ∝ K @ world2cam[:3]`."""
     from scipy.linalg import rq
     P = np.asarray(P, np.float64)[:3]
     K, R = rq(P[:, :3])
@@ -171,4 +177,5 @@ def voxelize(xyz: np.ndarray, voxel_size: float) -> Voxels:
     sparse_quantize = import_minkowski().utils.sparse_quantize
     grid = np.floor(np.asarray(xyz, np.float64) / voxel_size).astype(np.int32)
     coords, index, inverse = sparse_quantize(grid, return_index=True, return_inverse=True)
-    return Voxels(np.asarray(coords, np.int32), np.asarray(index, np.int64), np.asarray(inverse, np.int64), float(voxel_size))
+    return Voxels(np.asarray(coords, np.int32), np.asarray(index, np.int64), np.asarray(inverse, np.int64),
+                  float(voxel_size))

@@ -35,7 +35,8 @@ def read_bin(path: Path, n_cols: int, dtype=np.float32) -> np.ndarray:
     path = Path(path)
     if not path.is_file(): raise SceneError(f"{path}: file not found")
     a = np.fromfile(path, dtype=dtype)
-    if a.size % n_cols: raise SceneError(f"{path}: {a.size} values is not a whole number of {n_cols}-value rows (truncated file?)")
+    if a.size % n_cols:
+        raise SceneError(f"{path}: {a.size} values is not a whole number of {n_cols}-value rows (truncated file?)")
     return a.reshape(-1, n_cols)
 
 def read_image(path: Path) -> np.ndarray:
@@ -69,7 +70,8 @@ def atomic_path(dest: Path) -> Iterator[Path]:
 def bench_results(name: str, root: Path | None = None) -> dict | None:
     "The JSON a benchmark wrote to `benchmarks/results/NAME` of the source checkout (or `root`), or None if absent."
     import labelfree
-    root = Path(root) if root is not None else Path(labelfree.__file__).resolve().parent.parent / 'benchmarks' / 'results'
+    root = (Path(root) if root is not None
+            else Path(labelfree.__file__).resolve().parent.parent / 'benchmarks' / 'results')
     f = root / name
     return read_json(f) if f.is_file() else None
 
@@ -100,7 +102,8 @@ BROKEN = (SceneError, LabelError, OSError, ValueError, KeyError)
 class SceneDataset:
     "Base class of the loaders: `names` lists the scenes, `load(name)` reads one as a `Scene`."
     vocab = None
-    has_points = True               # False for a dataset of images only (nuImages): its scenes have no points, by design
+    # False for a dataset of images only (nuImages): its scenes have no points, by design
+    has_points = True
     def __init__(self, root: Path | str | None = None):
         self.root = None if root is None else Path(root)
         self.skipped: list[tuple[str, str]] = []

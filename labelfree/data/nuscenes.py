@@ -30,9 +30,11 @@ def open_devkit(cls, version: str, root: Path, **kw):
     "Open a devkit database quietly, turning its assertion failures into a `SceneError` naming the folder."
     if not (Path(root) / version).is_dir(): raise SceneError(f"{Path(root) / version}: table folder not found")
     try:
-        with contextlib.redirect_stdout(io.StringIO()): return cls(version=version, dataroot=str(root), verbose=False, **kw)
+        with contextlib.redirect_stdout(io.StringIO()):
+            return cls(version=version, dataroot=str(root), verbose=False, **kw)
     except (AssertionError, KeyError, FileNotFoundError, ValueError) as e:
-        raise SceneError(f"{Path(root) / version}: the devkit could not load the tables ({type(e).__name__}: {e})") from None
+        raise SceneError(f"{Path(root) / version}: the devkit could not load the tables "
+                         f"({type(e).__name__}: {e})") from None
 
 # %% ../../nbs/02e_data.nuscenes.ipynb #b0e99ad5
 class NuScenes(SceneDataset):
@@ -66,13 +68,15 @@ class NuScenes(SceneDataset):
         nusc = self.nusc
         sample = nusc.get('sample', token)
         lsd = nusc.get('sample_data', sample['data']['LIDAR_TOP'])
-        lidar2ego, l_ego2global = _T(nusc.get('calibrated_sensor', lsd['calibrated_sensor_token'])), _T(nusc.get('ego_pose', lsd['ego_pose_token']))
+        lidar2ego, l_ego2global = (_T(nusc.get('calibrated_sensor', lsd['calibrated_sensor_token'])),
+                                   _T(nusc.get('ego_pose', lsd['ego_pose_token'])))
         pts = self._sweep(lsd)
         labels = None
         if hasattr(nusc, 'lidarseg'):
             f = self.root / nusc.get('lidarseg', lsd['token'])['filename']
             raw = read_bin(f, 1, np.uint8)[:, 0]
-            if len(raw) != len(pts): raise SceneError(f"{f}: {len(raw)} labels for {len(pts)} points in {self.root / lsd['filename']}")
+            if len(raw) != len(pts):
+                raise SceneError(f"{f}: {len(raw)} labels for {len(pts)} points in {self.root / lsd['filename']}")
             labels = NUSCENES16.map_raw(raw, source=str(f))
         n_key, parts, sd = len(pts), [pts], lsd
         ref_from_global = np.linalg.inv(l_ego2global @ lidar2ego)
@@ -80,7 +84,8 @@ class NuScenes(SceneDataset):
             if not sd['prev']: break
             sd = nusc.get('sample_data', sd['prev'])
             p = self._sweep(sd)
-            T = ref_from_global @ _T(nusc.get('ego_pose', sd['ego_pose_token'])) @ _T(nusc.get('calibrated_sensor', sd['calibrated_sensor_token']))
+            T = (ref_from_global @ _T(nusc.get('ego_pose', sd['ego_pose_token']))
+                 @ _T(nusc.get('calibrated_sensor', sd['calibrated_sensor_token'])))
             p[:, :3] = p[:, :3] @ T[:3, :3].T + T[:3, 3]
             parts.append(p)
         pts = np.concatenate(parts)
@@ -89,7 +94,8 @@ class NuScenes(SceneDataset):
         for cam in self.cameras:
             csd = nusc.get('sample_data', sample['data'][cam])
             cs = nusc.get('calibrated_sensor', csd['calibrated_sensor_token'])
-            lidar2cam = _T(cs, inverse=True) @ _T(nusc.get('ego_pose', csd['ego_pose_token']), inverse=True) @ l_ego2global @ lidar2ego
+            lidar2cam = _T(cs, inverse=True) @ _T(nusc.get('ego_pose', csd['ego_pose_token']),
+                                                  inverse=True) @ l_ego2global @ lidar2ego
             views.append(View(read_image(self.root / csd['filename']), np.array(cs['camera_intrinsic']), lidar2cam,
                               name=cam, source=str(self.root / csd['filename'])))
         scene = nusc.get('scene', sample['scene_token'])

@@ -25,7 +25,8 @@ def read_scan(bin_path: Path, label_path: Path | None = None) -> Points:
     labels = instances = None
     if label_path is not None:
         raw = read_bin(label_path, 1, np.uint32)[:, 0]
-        if len(raw) != len(pts): raise SceneError(f"{label_path}: {len(raw)} labels for {len(pts)} points in {bin_path}")
+        if len(raw) != len(pts):
+            raise SceneError(f"{label_path}: {len(raw)} labels for {len(pts)} points in {bin_path}")
         labels = SEMANTICKITTI19.map_raw(raw & 0xFFFF, source=str(label_path))
         instances = (raw >> 16).astype(np.int64)
     return Points(pts[:, :3], intensity=pts[:, 3], labels=labels, instances=instances, source=str(bin_path))
@@ -48,14 +49,17 @@ class SemanticKITTI(SceneDataset):
     vocab = SEMANTICKITTI19
     def __init__(self, root: Path | str, split: str | None = None, sequences=None, with_images: bool = True):
         super().__init__(root)
-        if not (self.root / 'sequences').is_dir(): raise SceneError(f"{self.root / 'sequences'}: SemanticKITTI 'sequences' folder not found")
+        if not (self.root / 'sequences').is_dir():
+            raise SceneError(f"{self.root / 'sequences'}: SemanticKITTI 'sequences' folder not found")
         self.sequences = sequences if sequences is not None else (SPLITS[split] if split else None)
         self.with_images = with_images
 
     @property
     def names(self) -> list[str]:
-        seqs = self.sequences if self.sequences is not None else sorted(int(p.name) for p in (self.root / 'sequences').iterdir() if p.name.isdigit())
-        return [f'{s:02d}/{f.stem}' for s in seqs for f in sorted((self.root / 'sequences' / f'{s:02d}' / 'velodyne').glob('*.bin'))]
+        seqs = (self.sequences if self.sequences is not None
+                else sorted(int(p.name) for p in (self.root / 'sequences').iterdir() if p.name.isdigit()))
+        return [f'{s:02d}/{f.stem}' for s in seqs
+                for f in sorted((self.root / 'sequences' / f'{s:02d}' / 'velodyne').glob('*.bin'))]
 
     def load(self, name: str) -> Scene:
         seq, frame = name.split('/')
@@ -69,4 +73,5 @@ class SemanticKITTI(SceneDataset):
                 if k not in calib: raise SceneError(f"{d / 'calib.txt'}: field '{k}' is missing")
             K, T = split_projection(calib['P2'] @ np.vstack([calib['Tr'], [0, 0, 0, 1]]))
             views.append(View(read_image(img), K, T, name='image_2', source=str(img)))
-        return Scene(f'semantickitti/{name}', points, views, SEMANTICKITTI19, dict(sequence=int(seq), frame=frame, min_depth=0.1))
+        return Scene(f'semantickitti/{name}', points, views, SEMANTICKITTI19,
+                     dict(sequence=int(seq), frame=frame, min_depth=0.1))

@@ -31,18 +31,24 @@ def imagenet_templates() -> tuple[str, ...]:
 
 SYNONYMS = {
     # ScanNet-20
-    'otherfurniture': ['furniture', 'shelf', 'dresser'], 'shower curtain': ['shower curtain'], 'picture': ['picture', 'painting', 'poster'],
-    'counter': ['counter', 'countertop'], 'refrigerator': ['refrigerator', 'fridge'], 'bookshelf': ['bookshelf', 'bookcase'],
-    'cabinet': ['cabinet', 'cupboard', 'wardrobe'], 'sofa': ['sofa', 'couch'], 'window': ['window'], 'wall': ['wall'], 'floor': ['floor'],
+    'otherfurniture': ['furniture', 'shelf', 'dresser'], 'shower curtain': ['shower curtain'],
+    'picture': ['picture', 'painting', 'poster'],
+    'counter': ['counter', 'countertop'], 'refrigerator': ['refrigerator', 'fridge'],
+    'bookshelf': ['bookshelf', 'bookcase'],
+    'cabinet': ['cabinet', 'cupboard', 'wardrobe'], 'sofa': ['sofa', 'couch'], 'window': ['window'], 'wall': ['wall'],
+    'floor': ['floor'],
     # nuScenes-16
     'driveable_surface': ['road', 'driveable surface'], 'other_flat': ['curb', 'traffic island', 'ground'],
     'manmade': ['building', 'wall', 'pole', 'fence', 'traffic sign'], 'vegetation': ['tree', 'bush', 'vegetation'],
     'terrain': ['grass', 'terrain', 'soil'], 'construction_vehicle': ['construction vehicle', 'excavator', 'crane'],
-    'traffic_cone': ['traffic cone'], 'barrier': ['barrier', 'concrete barrier'], 'pedestrian': ['pedestrian', 'person'],
+    'traffic_cone': ['traffic cone'], 'barrier': ['barrier', 'concrete barrier'],
+    'pedestrian': ['pedestrian', 'person'],
     # SemanticKITTI-19
     'other-vehicle': ['vehicle', 'van', 'bus', 'tram'], 'other-ground': ['ground', 'curb'], 'trunk': ['tree trunk'],
-    'traffic-sign': ['traffic sign'], 'person': ['person', 'pedestrian'], 'bicyclist': ['cyclist', 'person riding a bicycle'],
-    'motorcyclist': ['motorcyclist', 'person riding a motorcycle'], 'parking': ['parking lot'], 'pole': ['pole', 'lamp post'],
+    'traffic-sign': ['traffic sign'], 'person': ['person', 'pedestrian'],
+    'bicyclist': ['cyclist', 'person riding a bicycle'],
+    'motorcyclist': ['motorcyclist', 'person riding a motorcycle'], 'parking': ['parking lot'],
+    'pole': ['pole', 'lamp post'],
 }
 "Extra names per class (keyed by class name); a class's own name, with `_`/`-` as spaces, is always used."
 
@@ -75,7 +81,8 @@ def _cached_hf_file(repo: str):
 
 def load_clip(model_name: str = 'ViT-B-16', pretrained: str | None = 'openai', weights: str | Path | None = None,
               download: bool = False, device: str | None = None) -> ClipModel:
-    "Load an open_clip model from a local `weights` file, or by `pretrained` tag from the local cache (or the hub if `download`)."
+    """Load an open_clip model from a local `weights` file, or by `pretrained` tag from the local cache (or the hub if
+    `download`)."""
     import open_clip
     if model_name not in open_clip.list_models():
         raise ValueError(f"unknown open_clip model {model_name!r}; e.g. {', '.join(open_clip.list_models()[:6])}, ...")
@@ -87,13 +94,16 @@ def load_clip(model_name: str = 'ViT-B-16', pretrained: str | None = 'openai', w
     elif pretrained is None:
         source = None                                          # random weights: for tests only
     else:
-        if not cfg: raise ValueError(f"{model_name!r} has no pretrained tag {pretrained!r}: {open_clip.list_pretrained_tags_by_model(model_name)}")
+        if not cfg:
+            raise ValueError(f"{model_name!r} has no pretrained tag {pretrained!r}: "
+                             f"{open_clip.list_pretrained_tags_by_model(model_name)}")
         source = _cached_hf_file(cfg['hf_hub']) if cfg.get('hf_hub') else None
         if source is None and not download:
             repo = cfg.get('hf_hub', '').rstrip('/')
             raise WeightsNotFound(
                 f"weights for {model_name}/{pretrained} are not in the local cache and downloading is off. Download "
-                + (f"'open_clip_pytorch_model.bin' from https://huggingface.co/{repo} " if repo else f"{cfg.get('url')} ")
+                + (f"'open_clip_pytorch_model.bin' from https://huggingface.co/{repo} " if repo
+                   else f"{cfg.get('url')} ")
                 + "and pass its path (weights=PATH, or --clip-weights PATH), or allow downloading (download=True).")
         source = source or pretrained
     model = open_clip.create_model(model_name, pretrained=source, device=pick_device(device), **kw)
@@ -103,7 +113,8 @@ def load_clip(model_name: str = 'ViT-B-16', pretrained: str | None = 'openai', w
                      f"{model_name}/{pretrained or ('file:' + Path(weights).name if weights else 'random')}")
 
 def build_tiny_clip(embed_dim: int = 32, width: int = 64, layers: int = 2, image_size: int = 64) -> ClipModel:
-    "An open_clip ViT CLIP of the real class at toy size (random weights), frozen, with the standard tokenizer: for tests."
+    """An open_clip ViT CLIP of the real class at toy size (random weights), frozen, with the standard tokenizer:
+    for tests."""
     import open_clip
     from open_clip.model import CLIP, CLIPTextCfg, CLIPVisionCfg
     m = CLIP(embed_dim, CLIPVisionCfg(layers=layers, width=width, patch_size=16, image_size=image_size, head_width=32),
@@ -119,7 +130,8 @@ def _resblocks(visual):
     blocks = visual.transformer.resblocks
     last = blocks[-1]
     if not isinstance(last.attn, torch.nn.MultiheadAttention):
-        raise NotImplementedError(f"dense CLIP features need nn.MultiheadAttention blocks; this model uses {type(last.attn).__name__}")
+        raise NotImplementedError("dense CLIP features need nn.MultiheadAttention blocks; this model uses "
+                                  f"{type(last.attn).__name__}")
     return blocks
 
 def _pos_embed(visual, gh: int, gw: int) -> torch.Tensor:
@@ -128,32 +140,39 @@ def _pos_embed(visual, gh: int, gw: int) -> torch.Tensor:
     cls, grid = pe[:1], pe[1:]
     g = int(round(grid.shape[0] ** 0.5))
     if (g, g) != (gh, gw):
-        grid = F.interpolate(grid.reshape(1, g, g, -1).permute(0, 3, 1, 2), size=(gh, gw), mode='bicubic', align_corners=False)
+        grid = F.interpolate(grid.reshape(1, g, g, -1).permute(0, 3, 1, 2), size=(gh, gw), mode='bicubic',
+                             align_corners=False)
         grid = grid.permute(0, 2, 3, 1).reshape(gh * gw, -1)
     return torch.cat([cls, grid])
 
 def neighbourhood_bias(gh: int, gw: int, sigma: float, prefix: int = 1) -> torch.Tensor:
-    "NACLIP's attention bias: exp(-|p_i - p_j|² / 2σ²) between patches at grid positions p, zero to and from the `prefix` class token(s)."
+    """NACLIP's attention bias: exp(-|p_i - p_j|² / 2σ²) between patches at grid positions p,
+    zero to and from the `prefix` class token(s)."""
     r, c = torch.meshgrid(torch.arange(gh), torch.arange(gw), indexing='ij')
     p = torch.stack([r.flatten(), c.flatten()], 1).float()
     return F.pad(torch.exp(-torch.cdist(p, p) ** 2 / (2 * sigma ** 2)), (prefix, 0, prefix, 0))
 
 def _last_attention(attn, y: torch.Tensor, mode: str, grid: tuple, sigma: float):
-    "The last block's attention output under `mode` for its normalised input tokens `y` (B, L, W), and the keys (B, L, W)."
+    """The last block's attention output under `mode` for its normalised input tokens `y` (B, L, W), and the keys (B, L,
+    W)."""
     B, L, W = y.shape
     h = attn.num_heads
-    q, k, v = (t.reshape(B, L, h, W // h).transpose(1, 2) for t in F.linear(y, attn.in_proj_weight, attn.in_proj_bias).chunk(3, -1))
+    q, k, v = (t.reshape(B, L, h, W // h).transpose(1, 2)
+               for t in F.linear(y, attn.in_proj_weight, attn.in_proj_bias).chunk(3, -1))
     s = (W // h) ** -0.5
     if mode == 'maskclip': o = v                                                   # each token attends to itself only
-    elif mode == 'sclip': o = ((q @ q.transpose(-1, -2) * s).softmax(-1) + (k @ k.transpose(-1, -2) * s).softmax(-1)) @ v
+    elif mode == 'sclip':
+        o = ((q @ q.transpose(-1, -2) * s).softmax(-1) + (k @ k.transpose(-1, -2) * s).softmax(-1)) @ v
     elif mode == 'clearclip': o = (q @ q.transpose(-1, -2) * s).softmax(-1) @ v
     else: o = (k @ k.transpose(-1, -2) * s + neighbourhood_bias(*grid, sigma).to(y)).softmax(-1) @ v
     merge = lambda t: t.transpose(1, 2).reshape(B, L, W)
     return attn.out_proj(merge(o)), merge(k)
 
 @torch.no_grad()
-def dense_clip_features(visual, images: torch.Tensor, mode: str = 'maskclip', sigma: float = 5.0, return_keys: bool = False):
-    "Per-patch embeddings (B, gh, gw, D) of normalised `images` (B, 3, H, W), H and W multiples of the patch size, by `mode` (one of `DENSE_MODES`)."
+def dense_clip_features(visual, images: torch.Tensor, mode: str = 'maskclip', sigma: float = 5.0,
+                        return_keys: bool = False):
+    """Per-patch embeddings (B, gh, gw, D) of normalised `images` (B, 3, H, W), H and W multiples of the patch size,
+    by `mode` (one of `DENSE_MODES`)."""
     if mode not in DENSE_MODES: raise ValueError(f"dense CLIP mode {mode!r}: choose one of {', '.join(DENSE_MODES)}")
     blocks = _resblocks(visual)
     x = visual.conv1(images)
@@ -170,14 +189,16 @@ def dense_clip_features(visual, images: torch.Tensor, mode: str = 'maskclip', si
     if mode in ('maskclip', 'sclip'):                                             # residual and feed-forward kept
         x = x + last.ls_1(a)
         x = x + last.ls_2(last.mlp(last.ln_2(x)))
-    else: x = last.ls_1(a)                                                        # ClearCLIP, NACLIP: the attention output alone
+    # ClearCLIP, NACLIP: the attention output alone
+    else: x = last.ls_1(a)
     f = (visual.ln_post(x[:, 1:]) @ visual.proj).reshape(B, gh, gw, -1)
     return (f, k[:, 1:].reshape(B, gh, gw, -1)) if return_keys else f
 
 # %% ../../nbs/11_vfm.clip.ipynb #b098177b
 @torch.no_grad()
 def text_embeddings(clip: ClipModel, names: list[list[str]], templates) -> torch.Tensor:
-    "(P, D) normalised embeddings, one per entry of `names`: the mean over its names × `templates` of normalised text embeddings."
+    """(P, D) normalised embeddings, one per entry of `names`:
+    the mean over its names × `templates` of normalised text embeddings."""
     dev = next(clip.model.parameters()).device
     out = []
     for ns in names:
@@ -187,25 +208,32 @@ def text_embeddings(clip: ClipModel, names: list[list[str]], templates) -> torch
     return torch.stack(out)
 
 class DenseCLIP:
-    "Dense CLIP labels for a vocabulary: `labeler(scene, i)` → (H, W) class ids; `scores(images)` → logits. `mode`: one of `DENSE_MODES`."
+    """Dense CLIP labels for a vocabulary: `labeler(scene, i)` → (H, W) class ids; `scores(images)` → logits.
+
+    `mode`: one of `DENSE_MODES`."""
     def __init__(self, clip: ClipModel, vocab: Vocabulary, templates=None, synonyms: dict | None = None,
                  short_side: int = 448, key_smoothing: bool = False, smooth_power: float = 2.0,
                  prompt_denoising: bool = False, denoise_threshold: float = 0.5, batch_size: int = 4,
                  mode: str = 'maskclip', sigma: float = 5.0, window: int | None = None, stride: int | None = None):
-        if mode not in DENSE_MODES: raise ValueError(f"dense CLIP mode {mode!r}: choose one of {', '.join(DENSE_MODES)}")
+        if mode not in DENSE_MODES:
+            raise ValueError(f"dense CLIP mode {mode!r}: choose one of {', '.join(DENSE_MODES)}")
         p = clip.model.visual.conv1.kernel_size[0]
-        if window is not None and (window % p or window <= 0): raise ValueError(f"window {window}: must be a positive multiple of the patch size {p}")
+        if window is not None and (window % p or window <= 0):
+            raise ValueError(f"window {window}: must be a positive multiple of the patch size {p}")
         if stride is not None and window is None: raise ValueError("stride is given without a window")
         self.clip, self.vocab, self.short_side, self.batch_size = clip, vocab, short_side, batch_size
-        self.mode, self.sigma, self.window, self.stride = mode, sigma, window, (stride or (window // 2 if window else None))
+        self.mode, self.sigma, self.window, self.stride = (mode, sigma, window,
+                                                           stride or (window // 2 if window else None))
         self.key_smoothing, self.smooth_power = key_smoothing, smooth_power
         self.prompt_denoising, self.denoise_threshold = prompt_denoising, denoise_threshold
         self.templates = tuple(templates) if templates is not None else imagenet_templates() + SCENE_TEMPLATES
         self.names = class_names(vocab, synonyms)
         self.text = self._text_classifier()
-        self.name = (f"{mode}({clip.name}, {len(self.templates)} templates" + (f', sigma {sigma:g}' if mode == 'naclip' else '')
+        self.name = (f"{mode}({clip.name}, {len(self.templates)} templates"
+                     + (f', sigma {sigma:g}' if mode == 'naclip' else '')
                      + (f', window {window}/{self.stride}' if window else '')
-                     + (', key smoothing' if key_smoothing else '') + (', prompt denoising' if prompt_denoising else '') + ')')
+                     + (', key smoothing' if key_smoothing else '') + (', prompt denoising' if prompt_denoising else '')
+                     + ')')
 
     @property
     def device(self): return next(self.clip.model.parameters()).device
@@ -221,7 +249,8 @@ class DenseCLIP:
         s, p = self.short_side / min(H, W), self.clip.model.visual.conv1.kernel_size[0]
         h, w = max(p, round(H * s / p) * p), max(p, round(W * s / p) * p)
         x = F.interpolate(x, size=(h, w), mode='bilinear', align_corners=False, antialias=True)
-        mean = torch.tensor(self.clip.mean, device=x.device)[:, None, None]; std = torch.tensor(self.clip.std, device=x.device)[:, None, None]
+        mean = torch.tensor(self.clip.mean, device=x.device)[:, None, None]
+        std = torch.tensor(self.clip.std, device=x.device)[:, None, None]
         return (x - mean) / std
 
     def _patch_logits(self, x: torch.Tensor) -> torch.Tensor:
@@ -236,7 +265,8 @@ class DenseCLIP:
         return logits.permute(0, 3, 1, 2)
 
     def _windowed_logits(self, x: torch.Tensor) -> torch.Tensor:
-        "Class logits (B, C, h, w) at the resized image's resolution: each window's logits upsampled to it, averaged where windows overlap."
+        """Class logits (B, C, h, w) at the resized image's resolution: each window's logits upsampled to it,
+        averaged where windows overlap."""
         h, w = x.shape[-2:]
         def starts(n):
             win = min(self.window, n)
@@ -245,7 +275,8 @@ class DenseCLIP:
         out = x.new_zeros(len(x), len(self.text), h, w); count = x.new_zeros(h, w)
         for r, wh in starts(h):
             for c, ww in starts(w):
-                out[..., r:r + wh, c:c + ww] += F.interpolate(self._patch_logits(x[..., r:r + wh, c:c + ww]), size=(wh, ww), mode='bilinear', align_corners=False)
+                out[..., r:r + wh, c:c + ww] += F.interpolate(self._patch_logits(x[..., r:r + wh, c:c + ww]),
+                                                              size=(wh, ww), mode='bilinear', align_corners=False)
                 count[r:r + wh, c:c + ww] += 1
         return out / count
 
