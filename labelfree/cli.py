@@ -37,13 +37,13 @@ from tqdm.auto import tqdm
 # %% auto #0
 __all__ = ['DATA_KEYS', 'COMMANDS', 'POSITIONAL', 'METAVARS', 'USER_ERRORS', 'Options', 'DatasetOptions', 'MainOptions', 'one_of',
            'LazyScenes', 'train_scenes', 'split_overrides', 'train_command', 'evaluate_command', 'scenes',
-           'labels_command', 'predict_command', 'export_command', 'distill_scenes', 'distill_data', 'distill_command',
-           'probe_command', 'samples_command', 'scenes_command', 'demo_command', 'param_comments', 'option_params',
-           'option_spec', 'build_parser', 'main', 'call_command']
+           'LabelModels', 'labels_command', 'predict_command', 'export_command', 'distill_scenes', 'distill_data',
+           'distill_command', 'probe_command', 'samples_command', 'scenes_command', 'demo_command', 'param_comments',
+           'option_params', 'option_spec', 'build_parser', 'main', 'call_command']
 
 # %% ../nbs/60_cli.ipynb #2f1e201d
 class Options:
-    "Options several commands share, declared once: the parameters of a subclass's `__init__` (see `build_parser`)."
+    "Options that belong together, declared once: the parameters of a subclass's `__init__` (see `build_parser`)."
     def __repr__(self): return f"{type(self).__name__}({', '.join(f'{k}={v!r}' for k, v in vars(self).items())})"
     def __eq__(self, other): return type(other) is type(self) and vars(other) == vars(self)
 
@@ -133,6 +133,7 @@ def split_overrides(config: str, overrides) -> tuple[dict, list[str]]:
         except yaml.YAMLError: raise ValueError(f"override {o!r}: the value is not valid YAML") from None
     return data, [o for o in overrides if not o.startswith('data.')]
 
+# %% ../nbs/60_cli.ipynb #97664782
 def train_command(config: str,                # a shipped config name (demo, scannet, nuscenes) or a YAML path
                   overrides: list[str] = (),  # config overrides; data.* set the dataset
                   out: Path | None = None,    # run folder; runs/<config name> if not given
@@ -200,7 +201,38 @@ def scenes(dataset: str, root: Path | None = None, skip_broken: bool = False, li
     for name, err in ds.skipped: print(f'  BROKEN {name}: {err}')
     return len(ds.skipped)
 
-# %% ../nbs/60_cli.ipynb #55e582b9
+# %% ../nbs/60_cli.ipynb #8a1ee551
+class LabelModels(Options):
+    "The models `labelfree labels` labels with: a dense labeler (one source, see `labels_command`), regions, features."
+    def __init__(self,
+                 clip: str | None = None,            # open_clip model name, e.g. ViT-B-16
+                 simulated: bool = False,            # simulated CLIP (and SAM): ground truth corrupted on purpose
+                 labels_from: Path | None = None,    # per-view label PNGs from another model
+                 clip_pretrained: str = 'openai',    # pretrained tag
+                 clip_weights: Path | None = None,   # local CLIP checkpoint file
+                 # how CLIP's last block gives per-patch embeddings (CNS's is the default; see labelfree.vfm.clip)
+                 dense_mode: Literal[DENSE_MODES] = 'maskclip',
+                 # sliding-window inference: window size in pixels of the resized image (a multiple of the patch size)
+                 dense_window: int | None = None,
+                 dense_stride: int | None = None,    # sliding-window stride; half the window if not given
+                 download: bool = False,             # let open_clip download missing weights
+                 sam: Literal['vit_b', 'vit_l', 'vit_h', 'vit_tiny'] | None = None,  # SAM model for regions
+                 sam_weights: Path | None = None,    # SAM checkpoint file
+                 sam_features: bool = False,  # also store SAM image features (co-training's; simulated with --simulated)
+                 # store the frozen ImageNet EfficientNet-Lite0 teacher's features as co-training's latent target
+                 # (real weights, installed with the package)
+                 imagenet_features: bool = False,
+                 feature_dim: int = 256,             # dimension of simulated SAM features, as SAM's
+                 # region source; if not given: sam with --sam, simulated with --simulated, else none
+                 regions: Literal['sam', 'slic', 'simulated', 'none'] | None = None,
+                 severity: float = 0.5,              # simulated CLIP noise, 0-1
+                 seed: int = 0):                     # simulated models: their seed
+        vars(self).update({k: v for k, v in locals().items() if k != 'self'})
+    def build(self, vocabs, device: str | None = None):
+        "The dense labeler (one per vocabulary of `vocabs`), regions and features, on `device`."
+        return _labeler_and_regions(SimpleNamespace(**vars(self), device=device), vocabs)
+
+# %% ../nbs/60_cli.ipynb #9aed7f15
 def _labeler_and_regions(a: SimpleNamespace, vocabs):
     "The dense labeler (one per vocabulary of `vocabs`, `ByVocabulary` if several), regions and features `a` asks for."
     if not a.clip and (a.dense_mode != 'maskclip' or a.dense_window):
@@ -252,38 +284,32 @@ def _shard(s: str) -> tuple[int, int]:
     except ValueError: raise ValueError(f"--shard {s!r}: expected i/n with whole numbers, e.g. 0/4") from None
     return i, n
 
+# %% ../nbs/60_cli.ipynb #39ad5f39
+def _print_summary(r: dict):
+    "What `run_pseudo_labels` did (`r`): a line, the broken scenes, and a WARNING where points got no label."
+    print(f"shard {r['shard']}: {r['made']} scenes labelled, {r['already_done']} already done, {len(r['broken'])} broken"
+          + (f", {len(r['no_views'])} without views (nothing to label: their points stay unlabelled)"
+             if r['no_views'] else '')
+          + (f", {len(r['no_points'])} images without points (2D labels only)" if r['no_points'] else '')
+          + (f", {len(r['unseen'])} with no point seen by any view" if r['unseen'] else ''))
+    for n, e in r['broken']: print(f'  BROKEN {n}: {e}')
+    for n in r['unseen']:
+        print(f"WARNING: scene {n!r}: its views see none of its points, so every point went unlabelled (depth all zero "
+              "or out of range, wrong poses or depth_scale?)", file=sys.stderr)
+    if r['made'] and len(r['unseen']) + len(r['no_views']) == r['made']:
+        print(f"WARNING: no point of the {r['made']} scenes labelled got a label", file=sys.stderr)
+
 @one_of('clip', 'simulated', 'labels_from')
 def labels_command(data: DatasetOptions,
                    out: Path,                          # output folder: one .npz per scene
+                   models: LabelModels,
                    scene: list[str] | None = None,     # only these scenes (repeatable), e.g. a bundled sample
-                   clip: str | None = None,            # open_clip model name, e.g. ViT-B-16
-                   simulated: bool = False,            # simulated CLIP (and SAM): ground truth corrupted on purpose
-                   labels_from: Path | None = None,    # per-view label PNGs from another model
-                   clip_pretrained: str = 'openai',    # pretrained tag
-                   clip_weights: Path | None = None,   # local CLIP checkpoint file
-                   # how CLIP's last block gives per-patch embeddings (CNS's is the default; see labelfree.vfm.clip)
-                   dense_mode: Literal[DENSE_MODES] = 'maskclip',
-                   # sliding-window inference: window size in pixels of the resized image (a multiple of the patch size)
-                   dense_window: int | None = None,
-                   dense_stride: int | None = None,    # sliding-window stride; half the window if not given
-                   download: bool = False,             # let open_clip download missing weights
-                   sam: Literal['vit_b', 'vit_l', 'vit_h', 'vit_tiny'] | None = None,  # SAM model for regions
-                   sam_weights: Path | None = None,    # SAM checkpoint file
-                   # also store SAM image features (for co-training; simulated with --simulated)
-                   sam_features: bool = False,
-                   # store the frozen ImageNet EfficientNet-Lite0 teacher's features as co-training's latent target
-                   # (real weights, installed with the package)
-                   imagenet_features: bool = False,
-                   feature_dim: int = 256,             # dimension of simulated SAM features, as SAM's
-                   # region source; if not given: sam with --sam, simulated with --simulated, else none
-                   regions: Literal['sam', 'slic', 'simulated', 'none'] | None = None,
-                   severity: float = 0.5,              # simulated CLIP noise, 0-1
-                   seed: int = 0,                      # simulated models: their seed
                    shard: str | None = None,           # label only scenes k with k mod N == I
                    skip_broken: bool = False,          # report scenes that fail to load and go on
                    redo_broken: bool = False,          # make unreadable (e.g. truncated) label files in --out again
                    check: bool = False,                # only list scenes still missing from --out
-                   export: Literal[FORMATS] | None = None,  # then write the labels in FORMAT (and per-view PNGs) to --export-out
+                   # then write the labels in FORMAT (and per-view PNGs) to --export-out
+                   export: Literal[FORMATS] | None = None,
                    export_out: Path | None = None,     # folder for --export; OUT/export-FORMAT if not given
                    device: str | None = None,          # cpu or cuda; cuda when available if not given
                    ) -> int:
@@ -291,7 +317,6 @@ def labels_command(data: DatasetOptions,
 
     `labelfree labels`: pseudo-label `data` into `out` (one .npz a scene) with the models the arguments name;
     1 if a scene is broken or, with `check`, missing."""
-    args = SimpleNamespace(**locals())               # the arguments as given, for the model builder below
     ds = data.load()
     if not ds.names: raise ValueError(f"{ds.root or data.dataset}: the dataset has no scenes")
     bad = [n for n in (scene or []) if n not in ds.names]
@@ -304,37 +329,21 @@ def labels_command(data: DatasetOptions,
         return 1 if miss else 0
     mixed = ds.vocab is None                                       # the samples: each in its own dataset's vocabulary
     vocabs = list({v.name: v for v in map(ds.vocab_of, names)}.values()) if mixed else [ds.vocab]
-    labeler, regions, features = _labeler_and_regions(args, vocabs)
+    labeler, regions, features = models.build(vocabs, device)
     shard = _shard(shard) if shard else None
     for m in (labeler, regions):
-        if getattr(m, 'simulated', False): print(f'note: {m.name} is a SIMULATED model (ground truth corrupted on purpose), not a real one')
+        if getattr(m, 'simulated', False):
+            print(f'note: {m.name} is a SIMULATED model (ground truth corrupted on purpose), not a real one')
     with warnings.catch_warnings():                  # reported below, once and plainly
         warnings.filterwarnings('ignore', message='.*(has no views|points is seen by its)')
         r = run_pseudo_labels(ds, out, labeler, regions, features, shard=shard, skip_broken=skip_broken,
                               redo_broken=redo_broken, names=names)
-    print(f"shard {r['shard']}: {r['made']} scenes labelled, {r['already_done']} already done, {len(r['broken'])} broken"
-          + (f", {len(r['no_views'])} without views (nothing to label: their points stay unlabelled)"
-             if r['no_views'] else '')
-          + (f", {len(r['no_points'])} images without points (2D labels only)" if r['no_points'] else '')
-          + (f", {len(r['unseen'])} with no point seen by any view" if r['unseen'] else ''))
-    for n, e in r['broken']: print(f'  BROKEN {n}: {e}')
-    for n in r['unseen']:
-        print(f"WARNING: scene {n!r}: its views see none of its points, so every point went unlabelled (depth all zero "
-              "or out of range, wrong poses or depth_scale?)", file=sys.stderr)
-    if r['made'] and len(r['unseen']) + len(r['no_views']) == r['made']:
-        print(f"WARNING: no point of the {r['made']} scenes labelled got a label", file=sys.stderr)
+    _print_summary(r)
     if export and not r['broken']:
-        from labelfree.predict import export_pseudo_labels
-        dest = export_out or Path(out) / f'export-{export}'
-        e = export_pseudo_labels(ds, out, dest, export, split=data.split, names=names)
-        print(f"exported the pseudo-labels of {e['scenes']} scenes as {export} to {dest}"
-              + (f"; {e['filled']:,} of {e['points']:,} points no camera sees took the class of their nearest labelled "
-                 "point" if e['filled'] else ''))
-        for n in e['skipped']:
-            print(f"  NOT EXPORTED {n}: no point has a label to fill the others from "
-                  f"({export} needs a class for every point)")
+        _export_labels(ds, out, export, export_out or Path(out) / f'export-{export}', data.split, names)
     return 1 if r['broken'] else 0
 
+# %% ../nbs/60_cli.ipynb #727bdccd
 def predict_command(checkpoint: Path,  # a CNS checkpoint.pt, or a .safetensors file from labelfree export
                     data: DatasetOptions,
                     out: Path,         # output folder
@@ -372,6 +381,16 @@ def export_command(checkpoint: Path,  # a CNS or distillation checkpoint.pt
           + (f", {m['net2']['arch']} on {m['net2']['backbone']}" if m.get('net2') else '') + ')')
     return 0
 
+def _export_labels(ds, out: Path, format: str, dest: Path, split: str | None, names: list[str]):
+    "Write the pseudo-labels of `ds`'s scenes `names` in `out` as `format` to `dest`, and say what was filled or skipped."
+    from labelfree.predict import export_pseudo_labels
+    e = export_pseudo_labels(ds, out, dest, format, split=split, names=names)
+    print(f"exported the pseudo-labels of {e['scenes']} scenes as {format} to {dest}"
+          + (f"; {e['filled']:,} of {e['points']:,} points no camera sees took the class of their nearest labelled "
+             "point" if e['filled'] else ''))
+    for n in e['skipped']:
+        print(f"  NOT EXPORTED {n}: no point has a label to fill the others from ({format} needs a class for every point)")
+
 # %% ../nbs/60_cli.ipynb #a01a07d9
 def distill_scenes(dataset, names=None, cache: int = 8) -> LazyScenes:
     "Distillation scenes loaded on demand (pairs and inputs computed on load)."
@@ -402,6 +421,7 @@ def distill_data(data: dict):
         val = [vds.load(n) for n in vds.names[:data.get('n_val', 8)]]
     return ds, ds.names, val
 
+# %% ../nbs/60_cli.ipynb #f5116eec
 def distill_command(config: str,                # a shipped config name (scalr_demo, scalr_nuscenes, ...) or a YAML path
                     overrides: list[str] = (),  # config overrides; data.* set the dataset
                     out: Path | None = None,    # run folder; runs/<config name> if not given
@@ -446,6 +466,7 @@ def distill_command(config: str,                # a shipped config name (scalr_d
               f"random backbone {rep['miou']['random']:.1f}; report in {out / 'probe'}")
     return 0
 
+# %% ../nbs/60_cli.ipynb #b4445777
 def probe_command(checkpoint: Path,                # a distilled checkpoint.pt
                   data: DatasetOptions,
                   val_split: str | None = None,     # score on this split; on held-out scenes if not given
