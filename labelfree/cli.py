@@ -142,7 +142,8 @@ def train_command(config: str,                # a shipped config name (demo, sca
     """CNS co-training from a YAML config.
 
     `labelfree train`: CNS from `config` (a shipped name or a YAML path; `key=value` and `data.key=value` `overrides`)
-    on a dataset's cached pseudo-labels (from `labelfree labels`), into `out`; `resume` continues its last checkpoint."""
+    on a dataset's cached pseudo-labels (from `labelfree labels`), into `out`; `resume` goes on from its last
+    checkpoint."""
     from labelfree.train.cns import load_config, train_cns
     from labelfree.train.core import init_distributed
     from labelfree.models.minkunet import sparse_device
@@ -218,7 +219,8 @@ class LabelModels(Options):
                  download: bool = False,             # let open_clip download missing weights
                  sam: Literal['vit_b', 'vit_l', 'vit_h', 'vit_tiny'] | None = None,  # SAM model for regions
                  sam_weights: Path | None = None,    # SAM checkpoint file
-                 sam_features: bool = False,  # also store SAM image features (co-training's; simulated with --simulated)
+                 # also store SAM image features (co-training's; simulated with --simulated)
+                 sam_features: bool = False,
                  # store the frozen ImageNet EfficientNet-Lite0 teacher's features as co-training's latent target
                  # (real weights, installed with the package)
                  imagenet_features: bool = False,
@@ -287,7 +289,8 @@ def _shard(s: str) -> tuple[int, int]:
 # %% ../nbs/60_cli.ipynb #39ad5f39
 def _print_summary(r: dict):
     "What `run_pseudo_labels` did (`r`): a line, the broken scenes, and a WARNING where points got no label."
-    print(f"shard {r['shard']}: {r['made']} scenes labelled, {r['already_done']} already done, {len(r['broken'])} broken"
+    print(f"shard {r['shard']}: {r['made']} scenes labelled, {r['already_done']} already done, "
+          f"{len(r['broken'])} broken"
           + (f", {len(r['no_views'])} without views (nothing to label: their points stay unlabelled)"
              if r['no_views'] else '')
           + (f", {len(r['no_points'])} images without points (2D labels only)" if r['no_points'] else '')
@@ -347,7 +350,8 @@ def labels_command(data: DatasetOptions,
 def predict_command(checkpoint: Path,  # a CNS checkpoint.pt, or a .safetensors file from labelfree export
                     data: DatasetOptions,
                     out: Path,         # output folder
-                    # if not given: the dataset's own (ScanNet .txt, SemanticKITTI .label, nuScenes lidarseg .bin), else PLY
+                    # if not given: the dataset's own (ScanNet .txt, SemanticKITTI .label, nuScenes lidarseg .bin),
+                    # else PLY
                     format: Literal[FORMATS] | None = None,
                     scene: list[str] | None = None,  # only these scenes (repeatable), e.g. a bundled sample
                     no_views: bool = False,          # no per-view label PNGs
@@ -382,14 +386,15 @@ def export_command(checkpoint: Path,  # a CNS or distillation checkpoint.pt
     return 0
 
 def _export_labels(ds, out: Path, format: str, dest: Path, split: str | None, names: list[str]):
-    "Write the pseudo-labels of `ds`'s scenes `names` in `out` as `format` to `dest`, and say what was filled or skipped."
+    "Write the pseudo-labels in `out` of `ds`'s scenes `names` as `format` to `dest`; say what was filled or skipped."
     from labelfree.predict import export_pseudo_labels
     e = export_pseudo_labels(ds, out, dest, format, split=split, names=names)
     print(f"exported the pseudo-labels of {e['scenes']} scenes as {format} to {dest}"
           + (f"; {e['filled']:,} of {e['points']:,} points no camera sees took the class of their nearest labelled "
              "point" if e['filled'] else ''))
     for n in e['skipped']:
-        print(f"  NOT EXPORTED {n}: no point has a label to fill the others from ({format} needs a class for every point)")
+        print(f"  NOT EXPORTED {n}: no point has a label to fill the others from "
+              f"({format} needs a class for every point)")
 
 # %% ../nbs/60_cli.ipynb #a01a07d9
 def distill_scenes(dataset, names=None, cache: int = 8) -> LazyScenes:
@@ -472,8 +477,9 @@ def probe_command(checkpoint: Path,                # a distilled checkpoint.pt
                   val_split: str | None = None,     # score on this split; on held-out scenes if not given
                   scene: list[str] | None = None,   # only these scenes (repeatable), e.g. a bundled sample
                   limit: int | None = None,         # at most this many scenes per split
-                  holdout: int | None = None,       # scenes held out for scoring without --val-split; a quarter if not given
-                  config: str | None = None,        # a config whose 'probe' section sets the probe; ScaLR's if not given
+                  # scenes held out for scoring without --val-split; a quarter if not given
+                  holdout: int | None = None,
+                  config: str | None = None,        # a config whose 'probe' section sets the probe; else ScaLR's
                   epochs: int | None = None,        # the probe's epochs; the config's if not given
                   lovasz: float | None = None,      # Lovász-softmax weight (ScaLR: 1); the config's if not given
                   random_baseline: bool = False,    # also probe a randomly initialised backbone
@@ -591,19 +597,21 @@ def option_spec(name: str, p: inspect.Parameter, help: str) -> tuple[list[str], 
     t, d, kw = p.annotation, p.default, dict(help=help, metavar=METAVARS.get(name))
     if typing.get_origin(t) in (typing.Union, types.UnionType):               # `X | None`: an X or nothing
         t, = [a for a in typing.get_args(t) if a is not type(None)]
-    if d is p.empty and name not in POSITIONAL: kw['required'] = True
+    if d is p.empty: kw['required'] = True
     elif not (d is None or d is False or d == ()): kw['help'] += f' (default: {d})'
     if t is bool:
         if d is not False: raise ValueError(f'{name}: a flag (bool) defaults to False')
         kw.update(action='store_true', metavar=None)
-    elif typing.get_origin(t) is list:                                        # repeatable, or all the positionals
+    elif typing.get_origin(t) is list:                                # all the positional words, or a repeatable option
         t = typing.get_args(t)[0]
-        kw.update(nargs='*') if name in POSITIONAL else kw.update(action='append')
+        if name in POSITIONAL: kw['nargs'] = '*'
+        else: kw['action'] = 'append'
     if typing.get_origin(t) is typing.Literal: kw['choices'] = typing.get_args(t)
     elif t not in (str, bool): kw['type'] = t
     if kw.get('choices') and kw['metavar']: kw['help'] += f" ({kw['metavar']}: {', '.join(kw['choices'])})"
     kw = {k: v.replace('%', '%%') if k == 'help' else v for k, v in kw.items() if v is not None}
-    return [name] if name in POSITIONAL else ['--' + name.replace('_', '-')], kw
+    if name in POSITIONAL: return [name], {k: v for k, v in kw.items() if k != 'required'}   # argparse decides that
+    return ['--' + name.replace('_', '-')], kw
 
 # %% ../nbs/60_cli.ipynb #687dfc27
 def build_parser() -> argparse.ArgumentParser:
