@@ -6,13 +6,21 @@
 from __future__ import annotations
 
 import argparse
+import ast
+import inspect
+import io
 import json
 import os
 import sys
+import textwrap
 import time
+import tokenize
+import types
+import typing
 import warnings
 from pathlib import Path
 from types import SimpleNamespace
+from typing import Literal
 
 import numpy as np
 
@@ -27,10 +35,44 @@ from .pipeline import config_data, demo
 from tqdm.auto import tqdm
 
 # %% auto #0
-__all__ = ['DATA_KEYS', 'USER_ERRORS', 'COMMANDS', 'LazyScenes', 'train_scenes', 'split_overrides', 'train_command',
-           'evaluate_command', 'scenes', 'labels_command', 'predict_command', 'export_command', 'distill_scenes',
-           'distill_data', 'distill_command', 'probe_command', 'build_parser', 'main', 'call_command',
-           'samples_command', 'scenes_command', 'demo_command']
+__all__ = ['DATA_KEYS', 'COMMANDS', 'POSITIONAL', 'METAVARS', 'USER_ERRORS', 'Options', 'DatasetOptions', 'MainOptions', 'one_of',
+           'LazyScenes', 'train_scenes', 'split_overrides', 'train_command', 'evaluate_command', 'scenes',
+           'LabelModels', 'labels_command', 'predict_command', 'export_command', 'distill_scenes', 'distill_data',
+           'distill_command', 'probe_command', 'samples_command', 'scenes_command', 'demo_command', 'param_comments',
+           'option_params', 'option_spec', 'build_parser', 'main', 'call_command']
+
+# %% ../nbs/60_cli.ipynb #2f1e201d
+class Options:
+    "Options that belong together, declared once: the parameters of a subclass's `__init__` (see `build_parser`)."
+    def __repr__(self): return f"{type(self).__name__}({', '.join(f'{k}={v!r}' for k, v in vars(self).items())})"
+    def __eq__(self, other): return type(other) is type(self) and vars(other) == vars(self)
+
+class DatasetOptions(Options):
+    "The dataset a command reads: the options of every command that reads one."
+    def __init__(self, dataset: Literal[tuple(DATASETS)],  # which dataset (its loader)
+                 root: Path | None = None,                  # dataset folder (not needed for procedural and samples)
+                 split: str | None = None,                  # the dataset's split; its loader's if not given
+                 version: str | None = None):               # dataset version (nuScenes, nuImages)
+        self.dataset, self.root, self.split, self.version = dataset, root, split, version
+    @property
+    def loader_kw(self) -> dict:
+        "The split and version given: what the dataset's loader gets besides its root."
+        return {k: v for k, v in dict(split=self.split, version=self.version).items() if v is not None}
+    def load(self, **kw):
+        "The dataset, `kw` (another `split`, say) replacing these options."
+        return get_dataset(self.dataset, self.root, **{**self.loader_kw, **kw})
+
+class MainOptions(Options):
+    "Label-free 2D/3D semantic segmentation with vision foundation models."
+    def __init__(self, debug: bool = False):  # show the traceback of a user error too (or set LABELFREE_DEBUG=1)
+        self.debug = debug
+
+def one_of(*names: str):
+    "Declare that a command takes exactly one of the options `names` (on the command line: a required exclusive group)."
+    def mark(fn):
+        fn.one_of = (*getattr(fn, 'one_of', ()), names)
+        return fn
+    return mark
 
 # %% ../nbs/60_cli.ipynb #815ddfd2
 class LazyScenes:
@@ -91,12 +133,17 @@ def split_overrides(config: str, overrides) -> tuple[dict, list[str]]:
         except yaml.YAMLError: raise ValueError(f"override {o!r}: the value is not valid YAML") from None
     return data, [o for o in overrides if not o.startswith('data.')]
 
-def _split_kw(split: str | None, version: str | None) -> dict:
-    "The split and version arguments a dataset loader gets (only those given)."
-    return {k: v for k, v in dict(split=split, version=version).items() if v is not None}
+# %% ../nbs/60_cli.ipynb #97664782
+def train_command(config: str,                # a shipped config name (demo, scannet, nuscenes) or a YAML path
+                  overrides: list[str] = (),  # config overrides; data.* set the dataset
+                  out: Path | None = None,    # run folder; runs/<config name> if not given
+                  resume: bool = False,       # continue from the run folder's last checkpoint
+                  ) -> int:
+    """CNS co-training from a YAML config.
 
-def train_command(config: str, overrides: list[str] = (), out: Path | None = None, resume: bool = False) -> int:
-    "`labelfree train`: CNS from `config` (a shipped name or a YAML path; `key=value` and `data.key=value` `overrides`) on a dataset's cached pseudo-labels (from `labelfree labels`), into `out` (default `runs/<config name>`); `resume` continues its last checkpoint."
+    `labelfree train`: CNS from `config` (a shipped name or a YAML path; `key=value` and `data.key=value` `overrides`)
+    on a dataset's cached pseudo-labels (from `labelfree labels`), into `out`; `resume` goes on from its last
+    checkpoint."""
     from labelfree.train.cns import load_config, train_cns
     from labelfree.train.core import init_distributed
     from labelfree.models.minkunet import sparse_device
@@ -112,13 +159,19 @@ def train_command(config: str, overrides: list[str] = (), out: Path | None = Non
     print(f'trained {tr.epoch} epochs; checkpoints and log.jsonl in {out}')
     return 0
 
-def evaluate_command(checkpoint: Path, dataset: str, root: Path | None = None, split: str | None = None, version: str | None = None,
-                     out: Path = Path('out/evaluate'), device: str | None = None) -> int:
-    "`labelfree evaluate`: a CNS checkpoint's 2D and 3D mIoU on a dataset with ground truth, as `out/report.json` and plots."
+def evaluate_command(checkpoint: Path,                  # a CNS checkpoint.pt
+                     data: DatasetOptions,
+                     out: Path = Path('out/evaluate'),  # report folder
+                     device: str | None = None,         # cpu or cuda; cuda when available if not given
+                     ) -> int:
+    """Score a checkpoint on a dataset with ground truth.
+
+    `labelfree evaluate`: a CNS checkpoint's 2D and 3D mIoU on a dataset with ground truth, as `out/report.json` and
+    plots."""
     from labelfree.evaluate import evaluate_nets, summarize, write_report
     from labelfree.train.cns import check_vocabulary, load_checkpoint
     tr = load_checkpoint(checkpoint, device)
-    ds = get_dataset(dataset, root, **_split_kw(split, version))
+    ds = data.load()
     check_vocabulary(tr, ds.vocab, f'{checkpoint}')
     C = len(ds.vocab)
     conf = {'2d': np.zeros((C, C + 1), np.int64), '3d': np.zeros((C, C + 1), np.int64)}
@@ -149,7 +202,39 @@ def scenes(dataset: str, root: Path | None = None, skip_broken: bool = False, li
     for name, err in ds.skipped: print(f'  BROKEN {name}: {err}')
     return len(ds.skipped)
 
-# %% ../nbs/60_cli.ipynb #55e582b9
+# %% ../nbs/60_cli.ipynb #8a1ee551
+class LabelModels(Options):
+    "The models `labelfree labels` labels with: a dense labeler (one source, see `labels_command`), regions, features."
+    def __init__(self,
+                 clip: str | None = None,            # open_clip model name, e.g. ViT-B-16
+                 simulated: bool = False,            # simulated CLIP (and SAM): ground truth corrupted on purpose
+                 labels_from: Path | None = None,    # per-view label PNGs from another model
+                 clip_pretrained: str = 'openai',    # pretrained tag
+                 clip_weights: Path | None = None,   # local CLIP checkpoint file
+                 # how CLIP's last block gives per-patch embeddings (CNS's is the default; see labelfree.vfm.clip)
+                 dense_mode: Literal[DENSE_MODES] = 'maskclip',
+                 # sliding-window inference: window size in pixels of the resized image (a multiple of the patch size)
+                 dense_window: int | None = None,
+                 dense_stride: int | None = None,    # sliding-window stride; half the window if not given
+                 download: bool = False,             # let open_clip download missing weights
+                 sam: Literal['vit_b', 'vit_l', 'vit_h', 'vit_tiny'] | None = None,  # SAM model for regions
+                 sam_weights: Path | None = None,    # SAM checkpoint file
+                 # also store SAM image features (co-training's; simulated with --simulated)
+                 sam_features: bool = False,
+                 # store the frozen ImageNet EfficientNet-Lite0 teacher's features as co-training's latent target
+                 # (real weights, installed with the package)
+                 imagenet_features: bool = False,
+                 feature_dim: int = 256,             # dimension of simulated SAM features, as SAM's
+                 # region source; if not given: sam with --sam, simulated with --simulated, else none
+                 regions: Literal['sam', 'slic', 'simulated', 'none'] | None = None,
+                 severity: float = 0.5,              # simulated CLIP noise, 0-1
+                 seed: int = 0):                     # simulated models: their seed
+        vars(self).update({k: v for k, v in locals().items() if k != 'self'})
+    def build(self, vocabs, device: str | None = None):
+        "The dense labeler (one per vocabulary of `vocabs`), regions and features, on `device`."
+        return _labeler_and_regions(SimpleNamespace(**vars(self), device=device), vocabs)
+
+# %% ../nbs/60_cli.ipynb #9aed7f15
 def _labeler_and_regions(a: SimpleNamespace, vocabs):
     "The dense labeler (one per vocabulary of `vocabs`, `ByVocabulary` if several), regions and features `a` asks for."
     if not a.clip and (a.dense_mode != 'maskclip' or a.dense_window):
@@ -201,37 +286,11 @@ def _shard(s: str) -> tuple[int, int]:
     except ValueError: raise ValueError(f"--shard {s!r}: expected i/n with whole numbers, e.g. 0/4") from None
     return i, n
 
-def labels_command(dataset: str, out: Path, root: Path | None = None, split: str | None = None, version: str | None = None,
-                   clip: str | None = None, simulated: bool = False, labels_from: Path | None = None, clip_pretrained: str = 'openai',
-                   clip_weights: Path | None = None, dense_mode: str = 'maskclip', dense_window: int | None = None,
-                   dense_stride: int | None = None, download: bool = False, sam: str | None = None, sam_weights: Path | None = None,
-                   sam_features: bool = False, imagenet_features: bool = False, feature_dim: int = 256, regions: str | None = None,
-                   severity: float = 0.5, seed: int = 0, shard: str | None = None, skip_broken: bool = False, redo_broken: bool = False,
-                   check: bool = False, export: str | None = None, export_out: Path | None = None,
-                   device: str | None = None, scene: list[str] | None = None) -> int:
-    "`labelfree labels`: pseudo-label `dataset` into `out` (one .npz a scene) with the models the arguments name (see `labelfree labels --help`); 1 if a scene is broken or, with `check`, missing."
-    args = SimpleNamespace(**locals())               # the arguments as given, for the model builder below
-    ds = get_dataset(dataset, root, **_split_kw(split, version))
-    if not ds.names: raise ValueError(f"{ds.root or dataset}: the dataset has no scenes")
-    bad = [n for n in (scene or []) if n not in ds.names]
-    if bad: raise ValueError(f"no scene {bad[0]!r} in {ds!r}; scenes: {', '.join(ds.names[:8])}")
-    names = list(scene or ds.names)
-    if check:
-        miss = missing_scenes(ds, out, names)
-        print(f'{len(names) - len(miss)}/{len(names)} scenes labelled in {out}'
-              + ''.join(f'\n  missing {n}' for n in miss))
-        return 1 if miss else 0
-    mixed = ds.vocab is None                                       # the samples: each in its own dataset's vocabulary
-    vocabs = list({v.name: v for v in map(ds.vocab_of, names)}.values()) if mixed else [ds.vocab]
-    labeler, regions, features = _labeler_and_regions(args, vocabs)
-    shard = _shard(shard) if shard else None
-    for m in (labeler, regions):
-        if getattr(m, 'simulated', False): print(f'note: {m.name} is a SIMULATED model (ground truth corrupted on purpose), not a real one')
-    with warnings.catch_warnings():                  # reported below, once and plainly
-        warnings.filterwarnings('ignore', message='.*(has no views|points is seen by its)')
-        r = run_pseudo_labels(ds, out, labeler, regions, features, shard=shard, skip_broken=skip_broken,
-                              redo_broken=redo_broken, names=names)
-    print(f"shard {r['shard']}: {r['made']} scenes labelled, {r['already_done']} already done, {len(r['broken'])} broken"
+# %% ../nbs/60_cli.ipynb #39ad5f39
+def _print_summary(r: dict):
+    "What `run_pseudo_labels` did (`r`): a line, the broken scenes, and a WARNING where points got no label."
+    print(f"shard {r['shard']}: {r['made']} scenes labelled, {r['already_done']} already done, "
+          f"{len(r['broken'])} broken"
           + (f", {len(r['no_views'])} without views (nothing to label: their points stay unlabelled)"
              if r['no_views'] else '')
           + (f", {len(r['no_points'])} images without points (2D labels only)" if r['no_points'] else '')
@@ -242,32 +301,82 @@ def labels_command(dataset: str, out: Path, root: Path | None = None, split: str
               "or out of range, wrong poses or depth_scale?)", file=sys.stderr)
     if r['made'] and len(r['unseen']) + len(r['no_views']) == r['made']:
         print(f"WARNING: no point of the {r['made']} scenes labelled got a label", file=sys.stderr)
+
+@one_of('clip', 'simulated', 'labels_from')
+def labels_command(data: DatasetOptions,
+                   out: Path,                          # output folder: one .npz per scene
+                   models: LabelModels,
+                   scene: list[str] | None = None,     # only these scenes (repeatable), e.g. a bundled sample
+                   shard: str | None = None,           # label only scenes k with k mod N == I
+                   skip_broken: bool = False,          # report scenes that fail to load and go on
+                   redo_broken: bool = False,          # make unreadable (e.g. truncated) label files in --out again
+                   check: bool = False,                # only list scenes still missing from --out
+                   # then write the labels in FORMAT (and per-view PNGs) to --export-out
+                   export: Literal[FORMATS] | None = None,
+                   export_out: Path | None = None,     # folder for --export; OUT/export-FORMAT if not given
+                   device: str | None = None,          # cpu or cuda; cuda when available if not given
+                   ) -> int:
+    """Pseudo-label a dataset (CLIP dense labels, SAM refinement, 2D-to-3D transfer).
+
+    `labelfree labels`: pseudo-label `data` into `out` (one .npz a scene) with the models the arguments name;
+    1 if a scene is broken or, with `check`, missing."""
+    ds = data.load()
+    if not ds.names: raise ValueError(f"{ds.root or data.dataset}: the dataset has no scenes")
+    bad = [n for n in (scene or []) if n not in ds.names]
+    if bad: raise ValueError(f"no scene {bad[0]!r} in {ds!r}; scenes: {', '.join(ds.names[:8])}")
+    names = list(scene or ds.names)
+    if check:
+        miss = missing_scenes(ds, out, names)
+        print(f'{len(names) - len(miss)}/{len(names)} scenes labelled in {out}'
+              + ''.join(f'\n  missing {n}' for n in miss))
+        return 1 if miss else 0
+    mixed = ds.vocab is None                                       # the samples: each in its own dataset's vocabulary
+    vocabs = list({v.name: v for v in map(ds.vocab_of, names)}.values()) if mixed else [ds.vocab]
+    labeler, regions, features = models.build(vocabs, device)
+    shard = _shard(shard) if shard else None
+    for m in (labeler, regions):
+        if getattr(m, 'simulated', False):
+            print(f'note: {m.name} is a SIMULATED model (ground truth corrupted on purpose), not a real one')
+    with warnings.catch_warnings():                  # reported below, once and plainly
+        warnings.filterwarnings('ignore', message='.*(has no views|points is seen by its)')
+        r = run_pseudo_labels(ds, out, labeler, regions, features, shard=shard, skip_broken=skip_broken,
+                              redo_broken=redo_broken, names=names)
+    _print_summary(r)
     if export and not r['broken']:
-        from labelfree.predict import export_pseudo_labels
-        dest = export_out or Path(out) / f'export-{export}'
-        e = export_pseudo_labels(ds, out, dest, export, split=split, names=names)
-        print(f"exported the pseudo-labels of {e['scenes']} scenes as {export} to {dest}"
-              + (f"; {e['filled']:,} of {e['points']:,} points no camera sees took the class of their nearest labelled "
-                 "point" if e['filled'] else ''))
-        for n in e['skipped']:
-            print(f"  NOT EXPORTED {n}: no point has a label to fill the others from "
-                  f"({export} needs a class for every point)")
+        _export_labels(ds, out, export, export_out or Path(out) / f'export-{export}', data.split, names)
     return 1 if r['broken'] else 0
 
-def predict_command(checkpoint: Path, dataset: str, out: Path, root: Path | None = None, split: str | None = None, version: str | None = None,
-                    format: str | None = None, scene: list[str] | None = None, no_views: bool = False, shard: str | None = None,
-                    skip_broken: bool = False, device: str | None = None) -> int:
-    "`labelfree predict`: label `dataset`'s scenes (or those named in `scene`) with a CNS checkpoint, into `out` in `format` (default: the dataset's own); 1 if a scene is broken."
+# %% ../nbs/60_cli.ipynb #727bdccd
+def predict_command(checkpoint: Path,  # a CNS checkpoint.pt, or a .safetensors file from labelfree export
+                    data: DatasetOptions,
+                    out: Path,         # output folder
+                    # if not given: the dataset's own (ScanNet .txt, SemanticKITTI .label, nuScenes lidarseg .bin),
+                    # else PLY
+                    format: Literal[FORMATS] | None = None,
+                    scene: list[str] | None = None,  # only these scenes (repeatable), e.g. a bundled sample
+                    no_views: bool = False,          # no per-view label PNGs
+                    shard: str | None = None,        # predict only scenes k with k mod N == I
+                    skip_broken: bool = False,       # report scenes that fail to load and go on
+                    device: str | None = None,       # cpu or cuda; cuda when available if not given
+                    ) -> int:
+    """Label a dataset's scenes with a trained CNS checkpoint, in formats other tools read.
+
+    `labelfree predict`: label `data`'s scenes (or those named in `scene`) with a CNS checkpoint, into `out` in
+    `format` (the dataset's own if not given); 1 if a scene is broken."""
     from labelfree.predict import predict_dataset
-    ds = get_dataset(dataset, root, **_split_kw(split, version))
+    ds = data.load()
     r = predict_dataset(checkpoint, ds, out, format, views=not no_views, shard=_shard(shard) if shard else None,
-                        skip_broken=skip_broken, device=device, split=split, scenes=scene)
+                        skip_broken=skip_broken, device=device, split=data.split, scenes=scene)
     print(f"shard {r['shard']}: {r['made']} scenes predicted as {r['format']}, {r['already_done']} already done, {len(r['broken'])} broken; in {out}")
     for n, e in r['broken']: print(f'  BROKEN {n}: {e}')
     return 1 if r['broken'] else 0
 
-def export_command(checkpoint: Path, out: Path) -> int:
-    "`labelfree export`: write a CNS or distillation checkpoint's networks to the safetensors file `out`, with what rebuilding them takes."
+def export_command(checkpoint: Path,  # a CNS or distillation checkpoint.pt
+                   out: Path,         # the .safetensors file to write
+                   ) -> int:
+    """Write a checkpoint's networks as safetensors, with what rebuilding them takes.
+
+    `labelfree export`: write a CNS or distillation checkpoint's networks to the safetensors file `out`."""
     from labelfree.predict import export_checkpoint
     from labelfree.models.pretrained import read_pretrained_meta
     p = export_checkpoint(checkpoint, out)
@@ -275,6 +384,17 @@ def export_command(checkpoint: Path, out: Path) -> int:
     print(f"wrote {p} ({m['kind']}: {m['net3']['arch']} width {m['net3']['width']} at {m['net3']['voxel_size']} m"
           + (f", {m['net2']['arch']} on {m['net2']['backbone']}" if m.get('net2') else '') + ')')
     return 0
+
+def _export_labels(ds, out: Path, format: str, dest: Path, split: str | None, names: list[str]):
+    "Write the pseudo-labels in `out` of `ds`'s scenes `names` as `format` to `dest`; say what was filled or skipped."
+    from labelfree.predict import export_pseudo_labels
+    e = export_pseudo_labels(ds, out, dest, format, split=split, names=names)
+    print(f"exported the pseudo-labels of {e['scenes']} scenes as {format} to {dest}"
+          + (f"; {e['filled']:,} of {e['points']:,} points no camera sees took the class of their nearest labelled "
+             "point" if e['filled'] else ''))
+    for n in e['skipped']:
+        print(f"  NOT EXPORTED {n}: no point has a label to fill the others from "
+              f"({format} needs a class for every point)")
 
 # %% ../nbs/60_cli.ipynb #a01a07d9
 def distill_scenes(dataset, names=None, cache: int = 8) -> LazyScenes:
@@ -306,9 +426,18 @@ def distill_data(data: dict):
         val = [vds.load(n) for n in vds.names[:data.get('n_val', 8)]]
     return ds, ds.names, val
 
-def distill_command(config: str, overrides: list[str] = (), out: Path | None = None, resume: bool = False, probe: bool = False,
-                    quiet: bool = False) -> int:
-    "`labelfree distill`: ScaLR distillation from `config` (and `overrides`) into `out` (default `runs/<config name>`); with `probe`, then a linear probe of it and of a random backbone on the held-out scenes."
+# %% ../nbs/60_cli.ipynb #f5116eec
+def distill_command(config: str,                # a shipped config name (scalr_demo, scalr_nuscenes, ...) or a YAML path
+                    overrides: list[str] = (),  # config overrides; data.* set the dataset
+                    out: Path | None = None,    # run folder; runs/<config name> if not given
+                    resume: bool = False,       # continue from the run folder's last checkpoint
+                    probe: bool = False,        # then probe it (and a random backbone) on the held-out scenes
+                    quiet: bool = False,        # no progress bars
+                    ) -> int:
+    """ScaLR: distil a frozen 2D foundation model into the 3D network.
+
+    `labelfree distill`: ScaLR distillation from `config` (and `overrides`) into `out`; with `probe`, then a linear
+    probe of it and of a random backbone on the held-out scenes."""
     from labelfree.probe import ProbeConfig, probe_checkpoint
     from labelfree.train.core import config_sections, init_distributed
     from labelfree.train.scalr import load_scalr_config, train_distill
@@ -342,23 +471,36 @@ def distill_command(config: str, overrides: list[str] = (), out: Path | None = N
               f"random backbone {rep['miou']['random']:.1f}; report in {out / 'probe'}")
     return 0
 
-def probe_command(checkpoint: Path, dataset: str, root: Path | None = None, split: str | None = None, version: str | None = None,
-                  val_split: str | None = None, scene: list[str] | None = None, limit: int | None = None, holdout: int | None = None,
-                  config: str | None = None, epochs: int | None = None, lovasz: float | None = None, random_baseline: bool = False,
-                  out: Path = Path('out/probe'), device: str | None = None) -> int:
-    "`labelfree probe`: a linear probe of a distilled checkpoint on `dataset` (scored on `val_split`, else on `holdout` held-out scenes), its settings from `config`'s `probe` section and the arguments given; the report in `out`."
+# %% ../nbs/60_cli.ipynb #b4445777
+def probe_command(checkpoint: Path,                # a distilled checkpoint.pt
+                  data: DatasetOptions,
+                  val_split: str | None = None,     # score on this split; on held-out scenes if not given
+                  scene: list[str] | None = None,   # only these scenes (repeatable), e.g. a bundled sample
+                  limit: int | None = None,         # at most this many scenes per split
+                  # scenes held out for scoring without --val-split; a quarter if not given
+                  holdout: int | None = None,
+                  config: str | None = None,        # a config whose 'probe' section sets the probe; else ScaLR's
+                  epochs: int | None = None,        # the probe's epochs; the config's if not given
+                  lovasz: float | None = None,      # Lovász-softmax weight (ScaLR: 1); the config's if not given
+                  random_baseline: bool = False,    # also probe a randomly initialised backbone
+                  out: Path = Path('out/probe'),    # report folder
+                  device: str | None = None,        # cpu or cuda; cuda when available if not given
+                  ) -> int:
+    """Linear probing of a distilled checkpoint on a dataset with ground truth.
+
+    `labelfree probe`: a linear probe of a distilled checkpoint on `data` (scored on `val_split`, else on `holdout`
+    held-out scenes), its settings from `config`'s `probe` section and the arguments given; the report in `out`."""
     from labelfree.probe import ProbeConfig, probe_checkpoint, probe_split
     from labelfree.train.core import config_sections
     if not Path(checkpoint).is_file(): raise FileNotFoundError(f"{checkpoint}: checkpoint not found")
-    kw = _split_kw(split, version)
-    ds = get_dataset(dataset, root, **kw)
+    ds = data.load()
     names = scene or ds.names
     bad = [n for n in names if n not in ds.names]
     if bad: raise ValueError(f"no scene {bad[0]!r} in {ds!r}; scenes: {', '.join(ds.names[:8])}")
     scenes = [ds.load(n) for n in names[:limit]]
     if len({s.vocab.name for s in scenes}) > 1: raise ValueError('the scenes use different vocabularies; pick some with --scene')
     if val_split:
-        vds = get_dataset(dataset, root, **dict(kw, split=val_split))
+        vds = data.load(split=val_split)
         train, held = scenes, [vds.load(n) for n in vds.names[:limit]]
     else: train, held = probe_split(scenes, holdout)
     section = config_sections(config).get('probe') if config else None
@@ -368,107 +510,130 @@ def probe_command(checkpoint: Path, dataset: str, root: Path | None = None, spli
     print(json.dumps(dict(miou=rep['miou'], points=rep['points'])))
     return 0
 
-# %% ../nbs/60_cli.ipynb #7abcd60c
-def _dataset_args(p, split: bool = True):
-    "The dataset arguments every command that reads a dataset takes (declared once)."
-    p.add_argument('--dataset', required=True, choices=list(DATASETS))
-    p.add_argument('--root', type=Path, help='dataset folder (not needed for procedural and samples)')
-    if split:
-        p.add_argument('--split', help="the dataset's split (default: its loader's)")
-        p.add_argument('--version', help='dataset version (nuScenes, nuImages)')
+# %% ../nbs/60_cli.ipynb #1afdd79c
+def samples_command() -> int:
+    """List the bundled real samples.
 
+    `labelfree samples`: the bundled real samples, one line each."""
+    for k, v in SAMPLES.items(): print(f'{k:15s} {v}')
+    return 0
+
+def scenes_command(data: DatasetOptions,
+                   skip_broken: bool = False,  # report broken scenes and go on
+                   limit: int | None = None,   # stop after this many scenes
+                   ) -> int:
+    """Load every scene of a dataset and summarise it.
+
+    `labelfree scenes`: load and summarise every scene (the first `limit`) of `data`; 1 if any is broken."""
+    return 1 if scenes(data.dataset, data.root, skip_broken, limit, **data.loader_kw) else 0
+
+def demo_command(out: Path = Path('out/demo'),  # output folder
+                 quick: bool = False,  # a tiny run (2 scenes, 3 epochs) that finishes in under two minutes, for CI
+                 config: str = 'demo',          # training config: a shipped name or a YAML path
+                 overrides: list[str] = (),     # config overrides
+                 ) -> int:
+    """Run the main job on the embedded default.
+
+    `labelfree demo`: run `labelfree.pipeline.demo` (into `out`; `quick`: 2 scenes, 3 epochs) and print its held-out
+    mIoU, gains, wall times and memory."""
+    print(f"labelfree demo{' --quick' if quick else ''}: procedural scenes -> pseudo-labels -> CNS stage 1 -> "
+          "stage 2 -> evaluation on held-out scenes")
+    r = demo(out, config, overrides, quick)
+    if r['simulated_vfm']:
+        print('NOTE: no CLIP/SAM weights on this machine: the SIMULATED foundation models were used '
+              f"({r['models']['labeler']}; {r['models']['regions']}).")
+    print(f"latent-consistency target: {r['models']['features']}")
+    print(f"{'held-out mIoU (%)':24s} {'2D':>7s} {'3D':>7s}")
+    for k, m in r['miou'].items(): print(f"{k:24s} {m['2d']:7.1f} {m['3d']:7.1f}")
+    for b, g in r['gains'].items():
+        print(f"gain of CNS {b.replace('_', ' ')} pseudo-labels: 2D {g['2d']:+.1f}, 3D {g['3d']:+.1f} points")
+    print('co-training on the held-out scenes: '
+          + '; '.join(f"{k.replace('_', ' ')}: {'yes' if v else 'NO'}" for k, v in r['claims'].items()))
+    t = r['timings_s']
+    stages = ('scenes', 'pseudo_labels', 'stage1', 'stage2', 'evaluation')
+    print('wall time by stage: ' + ', '.join(f"{k.replace('_', ' ')} {t[k]:.0f} s" for k in stages if k in t))
+    print(f"done in {r['timings_s']['total']:.0f} s, peak memory {r['peak_rss_mb']:.0f} MB; report and plots in {out}")
+    return 0
+
+COMMANDS = dict(demo=demo_command, scenes=scenes_command, samples=samples_command, labels=labels_command,
+                train=train_command, evaluate=evaluate_command, distill=distill_command, predict=predict_command,
+                export=export_command, probe=probe_command)
+"The `labelfree` sub-commands, in the order `labelfree --help` lists them."
+
+# %% ../nbs/60_cli.ipynb #7ed99688
+def param_comments(fn) -> dict[str, str]:
+    "The comment after each parameter of `fn`, else the comment lines right above it (as docments): its help."
+    src = textwrap.dedent(inspect.getsource(fn))
+    lines = src.splitlines()
+    notes = {t.start[0]: t.string.lstrip('#').strip() for t in tokenize.generate_tokens(io.StringIO(src).readline)
+             if t.type == tokenize.COMMENT}
+    alone = {n for n in notes if lines[n - 1].lstrip().startswith('#')}          # lines holding only a comment
+    def comment(n):
+        if n in notes and n not in alone: return notes[n]
+        first = n
+        while first - 1 in alone: first -= 1
+        return ' '.join(notes[i] for i in range(first, n))
+    fdef = next(n for n in ast.walk(ast.parse(src)) if isinstance(n, (ast.FunctionDef, ast.AsyncFunctionDef)))
+    return {a.arg: comment(a.lineno) for a in fdef.args.posonlyargs + fdef.args.args + fdef.args.kwonlyargs}
+
+def option_params(fn) -> list[tuple[str, inspect.Parameter, str]]:
+    "`fn`'s options as (name, parameter, help), annotations evaluated: an `Options` parameter gives its own options."
+    helps, out = param_comments(fn), []
+    for p in inspect.signature(fn, eval_str=True).parameters.values():
+        if p.name == 'self': continue
+        if isinstance(p.annotation, type) and issubclass(p.annotation, Options):
+            out += option_params(p.annotation.__init__)
+        else: out.append((p.name, p, helps[p.name]))
+    return out
+
+POSITIONAL = ('overrides',)
+"Parameters given without a flag (`labelfree train --config demo epochs=3`); the others are `--options`."
+METAVARS = dict(clip='MODEL', labels_from='DIR', export_out='DIR', clip_weights='PATH', sam_weights='PATH',
+                dense_window='PX', dense_stride='PX', shard='I/N', export='FORMAT', overrides='key=value')
+"How `--help` names an option's value where its name in capitals would not say it (a name means one thing everywhere)."
+
+def option_spec(name: str, p: inspect.Parameter, help: str) -> tuple[list[str], dict]:
+    "The flags and argparse keywords of parameter `p`: its type, choices, how many values, its default in the help."
+    t, d, kw = p.annotation, p.default, dict(help=help, metavar=METAVARS.get(name))
+    if typing.get_origin(t) in (typing.Union, types.UnionType):               # `X | None`: an X or nothing
+        t, = [a for a in typing.get_args(t) if a is not type(None)]
+    if d is p.empty: kw['required'] = True
+    elif not (d is None or d is False or d == ()): kw['help'] += f' (default: {d})'
+    if t is bool:
+        if d is not False: raise ValueError(f'{name}: a flag (bool) defaults to False')
+        kw.update(action='store_true', metavar=None)
+    elif typing.get_origin(t) is list:                                # all the positional words, or a repeatable option
+        t = typing.get_args(t)[0]
+        if name in POSITIONAL: kw['nargs'] = '*'
+        else: kw['action'] = 'append'
+    if typing.get_origin(t) is typing.Literal: kw['choices'] = typing.get_args(t)
+    elif t not in (str, bool): kw['type'] = t
+    if kw.get('choices') and kw['metavar']: kw['help'] += f" ({kw['metavar']}: {', '.join(kw['choices'])})"
+    kw = {k: v.replace('%', '%%') if k == 'help' else v for k, v in kw.items() if v is not None}
+    if name in POSITIONAL: return [name], {k: v for k, v in kw.items() if k != 'required'}   # argparse decides that
+    return ['--' + name.replace('_', '-')], kw
+
+# %% ../nbs/60_cli.ipynb #687dfc27
 def build_parser() -> argparse.ArgumentParser:
-    "The `labelfree` argument parser: one sub-command a `COMMANDS` function, each option named as that function's parameter."
-    ap = argparse.ArgumentParser(prog='labelfree', description='Label-free 2D/3D semantic segmentation with vision foundation models.')
+    """The `labelfree` argument parser, derived from the declarations: one sub-command a `COMMANDS` function (its help
+    the docstring's first line), one option a parameter (`option_spec`); `MainOptions` before the command."""
+    def add_options(parser, fn):
+        groups = {names: parser.add_mutually_exclusive_group(required=True) for names in getattr(fn, 'one_of', ())}
+        for name, p, help in option_params(fn):
+            flags, kw = option_spec(name, p, help)
+            next((g for names, g in groups.items() if name in names), parser).add_argument(*flags, **kw)
+        return parser
+    first_line = lambda f: inspect.getdoc(f).splitlines()[0]
+    ap = argparse.ArgumentParser(prog='labelfree', description=first_line(MainOptions))
     ap.add_argument('--version', action='version', version=f'labelfree {labelfree.__version__}')
-    ap.add_argument('--debug', action='store_true', help='show the traceback of a user error too (or set LABELFREE_DEBUG=1)')
+    add_options(ap, MainOptions.__init__)
     sub = ap.add_subparsers(dest='cmd', required=True)
-    def add(name, **kw):             # an option not given stays out of the namespace: the command function's default applies
-        return sub.add_parser(name, argument_default=argparse.SUPPRESS, **kw)
-    d = add('demo', help='run the main job on the embedded default')
-    d.add_argument('--out', type=Path, help='output folder (default: out/demo)')
-    d.add_argument('--quick', action='store_true', help='a tiny run (2 scenes, 3 epochs) that finishes in under two minutes, for CI')
-    d.add_argument('--config', help='training config: a shipped name or a YAML path (default: demo)')
-    d.add_argument('overrides', nargs='*', metavar='key=value', help='config overrides')
-    s = add('scenes', help="load every scene of a dataset and summarise it")
-    _dataset_args(s)
-    s.add_argument('--skip-broken', action='store_true', help='report broken scenes and go on')
-    s.add_argument('--limit', type=int, help='stop after this many scenes')
-    add('samples', help='list the bundled real samples')
-    l = add('labels', help='pseudo-label a dataset (CLIP dense labels, SAM refinement, 2D-to-3D transfer)')
-    _dataset_args(l)
-    l.add_argument('--out', type=Path, required=True, help='output folder: one .npz per scene')
-    l.add_argument('--scene', action='append', help='only these scenes (repeatable), e.g. a bundled sample')
-    src = l.add_mutually_exclusive_group(required=True)
-    src.add_argument('--clip', metavar='MODEL', help='open_clip model name, e.g. ViT-B-16')
-    src.add_argument('--simulated', action='store_true', help='simulated CLIP (and SAM): ground truth corrupted on purpose')
-    src.add_argument('--labels-from', type=Path, metavar='DIR', help='per-view label PNGs from another model')
-    l.add_argument('--clip-pretrained', help='pretrained tag (default: openai)')
-    l.add_argument('--clip-weights', type=Path, metavar='PATH', help='local CLIP checkpoint file')
-    l.add_argument('--dense-mode', choices=DENSE_MODES,
-                   help="how CLIP's last block gives per-patch embeddings (default maskclip, as CNS; see labelfree.vfm.clip)")
-    l.add_argument('--dense-window', type=int, metavar='PX', help='sliding-window inference: window size in pixels of the resized image (a multiple of the patch size)')
-    l.add_argument('--dense-stride', type=int, metavar='PX', help='sliding-window stride (default: half the window)')
-    l.add_argument('--download', action='store_true', help='let open_clip download missing weights')
-    l.add_argument('--sam', choices=['vit_b', 'vit_l', 'vit_h', 'vit_tiny'], help='SAM model for regions')
-    l.add_argument('--sam-weights', type=Path, metavar='PATH', help='SAM checkpoint file')
-    l.add_argument('--sam-features', action='store_true', help='also store SAM image features (for co-training; simulated with --simulated)')
-    l.add_argument('--imagenet-features', action='store_true', help="store the frozen ImageNet EfficientNet-Lite0 teacher's features as co-training's latent target (real weights, installed with the package)")
-    l.add_argument('--feature-dim', type=int, help='dimension of simulated SAM features (default 256, as SAM)')
-    l.add_argument('--regions', choices=['sam', 'slic', 'simulated', 'none'], help='region source (default: sam if --sam, simulated if --simulated, else none)')
-    l.add_argument('--severity', type=float, help='simulated CLIP noise, 0-1 (default 0.5)')
-    l.add_argument('--seed', type=int, help='simulated models: their seed (default 0)')
-    l.add_argument('--shard', metavar='I/N', help='label only scenes k with k mod N == I')
-    l.add_argument('--skip-broken', action='store_true', help='report scenes that fail to load and go on')
-    l.add_argument('--redo-broken', action='store_true', help='make unreadable (e.g. truncated) label files in --out again')
-    l.add_argument('--check', action='store_true', help='only list scenes still missing from --out')
-    l.add_argument('--export', choices=FORMATS, metavar='FORMAT', help=f"then write the labels as {', '.join(FORMATS)} (and per-view PNGs) to --export-out")
-    l.add_argument('--export-out', type=Path, metavar='DIR', help='folder for --export (default: OUT/export-FORMAT)')
-    l.add_argument('--device', help='cpu or cuda (default: cuda when available)')
-    t = add('train', help='CNS co-training from a YAML config')
-    t.add_argument('--config', required=True, help='a shipped config name (demo, scannet, nuscenes) or a YAML path')
-    t.add_argument('overrides', nargs='*', metavar='key=value', help='config overrides; data.* set the dataset')
-    t.add_argument('--out', type=Path, help='run folder (default: runs/<config name>)')
-    t.add_argument('--resume', action='store_true', help="continue from the run folder's last checkpoint")
-    e = add('evaluate', help='score a checkpoint on a dataset with ground truth')
-    e.add_argument('--checkpoint', type=Path, required=True)
-    _dataset_args(e)
-    e.add_argument('--out', type=Path, help='report folder (default: out/evaluate)')
-    e.add_argument('--device')
-    di = add('distill', help='ScaLR: distil a frozen 2D foundation model into the 3D network')
-    di.add_argument('--config', required=True, help='a shipped config name (scalr_demo, scalr_nuscenes, ...) or a YAML path')
-    di.add_argument('overrides', nargs='*', metavar='key=value', help='config overrides; data.* set the dataset')
-    di.add_argument('--out', type=Path, help='run folder (default: runs/<config name>)')
-    di.add_argument('--resume', action='store_true', help="continue from the run folder's last checkpoint")
-    di.add_argument('--probe', action='store_true', help='then probe it (and a random backbone) on the held-out scenes')
-    di.add_argument('--quiet', action='store_true', help='no progress bars')
-    pd = add('predict', help="label a dataset's scenes with a trained CNS checkpoint, in formats other tools read")
-    pd.add_argument('--checkpoint', type=Path, required=True, help='a CNS checkpoint.pt, or a .safetensors file from labelfree export')
-    _dataset_args(pd)
-    pd.add_argument('--out', type=Path, required=True, help='output folder')
-    pd.add_argument('--format', choices=FORMATS, help="default: the dataset's own (ScanNet .txt, SemanticKITTI .label, nuScenes lidarseg .bin), else PLY")
-    pd.add_argument('--scene', action='append', help='only these scenes (repeatable), e.g. a bundled sample')
-    pd.add_argument('--no-views', action='store_true', help='no per-view label PNGs')
-    pd.add_argument('--shard', metavar='I/N', help='predict only scenes k with k mod N == I')
-    pd.add_argument('--skip-broken', action='store_true', help='report scenes that fail to load and go on')
-    pd.add_argument('--device')
-    ex = add('export', help="write a checkpoint's networks as safetensors, with what rebuilding them takes")
-    ex.add_argument('--checkpoint', type=Path, required=True, help='a CNS or distillation checkpoint.pt')
-    ex.add_argument('--out', type=Path, required=True, help='the .safetensors file to write')
-    pr = add('probe', help='linear probing of a distilled checkpoint on a dataset with ground truth')
-    pr.add_argument('--checkpoint', type=Path, required=True)
-    _dataset_args(pr)
-    pr.add_argument('--val-split', help='score on this split (default: held-out scenes)')
-    pr.add_argument('--scene', action='append', help='only these scenes (repeatable), e.g. a bundled sample')
-    pr.add_argument('--limit', type=int, help='at most this many scenes per split')
-    pr.add_argument('--holdout', type=int, help='scenes held out for scoring without --val-split (default: a quarter)')
-    pr.add_argument('--config', help="a config whose 'probe' section sets the probe (default: ScaLR's settings)")
-    pr.add_argument('--epochs', type=int); pr.add_argument('--lovasz', type=float, help='Lovász-softmax weight (ScaLR: 1)')
-    pr.add_argument('--random-baseline', action='store_true', help='also probe a randomly initialised backbone')
-    pr.add_argument('--out', type=Path, help='report folder (default: out/probe)')
-    pr.add_argument('--device')
+    for name, fn in COMMANDS.items():   # an option not given stays out of the namespace: the function's default applies
+        add_options(sub.add_parser(name, help=first_line(fn), description=first_line(fn),
+                                   argument_default=argparse.SUPPRESS), fn)
     return ap
 
+# %% ../nbs/60_cli.ipynb #65e04673
 def main(argv=None) -> int:
     "Entry point of the `labelfree` command."
     a = build_parser().parse_args(argv)
@@ -481,22 +646,30 @@ def main(argv=None) -> int:
     except Exception:                        # anything else is labelfree's fault: the traceback, and a line saying so
         import traceback
         traceback.print_exc()
-        print(f"labelfree {a.cmd}: unexpected error (a bug in labelfree, not in your input): please report it with the traceback above",
-              file=sys.stderr)
+        print(f"labelfree {a.cmd}: unexpected error (a bug in labelfree, not in your input): please report it with the "
+              "traceback above", file=sys.stderr)
         return 1
 
 def _user_errors() -> tuple:
-    "The exception types that mean bad input: scenes, labels, configs and overrides (ValueError, KeyError), files, YAML syntax."
+    """The exception types that mean bad input: scenes, labels, configs and overrides (ValueError, KeyError), files,
+    YAML syntax."""
     import yaml
-    return (ValueError, KeyError, FileNotFoundError, NotADirectoryError, IsADirectoryError, FileExistsError, PermissionError, yaml.YAMLError)
+    return (ValueError, KeyError, FileNotFoundError, NotADirectoryError, IsADirectoryError, FileExistsError,
+            PermissionError, yaml.YAMLError)
 
 USER_ERRORS = _user_errors()
 
 def call_command(fn, a: argparse.Namespace) -> int:
-    "Call command `fn` with the parsed arguments its signature names: an option not given is absent from `a`, so the function's own default applies."
-    import inspect
-    params = inspect.signature(fn).parameters
-    return fn(**{k: v for k, v in vars(a).items() if k in params})
+    """Call command `fn` with the parsed arguments its signature names: an option not given is absent from `a`, so the
+    function's own default applies; an `Options` parameter is built from its own options the same way."""
+    def arguments(f) -> dict:
+        kw = {}
+        for p in inspect.signature(f, eval_str=True).parameters.values():
+            if isinstance(p.annotation, type) and issubclass(p.annotation, Options):
+                kw[p.name] = p.annotation(**arguments(p.annotation.__init__))
+            elif p.name in vars(a) and p.name != 'self': kw[p.name] = getattr(a, p.name)
+        return kw
+    return fn(**arguments(fn))
 
 def _run(a) -> int:
     if getattr(a, 'device', None):                  # an unknown or absent device is refused before any work, and a GPU
@@ -504,35 +677,3 @@ def _run(a) -> int:
         from labelfree.vfm.base import pick_device
         (pick_device if a.cmd == 'labels' else sparse_device)(a.device)
     return call_command(COMMANDS[a.cmd], a)
-
-def samples_command() -> int:
-    "`labelfree samples`: the bundled real samples, one line each."
-    for k, v in SAMPLES.items(): print(f'{k:15s} {v}')
-    return 0
-
-def scenes_command(dataset: str, root: Path | None = None, skip_broken: bool = False, limit: int | None = None,
-                   split: str | None = None, version: str | None = None) -> int:
-    "`labelfree scenes`: load and summarise every scene (the first `limit`) of a dataset's `split`; 1 if any is broken."
-    return 1 if scenes(dataset, root, skip_broken, limit, **_split_kw(split, version)) else 0
-
-def demo_command(out: Path = Path('out/demo'), quick: bool = False, config: str = 'demo', overrides: list[str] = ()) -> int:
-    "`labelfree demo`: run `labelfree.pipeline.demo` (into `out`; `quick`: 2 scenes, 3 epochs) and print its held-out mIoU, gains, wall times and memory."
-    print(f"labelfree demo{' --quick' if quick else ''}: procedural scenes -> pseudo-labels -> CNS stage 1 -> stage 2 -> "
-          "evaluation on held-out scenes")
-    r = demo(out, config, overrides, quick)
-    if r['simulated_vfm']:
-        print('NOTE: no CLIP/SAM weights on this machine: the SIMULATED foundation models were used '
-              f"({r['models']['labeler']}; {r['models']['regions']}).")
-    print(f"latent-consistency target: {r['models']['features']}")
-    print(f"{'held-out mIoU (%)':24s} {'2D':>7s} {'3D':>7s}")
-    for k, m in r['miou'].items(): print(f"{k:24s} {m['2d']:7.1f} {m['3d']:7.1f}")
-    for b, g in r['gains'].items():
-        print(f"gain of CNS {b.replace('_', ' ')} pseudo-labels: 2D {g['2d']:+.1f}, 3D {g['3d']:+.1f} points")
-    print('co-training on the held-out scenes: ' + '; '.join(f"{k.replace('_', ' ')}: {'yes' if v else 'NO'}" for k, v in r['claims'].items()))
-    t = r['timings_s']
-    print('wall time by stage: ' + ', '.join(f"{k.replace('_', ' ')} {t[k]:.0f} s" for k in ('scenes', 'pseudo_labels', 'stage1', 'stage2', 'evaluation') if k in t))
-    print(f"done in {r['timings_s']['total']:.0f} s, peak memory {r['peak_rss_mb']:.0f} MB; report and plots in {out}")
-    return 0
-
-COMMANDS = dict(demo=demo_command, scenes=scenes_command, samples=samples_command, labels=labels_command, train=train_command,
-                evaluate=evaluate_command, predict=predict_command, export=export_command, distill=distill_command, probe=probe_command)

@@ -149,9 +149,9 @@ def test_probe_unknown_scene(tmp_path):
 
 def test_unexpected_error_says_bug(tmp_path):
     "A failure that is not bad input keeps its traceback and says it is a bug (here: a command that raises RuntimeError)."
-    code = ("import labelfree.cli as c, sys\n"
-            "def boom(**kw): raise RuntimeError('boom')\n"
-            "c.COMMANDS['labels'] = boom\n"
+    code = ("import labelfree.cli as c, sys\n"          # the parser is derived from the command: break what it calls
+            "def boom(*a, **kw): raise RuntimeError('boom')\n"
+            "c.get_dataset = boom\n"
             "sys.exit(c.main(['labels', '--dataset', 'procedural', '--out', 'x', '--simulated']))")
     r = subprocess.run([sys.executable, '-c', code], capture_output=True, text=True, cwd=tmp_path)
     assert r.returncode == 1 and 'Traceback' in r.stderr and 'a bug in labelfree' in r.stderr
