@@ -403,7 +403,7 @@ def demo_time():
         if r.returncode: print(r.stderr[-2000:]); return
         rep = json.loads((Path(d) / 'report.json').read_text())
     res = dict(wall_s=round(wall, 1), peak_rss_mb=rep['peak_rss_mb'], timings_s=rep['timings_s'], miou=rep['miou'], gains=rep['gains'],
-               claims=rep['claims'], machine=rep['machine'])
+               claims=rep['claims'], per_class=rep['per_class'], machine=rep['machine'])
     _write('demo', res)
     print(f"  labelfree demo: {wall:.0f} s wall (target <= 900: {'met' if wall <= 900 else 'NOT met'}), peak RSS {rep['peak_rss_mb']:.0f} MB "
           f"(target <= 4096: {'met' if rep['peak_rss_mb'] <= 4096 else 'NOT met'}); stage-2 gains over raw / refined pseudo-labels: "

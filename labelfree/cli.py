@@ -549,6 +549,9 @@ def demo_command(out: Path = Path('out/demo'),  # output folder
         print(f"gain of CNS {b.replace('_', ' ')} pseudo-labels: 2D {g['2d']:+.1f}, 3D {g['3d']:+.1f} points")
     print('co-training on the held-out scenes: '
           + '; '.join(f"{k.replace('_', ' ')}: {'yes' if v else 'NO'}" for k, v in r['claims'].items()))
+    for d, dead in r['dying_classes'].items():
+        if dead: print(f'{d.upper()} classes erased (refined labels -> stage 2, IoU %): '
+                       + ', '.join(f'{k} {a:.1f} -> {b:.1f}' for k, (a, b) in dead.items()))
     t = r['timings_s']
     stages = ('scenes', 'pseudo_labels', 'stage1', 'stage2', 'evaluation')
     print('wall time by stage: ' + ', '.join(f"{k.replace('_', ' ')} {t[k]:.0f} s" for k in stages if k in t))

@@ -14,13 +14,26 @@ from .data.procedural import ProceduralScenes
 from tqdm.auto import tqdm
 
 # %% auto #0
-__all__ = ['cns_claims', 'machine_info', 'demo_models', 'config_data', 'RunProgress', 'demo']
+__all__ = ['dying_classes', 'cns_claims', 'machine_info', 'demo_models', 'config_data', 'RunProgress', 'demo']
 
 # %% ../nbs/55_pipeline.ipynb #466b5432
-def cns_claims(m: dict) -> dict:
-    "What co-training must show on held-out scenes, from an mIoU table (`{'pseudo_raw'|'pseudo_refined'|'cns_stage2': {'2d', '3d'}}`): each claim → held or not."
+def dying_classes(per_class: dict, floor: float = 20.0, keep: float = 0.5) -> dict:
+    """The classes co-training erases, per dimension: those whose refined pseudo-labels reach `floor` % IoU on the
+    held-out scenes and whose stage-2 network ends below `keep` of it, as `{'2d'|'3d': {class: (refined, stage 2)}}`
+    from a report's `per_class` table (None: a class absent from the ground truth and the predictions)."""
+    ref, end = per_class['pseudo_refined'], per_class['cns_stage2']
+    return {d: {c: (r, end[d][c] or 0.0) for c, r in ref[d].items() if r is not None and r >= floor and (end[d][c] or 0.0) < keep * r}
+            for d in ('2d', '3d')}
+
+def cns_claims(m: dict, per_class: dict | None = None) -> dict:
+    """What co-training must show on held-out scenes, each claim → held or not, from an mIoU table
+    (`{'pseudo_raw'|'pseudo_refined'|'cns_stage2': {'2d', '3d'}}`) and, when given, the per-class table for the
+    classes' survival (`dying_classes`)."""
     s, raw, ref = m['cns_stage2'], m['pseudo_raw'], m['pseudo_refined']
-    return {'3d_beats_raw_by_5': s['3d'] >= raw['3d'] + 5, '3d_beats_refined': s['3d'] >= ref['3d'], '2d_beats_raw': s['2d'] >= raw['2d']}
+    out = {'3d_beats_raw_by_5': s['3d'] >= raw['3d'] + 5, '3d_beats_refined_by_5': s['3d'] >= ref['3d'] + 5,
+           '2d_beats_raw': s['2d'] >= raw['2d'], '2d_beats_refined': s['2d'] >= ref['2d']}
+    if per_class is not None: out['classes_survive'] = not any(dying_classes(per_class).values())
+    return out
 
 # %% ../nbs/55_pipeline.ipynb #f4b178f7
 def machine_info() -> dict:
@@ -162,7 +175,7 @@ def demo(out: Path, config: str = 'demo', overrides=(), quick: bool = False, cac
         gain_3d_stage2_over_raw=round(summary['miou']['cns_stage2']['3d'] - summary['miou']['pseudo_raw']['3d'], 2),
         gains={f'stage2_over_{b}': {d: round(summary['miou']['cns_stage2'][d] - summary['miou'][f'pseudo_{b}'][d], 2) for d in ('2d', '3d')}
                for b in ('raw', 'refined')},
-        claims=cns_claims(summary['miou']),
+        claims=cns_claims(summary['miou'], summary['per_class']), dying_classes=dying_classes(summary['per_class']),
         config=dict(asdict(cfg), data=dict(data, n_scenes=n_scenes, n_views=n_views, n_val=n_val), train=repr(train_ds), held_out=repr(val_ds)),
         training_log=str(run / 'log.jsonl'),
         timings_s={k: round(v, 2) for k, v in dict(timings, total=time.perf_counter() - t0).items()},
