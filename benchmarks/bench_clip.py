@@ -17,15 +17,9 @@ from pathlib import Path
 import numpy as np
 import torch
 
-OUT = Path(__file__).resolve().parent / 'results' / 'clip.json'
+from common import result_path, write_result
 
-
-def _write(part: str, result):
-    from labelfree.data.io import atomic_path
-    res = json.loads(OUT.read_text()) if OUT.exists() else {}
-    res[part] = result
-    OUT.parent.mkdir(exist_ok=True)
-    with atomic_path(OUT) as tmp: Path(tmp).write_text(json.dumps(res, indent=1) + '\n')
+OUT = result_path('clip')
 
 
 def _clip(a):
@@ -56,7 +50,7 @@ def speed(a, repeats=3):
             print(f'  {key:26s} {rows[key]:.3f} s per 240x320 image (short side 448, median of {repeats})', flush=True)
     res = json.loads(OUT.read_text()).get('speed', {}) if OUT.exists() else {}
     res[dev if dev != 'cpu' else f'cpu ({torch.get_num_threads()} threads)'] = dict(model=clip.name, real_weights=real, seconds_per_image=rows)
-    _write('speed', res)
+    write_result(OUT, 'speed', res)
 
 
 def quality(a):
@@ -71,7 +65,7 @@ def quality(a):
         raise SystemExit(f'{a.dataset} at {a.root}: some views have no 2D labels, so 2D mIoU cannot be measured')
     res = compare_dense_modes(clip, scenes)
     print(dense_modes_markdown(res))
-    _write('quality', dict(model=clip.name, dataset=a.dataset, scenes=[s.name for s in scenes], miou=res))
+    write_result(OUT, 'quality', dict(model=clip.name, dataset=a.dataset, scenes=[s.name for s in scenes], miou=res))
 
 
 if __name__ == '__main__':

@@ -38,8 +38,10 @@ import numpy as np
 import torch
 import torch.nn.functional as F
 
+from common import result_path, write_result
+
 HERE = Path(__file__).resolve().parent
-OUT, CACHE = HERE / 'results' / 'cns.json', HERE / 'cache' / 'cns'
+OUT, CACHE = result_path('cns'), HERE / 'cache' / 'cns'
 
 
 def _hash(obj) -> str: return hashlib.sha1(json.dumps(obj, sort_keys=True, default=str).encode()).hexdigest()[:10]
@@ -51,14 +53,6 @@ def _changed(cfg: dict) -> dict:
     norm = lambda v: json.loads(json.dumps(v, default=str))
     base = asdict(CNSConfig())
     return {k: v for k, v in cfg.items() if k not in base or norm(v) != norm(base[k])}
-
-
-def _write(part: str, result):
-    from labelfree.data.io import atomic_path
-    res = json.loads(OUT.read_text()) if OUT.exists() else {}
-    res[part] = result
-    OUT.parent.mkdir(exist_ok=True)
-    with atomic_path(OUT) as tmp: Path(tmp).write_text(json.dumps(res, indent=1) + '\n')
 
 
 class Setting:
@@ -183,7 +177,7 @@ def ablation(seeds=(0, 1)):
                     cell = rows.setdefault(row, {sp: {'2d': [None] * len(seeds), '3d': [None] * len(seeds)} for sp in ('held_out', 'train')})[split]
                     for d in ('2d', '3d'):
                         if net in (None, d): cell[d][i] = r[ck][split][d]
-            _write('ablation', out)
+            write_result(OUT, 'ablation', out)
     for row, v in rows.items():
         for split, cell in v.items():
             print(f"  {row:34s} {split:8s} " + '  '.join(f"{d} {_mean(cell[d])}" for d in ('2d', '3d')))
@@ -214,7 +208,7 @@ def sweep(mixes=(0.0, 0.5, 0.75, 1.0), seed=0):
         out[str(m)]['gain_3d'] = g
         print(f"  persistent {m}: stage-2 3D gain over raw {g['raw']['held_out']:+.1f} / refined {g['refined']['held_out']:+.1f} held-out, "
               f"{g['raw']['train']:+.1f} / {g['refined']['train']:+.1f} on the training rooms", flush=True)
-        _write('sweep', dict(seed=seed, severity=s.data['severity'], mixes=out, **_measured_with(s)))
+        write_result(OUT, 'sweep', dict(seed=seed, severity=s.data['severity'], mixes=out, **_measured_with(s)))
     return out
 
 
@@ -312,7 +306,7 @@ def levers_2d(seed=0):
         r = out['rows'][name]
         print(f"  {name}: held-out {r['held_out']['miou']:.1f} (refined labels {out['refined']['held_out']['2d']:.1f}), "
               f"training rooms {r['train']['miou']:.1f}, {r['seconds']:.0f} s", flush=True)
-        _write('levers_2d', out)
+        write_result(OUT, 'levers_2d', out)
     return out
 
 
@@ -379,7 +373,7 @@ def step_ratio(repeats: int = 30, device: str = 'cpu'):
           f"{len(views)} views, {len(s.points):,} points")
     out = dict(seconds={k: round(v, 4) for k, v in res.items()}, ratio=round(ratio, 3), ratio_quartiles=[round(q1, 3), round(q3, 3)], target=1.15, repeats=repeats, config=config,
                device=str(dev), views=len(views), points=len(s.points), machine=machine_info(), **profile_step(tr, ts, views, sync))
-    _write('step' if dev.type == 'cpu' else f'step_{dev.type}', out)
+    write_result(OUT, 'step' if dev.type == 'cpu' else f'step_{dev.type}', out)
     return out
 
 
@@ -404,7 +398,7 @@ def demo_time():
         rep = json.loads((Path(d) / 'report.json').read_text())
     res = dict(wall_s=round(wall, 1), peak_rss_mb=rep['peak_rss_mb'], timings_s=rep['timings_s'], miou=rep['miou'], gains=rep['gains'],
                claims=rep['claims'], per_class=rep['per_class'], machine=rep['machine'])
-    _write('demo', res)
+    write_result(OUT, 'demo', res)
     print(f"  labelfree demo: {wall:.0f} s wall (target <= 900: {'met' if wall <= 900 else 'NOT met'}), peak RSS {rep['peak_rss_mb']:.0f} MB "
           f"(target <= 4096: {'met' if rep['peak_rss_mb'] <= 4096 else 'NOT met'}); stage-2 gains over raw / refined pseudo-labels: "
           f"2D {rep['gains']['stage2_over_raw']['2d']:+.1f} / {rep['gains']['stage2_over_refined']['2d']:+.1f}, "

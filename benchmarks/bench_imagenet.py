@@ -17,15 +17,9 @@ import tempfile
 import time
 from pathlib import Path
 
-OUT = Path(__file__).resolve().parent / 'results' / 'imagenet.json'
+from common import result_path, write_result
 
-
-def _write(part: str, result: dict):
-    from labelfree.data.io import atomic_path
-    res = json.loads(OUT.read_text()) if OUT.exists() else {}
-    res[part] = result
-    OUT.parent.mkdir(exist_ok=True)
-    with atomic_path(OUT) as tmp: Path(tmp).write_text(json.dumps(res, indent=1) + '\n')
+OUT = result_path('imagenet')
 
 
 def init_2d(size=None, seed=0):
@@ -103,6 +97,6 @@ if __name__ == '__main__':
     print(__doc__.strip().splitlines()[0])
     if a.only in (None, 'init_2d'):
         key = 'init_2d' if not a.size else f'init_2d_{a.size[0]}x{a.size[1]}'
-        _write(key, init_2d(a.size))
-    if a.only in (None, 'distill'): _write('distill', distill())
+        write_result(OUT, key, init_2d(a.size))
+    if a.only in (None, 'distill'): write_result(OUT, 'distill', distill())
     print(f'  written to {OUT}')

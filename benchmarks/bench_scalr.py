@@ -27,18 +27,11 @@ from pathlib import Path
 
 import numpy as np
 
-OUT = Path(__file__).resolve().parent / 'results' / 'scalr.json'
+from common import result_path, write_result
+
+OUT = result_path('scalr')
 SIM = ['teacher=simulated-clip:64', 'short_side=224']           # the config's own teacher is real; its figures are bench_imagenet.py's
 QUICK = ['epochs=2', 'eval_every=1', 'data.n_scenes=2', 'data.n_val=1', 'data.n_views=4', 'data.points_per_m2=150']
-
-
-def _write(part: str, result: dict):
-    "Set `part` in the JSON, keeping the other parts; atomically, so a killed bench leaves no half file."
-    from labelfree.data.io import atomic_path
-    res = json.loads(OUT.read_text()) if OUT.exists() else {}
-    res[part] = result
-    OUT.parent.mkdir(exist_ok=True)
-    with atomic_path(OUT) as tmp: Path(tmp).write_text(json.dumps(res, indent=1) + '\n')
 
 
 def _jsonable(x):
@@ -173,6 +166,6 @@ if __name__ == '__main__':
     ap.add_argument('--quick', action='store_true', help='demo: a shrunken run to check the code path (written as demo_quick)')
     a = ap.parse_args()
     print(__doc__.strip().splitlines()[0])
-    if 'speed' in a.only: _write('speed', speed(a.repeats))
-    if 'demo' in a.only: _write('demo_quick' if a.quick else 'demo', demo(a.quick))
+    if 'speed' in a.only: write_result(OUT, 'speed', speed(a.repeats))
+    if 'demo' in a.only: write_result(OUT, 'demo_quick' if a.quick else 'demo', demo(a.quick))
     print(f'  written to {OUT}')

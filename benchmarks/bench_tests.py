@@ -5,15 +5,16 @@ tests not marked slow), which make `make test` (target <= 300 s on two cores), t
 and CI add). Set-up is excluded (run `make setup` first). Options: --only fast (skip the slow tests).
 """
 import argparse
-import json
 import re
 import subprocess
 import sys
 import time
 from pathlib import Path
 
+from common import result_path, write_json
+
 ROOT = Path(__file__).resolve().parent.parent
-OUT = ROOT / 'benchmarks' / 'results' / 'tests.json'
+OUT = result_path('tests')
 BIN = Path(sys.executable).parent
 
 
@@ -29,7 +30,6 @@ def timed(cmd: list[str]) -> dict:
 
 
 def main(only_fast: bool = False) -> dict:
-    from labelfree.data.io import atomic_path
     from labelfree.pipeline import machine_info
     make = ['make', '-s', f'VENV={Path(sys.executable).parent.parent}']
     parts = {'check_sync': [*make, 'check-sync'], 'nbdev_test': [*make, 'test-notebooks'], 'pytest_fast': [*make, 'test-fast']}
@@ -42,8 +42,7 @@ def main(only_fast: bool = False) -> dict:
     out = dict(parts=res, make_test_s=make_test, target_s=300, machine=machine_info())
     print(f"  make test (set-up excluded): {make_test:.0f} s (target <= 300: {'met' if make_test <= 300 else 'NOT met'})"
           + (f"; make test-all adds {res['pytest_slow']['seconds']:.0f} s" if 'pytest_slow' in res else ''))
-    OUT.parent.mkdir(exist_ok=True)
-    with atomic_path(OUT) as tmp: Path(tmp).write_text(json.dumps(out, indent=1) + '\n')
+    write_json(OUT, out)
     return out
 
 

@@ -231,11 +231,8 @@ def test_label_folder_of_another_configuration(tmp_path):
 
 # --- checkpoints
 def test_malicious_checkpoint_through_evaluate(tmp_path):
-    code = ("import torch, pathlib, sys\n"
-            "class Boom:\n"
-            "    def __reduce__(self): return (pathlib.Path.touch, (pathlib.Path(sys.argv[1]),))\n"
-            "torch.save({'net2': {}, 'x': Boom()}, sys.argv[2])")
-    subprocess.run([sys.executable, '-c', code, tmp_path / 'RAN', tmp_path / 'evil.pt'], check=True)
+    from labelfree.test_utils import write_malicious_checkpoint
+    write_malicious_checkpoint(tmp_path / 'evil.pt', tmp_path / 'RAN')
     assert_one_line(run('evaluate', '--checkpoint', tmp_path / 'evil.pt', '--dataset', 'samples'), 'evil.pt', 'refused')
     assert not (tmp_path / 'RAN').exists()
 

@@ -7,15 +7,19 @@ import sys
 from pathlib import Path
 
 import pytest
-from tiny_scalr import SETUP
+from script_setup import setup_lines
 
 pytestmark = pytest.mark.slow          # minutes: `make test-all` and CI run it, `make test` skips it (README, "Developing")
 
 BIN = Path(sys.executable).parent
+SETUP = setup_lines('from labelfree.test_utils import TINY_SCALR, tiny_distill',
+                    'from labelfree.train.scalr import ScaLRConfig, prepare_distill, train_distill, distill_cosine',
+                    'from labelfree.train.scalr import make_student')
 
 CHECKS = SETUP + r'''
 from labelfree.probe import ProbeConfig, linear_probe
-train, val, teacher, cfg = tiny_setup(3, 2)
+train, val, teacher = tiny_distill(3, 2)
+cfg = ScaLRConfig(**TINY_SCALR)
 d0 = make_student(4, 32, cfg)
 cos0 = distill_cosine(d0, teacher, val, cfg.voxel_size)
 d = train_distill(cfg, teacher, [prepare_distill(s) for s in train], val, sys.argv[1], progress=False)
@@ -27,8 +31,8 @@ print(json.dumps(dict(cos_before=cos0, cos=cos, probe_distilled=p_dist, probe_ra
 '''
 
 RESUME = SETUP + r'''
-train, val, teacher, cfg = tiny_setup(2, 0)
-cfg = cfg.update(epochs=2, augment=True, views_per_scene=2)
+train, _, teacher = tiny_distill(2, 0)
+cfg = ScaLRConfig(**TINY_SCALR).update(epochs=2, augment=True, views_per_scene=2)
 ts = [prepare_distill(s) for s in train]
 out = sys.argv[1]
 runs = {}
@@ -118,7 +122,8 @@ def test_bad_config_names_the_file_and_field(tmp_path):
 DDP = SETUP + r'''
 from labelfree.train.core import init_distributed
 rank, world = init_distributed()
-train, val, teacher, cfg = tiny_setup(3, 0)
+train, _, teacher = tiny_distill(3, 0)
+cfg = ScaLRConfig(**TINY_SCALR)
 out = sys.argv[1]
 d = train_distill(cfg.update(epochs=2, views_per_scene=2), teacher, [prepare_distill(s) for s in train], None, out, progress=False)
 w = torch.cat([p.detach().flatten() for p in d.net.parameters()]).double()

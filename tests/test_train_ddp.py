@@ -4,14 +4,17 @@ import os
 import subprocess
 import sys
 
-from tiny_cns import SETUP
 from pathlib import Path
+
 import pytest
+from script_setup import setup_lines
 
 pytestmark = pytest.mark.slow          # minutes: `make test-all` and CI run it, `make test` skips it (README, "Developing")
 
-SCRIPT = SETUP + r'''
-scenes, train, cfg = tiny_setup(3)
+SCRIPT = setup_lines('from labelfree.test_utils import TINY_CNS, tiny_labelled',
+                     'from labelfree.train.cns import CNSConfig, prepare, train_cns',
+                     'from labelfree.train.core import init_distributed') + r'''
+cfg, train = CNSConfig(**TINY_CNS), [prepare(*x) for x in tiny_labelled(3)]
 rank, world = init_distributed()
 out = sys.argv[1]
 tr = train_cns(cfg, train, None, out, progress=False)

@@ -5,13 +5,16 @@ import os
 import subprocess
 import sys
 
-from tiny_cns import SETUP
 import pytest
+from script_setup import setup_lines
 
 pytestmark = pytest.mark.slow          # minutes: `make test-all` and CI run it, `make test` skips it (README, "Developing")
 
-SCRIPT = SETUP + r'''
-scenes, train, cfg = tiny_setup(2)
+SCRIPT = setup_lines('from labelfree.evaluate import evaluate_nets', 'from labelfree.metrics import miou',
+                     'from labelfree.test_utils import TINY_CNS, tiny_labelled',
+                     'from labelfree.train.cns import CNSConfig, prepare, train_cns') + r'''
+labelled = tiny_labelled(2)
+scenes, train, cfg = [s for s, _, _ in labelled], [prepare(*x) for x in labelled], CNSConfig(**TINY_CNS)
 out = sys.argv[1]
 runs = {}
 runs['a'] = train_cns(cfg, train, None, f'{out}/a', progress=False)
