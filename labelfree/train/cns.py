@@ -6,7 +6,7 @@
 from __future__ import annotations
 
 import random
-from dataclasses import asdict, dataclass
+from dataclasses import asdict, dataclass, field
 from pathlib import Path
 
 import numpy as np
@@ -14,7 +14,7 @@ import torch
 import torch.nn.functional as F
 
 from ..core import Scene, IGNORE_INDEX
-from ..geometry import PointPixelPairs, scene_pairs
+from ..geometry import PointPixelPairs, backproject, scene_pairs
 from ..evaluate import evaluate_nets
 from ..labels import PseudoLabels
 from ..metrics import miou
@@ -25,8 +25,8 @@ from .core import (ConfigBase, set_rng_state, tensorboard_writer, append_log, co
                                   trim_log, write_checkpoint)
 
 # %% auto #0
-__all__ = ['CNSConfig', 'load_config', 'TrainScene', 'prepare', 'class_weights', 'agreement', 'one_cycle', 'CNSTrainer',
-           'save_checkpoint', 'check_vocabulary', 'load_checkpoint', 'train_cns']
+__all__ = ['CNSConfig', 'load_config', 'TrainScene', 'prepare', 'pixel_points', 'class_weights', 'agreement', 'one_cycle',
+           'CNSTrainer', 'save_checkpoint', 'check_vocabulary', 'load_checkpoint', 'train_cns']
 
 # %% ../../nbs/30_train.cns.ipynb #e55fa32f
 @dataclass
@@ -49,6 +49,8 @@ class CNSConfig(ConfigBase):
     latent_pairs: int = 8192             # point-pixel pairs drawn per step for the 3D latent loss (0: all of them)
     tau_self: float = 0.9                # stage 2 confidence thresholds
     tau_cross: float = 0.9
+    tau_cross_2d: float | None = None    # stage 2: the 3D network's confidence from which it teaches the 2D one (None: tau_cross)
+    dense_cross: bool = False            # 3D teaches 2D at every pixel with depth (its nearest point), not only the pixels its points hit
     class_balance: float = 0.0           # weight classes by (1 / pseudo-label frequency) ** this in both cross-entropies (0: off, as the paper)
     augment: bool = False                # random rotation about the vertical axis and scaling of the 3D network's input
     augment_2d: bool = False             # random mirroring, rescaling and colour jitter of the 2D network's input (`augmented_forward`)
@@ -83,11 +85,31 @@ class TrainScene:
     labels: PseudoLabels
     pairs: PointPixelPairs
     features: list | None = None         # per view (D, h, w) float16 SAM features, or None
+    dense: dict = field(default_factory=dict, repr=False, compare=False)   # `pixel_points`' maps, made on first use
 
 def prepare(scene: Scene, labels: PseudoLabels, features=None) -> TrainScene:
     "A training scene: `scene` with its pseudo-labels, optional per-view latent targets, and its depth-checked point–pixel pairs."
     pairs = scene_pairs(scene)
     return TrainScene(scene, labels, pairs, features)
+
+# %% ../../nbs/30_train.cns.ipynb #c82e16a0
+def pixel_points(ts: TrainScene, v: int, size, max_dist: float) -> np.ndarray:
+    """(H', W') index of the scene point nearest to each pixel's back-projected depth in view `v`, the view resized to
+    `size` (H', W') by nearest sampling; -1 without depth or without a point within `max_dist` (m). Made once per view
+    and size, then kept in `ts.dense`."""
+    from scipy.spatial import cKDTree
+    key = (v, tuple(size), float(max_dist))
+    if key not in ts.dense:
+        view, (H2, W2) = ts.scene.views[v], size
+        (h, w), out = view.hw, np.full(tuple(size), -1, np.int64)
+        if view.depth is not None and len(ts.scene.points):
+            if 'tree' not in ts.dense: ts.dense['tree'] = cKDTree(np.asarray(ts.scene.points.xyz, np.float64))
+            xyz, r, q = backproject(view)
+            d, j = ts.dense['tree'].query(xyz, distance_upper_bound=max_dist)
+            ok = np.isfinite(d)
+            out[r[ok] * H2 // h, q[ok] * W2 // w] = j[ok]      # several pixels to one when shrinking: the last, in row order
+        ts.dense[key] = out
+    return ts.dense[key]
 
 # %% ../../nbs/30_train.cns.ipynb #782c3489
 def _ce(logits, y, weight=None):
@@ -180,13 +202,14 @@ class CNSTrainer:
             else:
                 if rng.random() < c.p_switch and from2:                   # 3D learns from 2D at its points
                     y3 = torch.where(seen, p2_at_pts.argmax(1), torch.full_like(y3, IGNORE_INDEX))
-                if rng.random() < c.p_switch and from3:                   # 2D learns from 3D at the hit pixels
-                    _, l3, hit = self._at_pixels(p3, (k, pt, r, q), lg2.shape)
+                if rng.random() < c.p_switch and from3:                   # 2D learns from 3D at the hit (or all depth) pixels
+                    _, l3, hit = self._teach_2d(ts, views, p3, (k, pt, r, q), lg2.shape)
                     y2 = torch.where(hit, l3, torch.full_like(y2, IGNORE_INDEX))
         else:
             y3 = _self_cross(y3, p3, p2_at_pts.max(1), seen & from2, c.tau_self, c.tau_cross)
-            c3, l3, hit = self._at_pixels(p3, (k, pt, r, q), lg2.shape)
-            y2 = _self_cross(y2, lg2.softmax(1), (c3, l3), hit & from3, c.tau_self, c.tau_cross)
+            c3, l3, hit = self._teach_2d(ts, views, p3, (k, pt, r, q), lg2.shape)
+            tau = c.tau_cross if c.tau_cross_2d is None else c.tau_cross_2d
+            y2 = _self_cross(y2, lg2.softmax(1), (c3, l3), hit & from3, c.tau_self, tau)
         return y2, y3, (k, pt, r, q), {'agree_2d': a2, 'agree_3d': a3}
 
     @staticmethod
@@ -205,6 +228,18 @@ class CNSTrainer:
         conf, lab = torch.zeros(K * H * W, device=p3.device), torch.zeros(K * H * W, dtype=torch.long, device=p3.device)
         conf[hit], lab[hit] = c3[pt[last[hit]]], l3[pt[last[hit]]]
         return conf.view(K, H, W), lab.view(K, H, W), hit.view(K, H, W)
+
+    def _teach_2d(self, ts: TrainScene, views, p3, pairs, shape):
+        """The 3D network's confidence and label (K, H, W) where it teaches the 2D one, and which pixels those are: the
+        pixels its points hit, and with `dense_cross` every pixel with a point near its depth (`pixel_points`) too."""
+        conf, lab, hit = self._at_pixels(p3, pairs, shape)
+        if not self.cfg.dense_cross: return conf, lab, hit
+        idx = torch.from_numpy(np.stack([pixel_points(ts, v, shape[-2:], self.cfg.voxel_size) for v in views])).to(p3.device)
+        near = idx >= 0
+        c3, l3 = p3.max(1)
+        conf = torch.where(near, c3[idx.clamp(min=0)], conf)
+        lab = torch.where(near, l3[idx.clamp(min=0)], lab)
+        return conf, lab, hit | near
 
     def step(self, ts: TrainScene, views, rng) -> dict:
         "One optimisation step on `views` of scene `ts`; returns the loss terms."
