@@ -11,8 +11,8 @@ from typing import Mapping
 import numpy as np
 
 # %% auto #0
-__all__ = ['IGNORE_INDEX', 'SCANNET20', 'NUSCENES16', 'SEMANTICKITTI19', 'VOCABULARIES', 'LabelError', 'Vocabulary', 'SceneError',
-           'check_rigid', 'Points', 'View', 'Scene']
+__all__ = ['IGNORE_INDEX', 'SCANNET20', 'NUSCENES32_CLASSES', 'NUSCENES16', 'SEMANTICKITTI19', 'VOCABULARIES', 'LabelError',
+           'Vocabulary', 'SceneError', 'check_rigid', 'Points', 'View', 'Scene']
 
 # %% ../nbs/00_core.ipynb #ba58255e
 IGNORE_INDEX = 255
@@ -23,8 +23,8 @@ class LabelError(ValueError):
     "A label value that its vocabulary does not know."
 
 @dataclass(frozen=True, eq=False)
-class Vocabulary:
-    "A dataset's evaluation classes, with the map from the dataset's raw label ids onto them."
+class _VocabularyCore:
+    "A `Vocabulary`'s fields, checked at construction, and the map of raw ids onto class ids."
     name: str                       # e.g. 'scannet20'
     classes: tuple[str, ...]        # class names, index = class id
     raw_to_class: Mapping[int, int] # every raw id the dataset may contain -> class id or IGNORE_INDEX
@@ -75,6 +75,9 @@ class Vocabulary:
             out[unknown] = IGNORE_INDEX
         return out
 
+# %% ../nbs/00_core.ipynb #b7df309e
+class Vocabulary(_VocabularyCore):
+    "A dataset's evaluation classes, with the map from the dataset's raw label ids onto them."
     def check(self, labels: np.ndarray, where: str) -> None:
         "Raise `LabelError` if `labels` holds anything but class ids and `IGNORE_INDEX`."
         labels = np.asarray(labels)
@@ -135,13 +138,16 @@ def _make(name, table, raw_ids, raw_names, inverse=None):
 SCANNET20 = _make('scannet20', _SCANNET20, range(41), dict(enumerate(_NYU40)))
 
 # %% ../nbs/00_core.ipynb #e34fb932
-_NUSC32 = ('noise animal human.pedestrian.adult human.pedestrian.child human.pedestrian.construction_worker '
-           'human.pedestrian.personal_mobility human.pedestrian.police_officer human.pedestrian.stroller '
-           'human.pedestrian.wheelchair movable_object.barrier movable_object.debris movable_object.pushable_pullable '
-           'movable_object.trafficcone static_object.bicycle_rack vehicle.bicycle vehicle.bus.bendy vehicle.bus.rigid '
-           'vehicle.car vehicle.construction vehicle.emergency.ambulance vehicle.emergency.police vehicle.motorcycle '
-           'vehicle.trailer vehicle.truck flat.driveable_surface flat.other flat.sidewalk flat.terrain static.manmade '
-           'static.other static.vegetation vehicle.ego').split()
+NUSCENES32_CLASSES = ('noise animal human.pedestrian.adult human.pedestrian.child '
+                      'human.pedestrian.construction_worker human.pedestrian.personal_mobility '
+                      'human.pedestrian.police_officer human.pedestrian.stroller human.pedestrian.wheelchair '
+                      'movable_object.barrier movable_object.debris movable_object.pushable_pullable '
+                      'movable_object.trafficcone static_object.bicycle_rack vehicle.bicycle vehicle.bus.bendy '
+                      'vehicle.bus.rigid vehicle.car vehicle.construction vehicle.emergency.ambulance '
+                      'vehicle.emergency.police vehicle.motorcycle vehicle.trailer vehicle.truck '
+                      'flat.driveable_surface flat.other flat.sidewalk flat.terrain static.manmade static.other '
+                      'static.vegetation vehicle.ego').split()
+"The 32 raw classes of nuScenes-lidarseg, index = raw lidarseg id (the `index` of the devkit's `category` table)."
 _NUSC16 = [
     ('barrier', 9, (112, 128, 144)), ('bicycle', 14, (220, 20, 60)), ('bus', (15, 16), (255, 127, 80)),
     ('car', 17, (255, 158, 0)), ('construction_vehicle', 18, (233, 150, 70)), ('motorcycle', 21, (255, 61, 99)),
@@ -149,7 +155,7 @@ _NUSC16 = [
     ('truck', 23, (255, 99, 71)), ('driveable_surface', 24, (0, 207, 191)), ('other_flat', 25, (175, 0, 75)),
     ('sidewalk', 26, (75, 0, 75)), ('terrain', 27, (112, 180, 60)), ('manmade', 28, (222, 184, 135)),
     ('vegetation', 30, (0, 175, 0))]
-NUSCENES16 = _make('nuscenes16', _NUSC16, range(32), dict(enumerate(_NUSC32)))
+NUSCENES16 = _make('nuscenes16', _NUSC16, range(32), dict(enumerate(NUSCENES32_CLASSES)))
 
 # %% ../nbs/00_core.ipynb #735349c8
 _SK_RAW = {0: 'unlabeled', 1: 'outlier', 10: 'car', 11: 'bicycle', 13: 'bus', 15: 'motorcycle', 16: 'on-rails',

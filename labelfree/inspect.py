@@ -195,6 +195,7 @@ def frustum_lines(view, scale: float) -> tuple[np.ndarray, np.ndarray]:
     pts = cam @ view.cam2world[:3, :3].T + view.cam2world[:3, 3]
     return pts, np.array([[0, 1], [0, 2], [0, 3], [0, 4], [1, 2], [2, 3], [3, 4], [4, 1]])
 
+# %% ../nbs/50_inspect.ipynb #23716a26
 _OFFSCREEN = {}
 # The process's one Open3D offscreen renderer. Filament's engine is per process, and Open3D aborts at exit when two
 # renderers are alive, so a renderer of another size replaces this one instead of joining it.
@@ -239,6 +240,7 @@ def release_renderer():
         del r
         gc.collect()
 
+# %% ../nbs/50_inspect.ipynb #7272777f
 class PointRenderer:
     """Points (and line sets) to an RGB image with Open3D's offscreen renderer (the process's one,
     see `offscreen_renderer`)."""
@@ -332,7 +334,7 @@ def iou_table_html(ious: dict[str, np.ndarray], vocab) -> str:
     return f'<table class="labelfree-iou" style="font-size:12px"><tr><th>class</th>{head}</tr>{body}</table>'
 
 # %% ../nbs/50_inspect.ipynb #09c68cf3
-_GL_ESM = r"""
+_GL_MATH = r"""
 function mat4mul(a, b) { const o = new Float32Array(16);
   for (let i = 0; i < 4; i++) for (let j = 0; j < 4; j++) {
     let s = 0; for (let k = 0; k < 4; k++) s += a[k * 4 + j] * b[i * 4 + k]; o[i * 4 + j] = s; }
@@ -349,6 +351,10 @@ function lookAt(e, c, u) {
   return new Float32Array([x[0], y[0], z[0], 0, x[1], y[1], z[1], 0, x[2], y[2], z[2], 0, d(x), d(y), d(z), 1]); }
 function shader(gl, type, src) {
   const s = gl.createShader(type); gl.shaderSource(s, src); gl.compileShader(s); return s; }
+"""
+
+# %% ../nbs/50_inspect.ipynb #3670cf9f
+_GL_DRAW = r"""
 function render({ model, el }) {
   const canvas = document.createElement('canvas');
   canvas.className = 'labelfree-webgl';
@@ -392,6 +398,10 @@ function render({ model, el }) {
     gl.vertexAttribPointer(lc, 3, gl.UNSIGNED_BYTE, true, 0, 0);
     if (n > 0) gl.drawArrays(gl.POINTS, 0, n);
   }
+"""
+
+# %% ../nbs/50_inspect.ipynb #8729d4ab
+_GL_CONTROLS = r"""
   let drag = null;
   canvas.addEventListener('pointerdown', (ev) => {
     drag = [ev.clientX, ev.clientY]; canvas.setPointerCapture(ev.pointerId); canvas.style.cursor = 'grabbing'; });
@@ -410,7 +420,10 @@ function render({ model, el }) {
 }
 export default { render };
 """
+_GL_ESM = _GL_MATH + _GL_DRAW[1:] + _GL_CONTROLS[1:]
+"The WebGL view's ES module, as anywidget loads it."
 
+# %% ../nbs/50_inspect.ipynb #67538053
 class PointCloudGL(anywidget.AnyWidget):
     "An interactive WebGL point view: drag to orbit, wheel to zoom, double-click to reset."
     _esm = _GL_ESM
@@ -532,6 +545,84 @@ class _Drawing:
         for p in parts[1:]: out += [gap, _resize(p, self.size[1])]
         return np.concatenate(out, 1)
 
+# %% ../nbs/50_inspect.ipynb #9e3efa1d
+def _add_controls(ins, layers: dict, layer: str | None, compare: str | None, view: int | None):
+    "`ins`'s controls: layer and comparison, view, errors only, point size, the orbit and the class legend."
+    default = next((n for n in ('transferred 3D labels', 'ground truth') if n in layers), next(iter(layers)))
+    lay, wide = W.Layout, {'description_width': '90px'}
+    ins.layer = W.Dropdown(options=list(layers), value=layer or default, description='layer',
+                           layout=lay(width='330px'), style=wide)
+    ins.compare = W.Dropdown(options=['—'] + list(layers), value=compare or '—', description='compare with',
+                             layout=lay(width='330px'), style=wide)
+    ins.errors_only = W.Checkbox(False, description='errors only', disabled=ins.gt is None, indent=False)
+    ins.point_size = W.IntSlider(2, min=1, max=8, description='point size', continuous_update=False)
+    ins.view = W.Dropdown(options=[('—', -1)] + [(v.name or str(i), i) for i, v in enumerate(ins.scene.views)],
+                          value=-1 if view is None else view, description='view', disabled=not ins.scene.views,
+                          layout=lay(width='330px'), style=wide)
+    ins.azimuth = W.IntSlider(0, min=-180, max=180, step=5, description='azimuth', continuous_update=False)
+    ins.elevation = W.IntSlider(35, min=-85, max=85, step=5, description='elevation', continuous_update=False)
+    ins.zoom = W.FloatLogSlider(1.0, base=2, min=-2, max=5, step=0.25, description='zoom', continuous_update=False)
+    ins.buttons = orbit_buttons(ins.azimuth, ins.elevation, ins.zoom)
+    ins.class_ids = present_classes(layers, ins.gt)
+    ins.class_toggles, ins.legend = class_legend(ins.scene.vocab, ins.class_ids, ins._set_classes)
+
+def _layout(ins, size: tuple[int, int], webgl: bool) -> W.VBox:
+    "`ins`'s pictures and panes, laid out: info, controls and legend, the pictures, then WebGL and the IoU table."
+    lay = W.Layout
+    ins.image = W.Image(format='png', layout=lay(width=f'{size[0]}px', height=f'{size[1]}px'))
+    ins.image.add_class('labelfree-3d')
+    ins.image_b = W.Image(format='png', layout=lay(width=f'{size[0]}px', height=f'{size[1]}px'))
+    ins.image_b.add_class('labelfree-3d-compare')
+    ins.title_a, ins.title_b = W.HTML(), W.HTML()
+    ins.view_image = W.Image(format='png'); ins.view_image.add_class('labelfree-view')
+    ins.info, ins.ious = W.HTML(), W.HTML()
+    ins.info.add_class('labelfree-info'); ins.ious.add_class('labelfree-ious')
+    ins.gl = PointCloudGL(width=size[0], height=size[1]) if webgl else None
+    ins.box_b = W.VBox([ins.title_b, ins.image_b], layout=lay(flex='0 0 auto'))
+    ins.box_view = W.VBox([W.HTML('<b>camera view</b>: 2D labels | projected points'), ins.view_image],
+                          layout=lay(flex='0 0 auto'))
+    orbit = W.HBox([ins.buttons[k] for k in ('left', 'right', 'up', 'down', 'in', 'out')])
+    controls = W.VBox([ins.layer, ins.compare, ins.view, ins.errors_only, ins.point_size, ins.azimuth,
+                       ins.elevation, ins.zoom, orbit])
+    controls.add_class('labelfree-controls')
+    wrap = lay(flex_flow='row wrap', align_items='flex-start')
+    pictures = W.HBox([W.VBox([ins.title_a, ins.image], layout=lay(flex='0 0 auto')), ins.box_b, ins.box_view],
+                      layout=wrap)
+    bottom = W.HBox(([W.VBox([W.HTML('<b>WebGL</b> (drag to orbit, wheel to zoom)'), ins.gl],
+                             layout=lay(flex='0 0 auto'))]
+                     if webgl else []) + [ins.ious], layout=wrap)
+    widget = W.VBox([ins.info, W.HBox([controls, ins.legend]), pictures, bottom])
+    widget.add_class('labelfree-inspector')
+    return widget
+
+# %% ../nbs/50_inspect.ipynb #cd059618
+def _info_html(ins, a: str, vis: np.ndarray) -> str:
+    "The status line: the scene, how many points are shown and drawn, its views and vocabulary."
+    n, shown = len(ins.scene.points), int(vis[ins.subset].sum())
+    sub = (f'showing {len(ins.subset):,} of {n:,} points (subsampled for display)' if len(ins.subset) < n
+           else f'{n:,} points')
+    note = ' · <i>errors only needs labels</i>' if ins.errors_only.value and ins.layers[a].classes is None else ''
+    return (f'<b>{html.escape(ins.scene.name)}</b> · {sub} · {shown:,} drawn · '
+            f'{len(ins.scene.views)} views · {ins.scene.vocab.name}{note}')
+
+def _title_html(name: str, layer: Layer) -> str:
+    "A picture's title: the layer's name and description."
+    return f'<b>{html.escape(name)}</b> <span style="color:#666">{html.escape(layer.description)}</span>'
+
+def _send_gl(ins, col: np.ndarray, vis: np.ndarray):
+    "Send the visible points of the WebGL subset, with their colours `col`, to the WebGL view."
+    n = len(ins.scene.points)
+    g = ins.subset_gl[vis[ins.subset_gl]]
+    ins.gl.point_size = float(ins.point_size.value)
+    ins.gl.set_points(ins.scene.points.xyz[g], col[g], ins.orbit,
+                      f'{len(g):,} points' + (f' (of {n:,})' if len(ins.subset_gl) < n else ''))
+
+def _ious_html(ins, a: str, b: str | None) -> str:
+    "The per-class IoU table of the label layers shown (ground truth aside) against ground truth; '' without either."
+    names = [x for x in (a, b) if x is not None and x != 'ground truth' and ins.layers[x].classes is not None]
+    return ('<b>per-class IoU (%) against ground truth</b>' + iou_table_html(ins.layer_ious(names), ins.scene.vocab)
+            if ins.gt is not None and names else '')
+
 # %% ../nbs/50_inspect.ipynb #a6a95f78
 class Inspector(_Drawing):
     "A scene's points coloured by any of its `layers`, in Open3D and WebGL, with a camera view and a comparison mode."
@@ -550,47 +641,8 @@ class Inspector(_Drawing):
             self.subset[display_subset(len(self.subset), max_points_gl, seed + 1)]
         self.renderer = PointRenderer(*size)
         self._pairs, self._ious, self._busy = None, {}, False
-        default = next((n for n in ('transferred 3D labels', 'ground truth') if n in layers), next(iter(layers)))
-        lay, wide = W.Layout, {'description_width': '90px'}
-        self.layer = W.Dropdown(options=list(layers), value=layer or default, description='layer',
-                                layout=lay(width='330px'), style=wide)
-        self.compare = W.Dropdown(options=['—'] + list(layers), value=compare or '—', description='compare with',
-                                  layout=lay(width='330px'), style=wide)
-        self.errors_only = W.Checkbox(False, description='errors only', disabled=self.gt is None, indent=False)
-        self.point_size = W.IntSlider(2, min=1, max=8, description='point size', continuous_update=False)
-        self.view = W.Dropdown(options=[('—', -1)] + [(v.name or str(i), i) for i, v in enumerate(scene.views)],
-                               value=-1 if view is None else view, description='view', disabled=not scene.views,
-                               layout=lay(width='330px'), style=wide)
-        self.azimuth = W.IntSlider(0, min=-180, max=180, step=5, description='azimuth', continuous_update=False)
-        self.elevation = W.IntSlider(35, min=-85, max=85, step=5, description='elevation', continuous_update=False)
-        self.zoom = W.FloatLogSlider(1.0, base=2, min=-2, max=5, step=0.25, description='zoom', continuous_update=False)
-        self.buttons = orbit_buttons(self.azimuth, self.elevation, self.zoom)
-        self.class_ids = present_classes(layers, self.gt)
-        self.class_toggles, self.legend = class_legend(scene.vocab, self.class_ids, self._set_classes)
-        self.image = W.Image(format='png', layout=lay(width=f'{size[0]}px', height=f'{size[1]}px'))
-        self.image.add_class('labelfree-3d')
-        self.image_b = W.Image(format='png', layout=lay(width=f'{size[0]}px', height=f'{size[1]}px'))
-        self.image_b.add_class('labelfree-3d-compare')
-        self.title_a, self.title_b = W.HTML(), W.HTML()
-        self.view_image = W.Image(format='png'); self.view_image.add_class('labelfree-view')
-        self.info, self.ious = W.HTML(), W.HTML()
-        self.info.add_class('labelfree-info'); self.ious.add_class('labelfree-ious')
-        self.gl = PointCloudGL(width=size[0], height=size[1]) if webgl else None
-        self.box_b = W.VBox([self.title_b, self.image_b], layout=lay(flex='0 0 auto'))
-        self.box_view = W.VBox([W.HTML('<b>camera view</b>: 2D labels | projected points'), self.view_image],
-                               layout=lay(flex='0 0 auto'))
-        orbit = W.HBox([self.buttons[k] for k in ('left', 'right', 'up', 'down', 'in', 'out')])
-        controls = W.VBox([self.layer, self.compare, self.view, self.errors_only, self.point_size, self.azimuth,
-                           self.elevation, self.zoom, orbit])
-        controls.add_class('labelfree-controls')
-        wrap = lay(flex_flow='row wrap', align_items='flex-start')
-        pictures = W.HBox([W.VBox([self.title_a, self.image], layout=lay(flex='0 0 auto')), self.box_b, self.box_view],
-                          layout=wrap)
-        bottom = W.HBox(([W.VBox([W.HTML('<b>WebGL</b> (drag to orbit, wheel to zoom)'), self.gl],
-                                 layout=lay(flex='0 0 auto'))]
-                         if webgl else []) + [self.ious], layout=wrap)
-        self.widget = W.VBox([self.info, W.HBox([controls, self.legend]), pictures, bottom])
-        self.widget.add_class('labelfree-inspector')
+        _add_controls(self, layers, layer, compare, view)
+        self.widget = _layout(self, size, webgl)
         for w in [self.layer, self.compare, self.errors_only, self.point_size, self.view, self.azimuth, self.elevation,
                   self.zoom, *self.class_toggles.values()]:
             w.observe(self._changed, names='value')
@@ -602,34 +654,20 @@ class Inspector(_Drawing):
         b = None if self.compare.value == '—' else self.compare.value
         self.pictures = {a: self._picture(a)}
         self.image.value = _png(self.pictures[a])
-        self.title_a.value = (f'<b>{html.escape(a)}</b> '
-                              f'<span style="color:#666">{html.escape(self.layers[a].description)}</span>')
+        self.title_a.value = _title_html(a, self.layers[a])
         self.box_b.layout.display = 'none' if b is None else ''
         if b is not None:
             self.pictures[b] = self._picture(b)
             self.image_b.value = _png(self.pictures[b])
-            self.title_b.value = (f'<b>{html.escape(b)}</b> '
-                                  f'<span style="color:#666">{html.escape(self.layers[b].description)}</span>')
+            self.title_b.value = _title_html(b, self.layers[b])
         v = self.view.value
         self.box_view.layout.display = 'none' if v < 0 else ''
         self.view_picture = self._view_picture(a) if v >= 0 else None
         if self.view_picture is not None: self.view_image.value = _png(self.view_picture)
         col, vis = self._colors(a)
-        n, shown = len(self.scene.points), int(vis[self.subset].sum())
-        sub = (f'showing {len(self.subset):,} of {n:,} points (subsampled for display)' if len(self.subset) < n
-               else f'{n:,} points')
-        note = ' · <i>errors only needs labels</i>' if self.errors_only.value and self.layers[a].classes is None else ''
-        self.info.value = (f'<b>{html.escape(self.scene.name)}</b> · {sub} · {shown:,} drawn · '
-                           f'{len(self.scene.views)} views · {self.scene.vocab.name}{note}')
-        if self.gl is not None:
-            g = self.subset_gl[vis[self.subset_gl]]
-            self.gl.point_size = float(self.point_size.value)
-            self.gl.set_points(self.scene.points.xyz[g], col[g], self.orbit,
-                               f'{len(g):,} points' + (f' (of {n:,})' if len(self.subset_gl) < n else ''))
-        names = [x for x in (a, b) if x is not None and x != 'ground truth' and self.layers[x].classes is not None]
-        self.ious.value = ('<b>per-class IoU (%) against ground truth</b>'
-                           + iou_table_html(self.layer_ious(names), self.scene.vocab)
-                           if self.gt is not None and names else '')
+        self.info.value = _info_html(self, a, vis)
+        if self.gl is not None: _send_gl(self, col, vis)
+        self.ious.value = _ious_html(self, a, b)
 
     def close(self):
         "Close the widgets and release the renderer."

@@ -193,6 +193,65 @@ def load_pseudo_labels(path: Path) -> PseudoLabels:
                             prov, seq('features'))
     return _read_npz(path, read)
 
+# %% ../nbs/14_labels.ipynb #32e553a0
+def _label_config(dataset: SceneDataset, labeler, regions, features, config: dict | None) -> dict:
+    "A run's configuration: the models' names, the vocabulary, whether a model is simulated, and `config`."
+    return dict(labeler=labeler.name, regions=getattr(regions, 'name', None), features=getattr(features, 'name', None),
+                vocabulary=getattr(dataset.vocab, 'name', None),
+                simulated_vfm=any(getattr(m, 'simulated', False) for m in (labeler, regions)), **(config or {}))
+
+def _check_folder(out: Path, cfg: dict, key: str):
+    "Refuse an output folder of labels made with another configuration (`key`); give it a manifest if it has none."
+    manifest = out / 'labels.json'
+    if manifest.exists():
+        old = read_json(manifest)
+        if old.get('config_hash') != key:
+            raise ValueError(f"{manifest}: this folder holds labels made with another configuration "
+                             f"({old.get('config')}); "
+                             f"use another output folder")
+    else:                                   # no manifest: files already there must agree before one is written
+        for p in sorted(out.glob('*.npz'))[:1]:
+            try: h = read_provenance(p).get('config_hash')
+            except BrokenLabelFile: continue
+            if h != key:
+                raise ValueError(f"{p}: made with another configuration, and {manifest} is missing; use another output "
+                                 "folder")
+        with atomic_path(manifest) as tmp: tmp.write_text(json.dumps(dict(config=cfg, config_hash=key), indent=1))
+
+# %% ../nbs/14_labels.ipynb #90cef81c
+def _done(path: Path, key: str, redo_broken: bool) -> bool:
+    "Whether `path` holds this configuration's labels already; another configuration's are refused."
+    if not path.exists(): return False
+    try: h = read_provenance(path).get('config_hash')
+    except BrokenLabelFile:
+        if not redo_broken: raise
+        warnings.warn(f'{path}: unreadable, made again (redo_broken)'); h = None
+    if h is not None and h != key: raise ValueError(f"{path}: made with another configuration")
+    return h is not None
+
+def _load_scene(dataset: SceneDataset, name: str, skip_broken: bool, broken: list) -> Scene | None:
+    "Scene `name`; None if it fails to load (or has no points) and `skip_broken`: it is then noted in `broken`."
+    try:
+        scene = dataset.load(name)
+        if len(scene.points) == 0 and getattr(dataset, 'has_points', True):
+            raise SceneError(f"{scene.points.source or name}: scene {name!r} has no points")
+    except Exception as e:
+        if not skip_broken: raise
+        broken.append((name, str(e))); warnings.warn(f'skipped scene {name!r}: {e}'); return None
+    return scene
+
+def _note_coverage(report: dict, name: str, scene: Scene, seen: int):
+    "Note in `report` a scene without views (with a warning), without points, or whose points no view sees (warned)."
+    if not scene.views:
+        report['no_views'].append(name)
+        warnings.warn(f"scene {name!r} has no views: its {len(scene.points):,} points are left unlabelled")
+    elif not len(scene.points): report['no_points'].append(name)
+    elif seen == 0:
+        report['unseen'].append(name)
+        warnings.warn(f"scene {name!r}: none of its {len(scene.points):,} points is seen by its {len(scene.views)} "
+                      "views "
+                      "(depth all zero or out of range, wrong poses or depth_scale?); its 3D labels are all ignore")
+
 # %% ../nbs/14_labels.ipynb #ce106b25
 def run_pseudo_labels(dataset: SceneDataset, out: Path | str, labeler, regions=None, features=None,
                       shard: tuple[int, int] | None = None, skip_broken: bool = False, progress: bool = True,
@@ -209,67 +268,31 @@ def run_pseudo_labels(dataset: SceneDataset, out: Path | str, labeler, regions=N
         raise NotADirectoryError(f"{out}: the output must be a folder, and this is a file")
     rank, world = shard or shard_from_env()
     if not 0 <= rank < world: raise ValueError(f"shard {rank}/{world}: need 0 <= i < n")
-    cfg = dict(labeler=labeler.name, regions=getattr(regions, 'name', None), features=getattr(features, 'name', None),
-               vocabulary=getattr(dataset.vocab, 'name', None),
-               simulated_vfm=any(getattr(m, 'simulated', False) for m in (labeler, regions)), **(config or {}))
+    cfg = _label_config(dataset, labeler, regions, features, config)
     key = _hash(cfg)
-    manifest = out / 'labels.json'
-    if manifest.exists():
-        old = read_json(manifest)
-        if old.get('config_hash') != key:
-            raise ValueError(f"{manifest}: this folder holds labels made with another configuration "
-                             f"({old.get('config')}); "
-                             f"use another output folder")
-    else:                                   # no manifest: files already there must agree before one is written
-        for p in sorted(out.glob('*.npz'))[:1]:
-            try: h = read_provenance(p).get('config_hash')
-            except BrokenLabelFile: continue
-            if h != key:
-                raise ValueError(f"{p}: made with another configuration, and {manifest} is missing; use another output "
-                                 "folder")
-        with atomic_path(manifest) as tmp: tmp.write_text(json.dumps(dict(config=cfg, config_hash=key), indent=1))
+    _check_folder(out, cfg, key)
     if not dataset.names: raise ValueError(f"{getattr(dataset, 'root', dataset)}: the dataset has no scenes")
     bad = [n for n in (names or []) if n not in dataset.names]
     if bad: raise ValueError(f"no scene {bad[0]!r} in {dataset!r}; scenes: {', '.join(dataset.names[:8])}")
     names = list(names or dataset.names)[rank::world]
     done = made = 0
-    broken, unseen, no_views, no_points = [], [], [], []
+    report = dict(broken=[], unseen=[], no_views=[], no_points=[])
     for name in tqdm(names, desc=f'pseudo-labels {rank + 1}/{world}' if world > 1 else 'pseudo-labels',
                      disable=not progress):
         path = out / f'{scene_file_name(name)}.npz'
-        if path.exists():
-            try: h = read_provenance(path).get('config_hash')
-            except BrokenLabelFile:
-                if not redo_broken: raise
-                warnings.warn(f'{path}: unreadable, made again (redo_broken)'); h = None
-            if h is not None:
-                if h != key: raise ValueError(f"{path}: made with another configuration")
-                done += 1; continue
-        try:
-            scene = dataset.load(name)
-            if len(scene.points) == 0 and getattr(dataset, 'has_points', True):
-                raise SceneError(f"{scene.points.source or name}: scene {name!r} has no points")
-        except Exception as e:
-            if not skip_broken: raise
-            broken.append((name, str(e))); warnings.warn(f'skipped scene {name!r}: {e}'); continue
+        if _done(path, key, redo_broken): done += 1; continue
+        scene = _load_scene(dataset, name, skip_broken, report['broken'])
+        if scene is None: continue
         pl = pseudo_label_scene(scene, labeler, regions, features, progress=progress)
         seen = int((pl.n_views > 0).sum())
-        if not scene.views:
-            no_views.append(name)
-            warnings.warn(f"scene {name!r} has no views: its {len(scene.points):,} points are left unlabelled")
-        elif not len(scene.points): no_points.append(name)
-        elif seen == 0:
-            unseen.append(name)
-            warnings.warn(f"scene {name!r}: none of its {len(scene.points):,} points is seen by its {len(scene.views)} "
-                          "views "
-                          "(depth all zero or out of range, wrong poses or depth_scale?); its 3D labels are all ignore")
+        _note_coverage(report, name, scene, seen)
         pl.provenance = dict(config=cfg, config_hash=key, version=labelfree.__version__, n_points=len(scene.points),
                              n_views=len(scene.views), seen=seen)
         save_pseudo_labels(pl, path)
         made += 1
-    return dict(shard=f'{rank}/{world}', scenes=len(names), made=made, already_done=done, broken=broken, unseen=unseen,
-                no_views=no_views, no_points=no_points)
+    return dict(shard=f'{rank}/{world}', scenes=len(names), made=made, already_done=done, **report)
 
+# %% ../nbs/14_labels.ipynb #df569ed1
 def missing_scenes(dataset: SceneDataset, out: Path | str, names=None) -> list[str]:
     "Scenes of `dataset` (or of `names`) without a pseudo-label file in `out` (the final pass after sharded runs)."
     return [n for n in (names or dataset.names) if not (Path(out) / f'{scene_file_name(n)}.npz').exists()]

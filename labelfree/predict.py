@@ -49,6 +49,7 @@ def points_path(scene: Scene, out: Path, fmt: str, split: str | None = None) -> 
         return out / 'lidarseg' / (split or 'test') / f"{scene.meta['lidar_token']}_lidarseg.bin"
     raise ValueError(f"format {fmt!r}: choose one of {', '.join(FORMATS)}")
 
+# %% ../nbs/40_predict.ipynb #10d7c4e4
 def write_points(scene: Scene, labels: np.ndarray, confidence: np.ndarray | None, out: Path, fmt: str,
                  split: str | None = None) -> Path:
     "Write per-point class ids (and confidence) of `scene` in format `fmt` under `out`, atomically; returns the file."
@@ -72,6 +73,7 @@ def write_points(scene: Scene, labels: np.ndarray, confidence: np.ndarray | None
         else: (labels[:n] + 1).astype(np.uint8).tofile(tmp)
     return path
 
+# %% ../nbs/40_predict.ipynb #9a85b9cd
 def read_points(path: Path, fmt: str, vocab) -> np.ndarray:
     "Class ids back from a file `write_points` wrote (for checks, and for tools that take predictions as input)."
     path = Path(path)
@@ -135,6 +137,7 @@ def finish_export(out: Path, fmt: str, split: str | None = None) -> None:
     "What a format needs once beside the scenes' files: nuScenes' `<split>/submission.json`."
     if fmt == 'nuscenes': _nuscenes_submission(Path(out), split)
 
+# %% ../nbs/40_predict.ipynb #9f758013
 def predict_dataset(checkpoint: Path | str, dataset, out: Path | str, fmt: str | None = None, views: bool = True,
                     shard: tuple[int, int] | None = None, skip_broken: bool = False, device: str | None = None,
                     split: str | None = None, scenes=None, progress: bool = True) -> dict:
@@ -171,6 +174,7 @@ def predict_dataset(checkpoint: Path | str, dataset, out: Path | str, fmt: str |
     if rank == 0 and (made or done): finish_export(out, fmt, split)
     return dict(shard=f'{rank}/{world}', scenes=len(names), made=made, already_done=done, broken=broken, format=fmt)
 
+# %% ../nbs/40_predict.ipynb #00f2572c
 def read_prediction(out: Path | str, scene: Scene, split: str | None = None) -> dict:
     """A scene's predictions from a folder `predict_dataset` wrote: 3D labels, their confidence (PLY only, else None),
     the view maps (None if not written)."""

@@ -110,6 +110,7 @@ def _items(items):
     "Normalise items to (scene, mask or None) pairs."
     return [it if isinstance(it, tuple) else (it, None) for it in items]
 
+# %% ../nbs/34_probe.ipynb #11436680
 def linear_probe(net: Net3D, train_items, eval_items, cfg: ProbeConfig | None = None, voxel_size: float | None = None,
                  progress: bool = False) -> dict:
     """Train a BatchNorm + linear probe on frozen `net` features of `train_items`, score it on `eval_items`: {'miou',
@@ -156,6 +157,7 @@ def linear_probe(net: Net3D, train_items, eval_items, cfg: ProbeConfig | None = 
     return dict(miou=miou(conf), confusion=conf, per_class=s['per_class']['probe']['3d'], probe=probe,
                 n_train_points=int(sum(len(y) for _, y in tr)), n_eval_points=int(conf.sum()))
 
+# %% ../nbs/34_probe.ipynb #f9fbedb8
 def probe_split(scenes: list, n_eval: int | None = None) -> tuple[list, list]:
     """Train and evaluation items: the last `n_eval` scenes (default a quarter) held out, or, for one scene,
     alternating azimuth sectors."""

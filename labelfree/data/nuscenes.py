@@ -11,7 +11,7 @@ from pathlib import Path
 
 import numpy as np
 
-from ..core import Points, View, Scene, SceneError, NUSCENES16, IGNORE_INDEX
+from ..core import Points, View, Scene, SceneError, NUSCENES16, NUSCENES32_CLASSES, IGNORE_INDEX
 from .io import SceneDataset, read_bin, read_image
 
 # %% auto #0
@@ -35,6 +35,43 @@ def open_devkit(cls, version: str, root: Path, **kw):
     except (AssertionError, KeyError, FileNotFoundError, ValueError) as e:
         raise SceneError(f"{Path(root) / version}: the devkit could not load the tables "
                          f"({type(e).__name__}: {e})") from None
+
+# %% ../../nbs/02e_data.nuscenes.ipynb #74349347
+def _lidarseg_labels(nusc, root: Path, lsd: dict, n_points: int) -> np.ndarray | None:
+    "The keyframe `lsd`'s lidarseg labels in `NUSCENES16` classes; None where the tables have no lidarseg."
+    if not hasattr(nusc, 'lidarseg'): return None
+    f = root / nusc.get('lidarseg', lsd['token'])['filename']
+    raw = read_bin(f, 1, np.uint8)[:, 0]
+    if len(raw) != n_points:
+        raise SceneError(f"{f}: {len(raw)} labels for {n_points} points in {root / lsd['filename']}")
+    return NUSCENES16.map_raw(raw, source=str(f))
+
+def _earlier_sweeps(nusc, read_sweep, lsd: dict, n: int, ref_from_global: np.ndarray) -> list[np.ndarray]:
+    "Up to `n` sweeps before the keyframe `lsd` (read by `read_sweep`), moved into its LiDAR frame via the global one."
+    parts, sd = [], lsd
+    for _ in range(n):
+        if not sd['prev']: break
+        sd = nusc.get('sample_data', sd['prev'])
+        p = read_sweep(sd)
+        T = (ref_from_global @ _T(nusc.get('ego_pose', sd['ego_pose_token']))
+             @ _T(nusc.get('calibrated_sensor', sd['calibrated_sensor_token'])))
+        p[:, :3] = p[:, :3] @ T[:3, :3].T + T[:3, 3]
+        parts.append(p)
+    return parts
+
+# %% ../../nbs/02e_data.nuscenes.ipynb #ae74e34b
+def _camera_views(nusc, root: Path, sample: dict, cameras, l_ego2global: np.ndarray, lidar2ego: np.ndarray
+                  ) -> list[View]:
+    "The `cameras` of `sample` as `View`s, each posed through the full calibration chain at its own time."
+    views = []
+    for cam in cameras:
+        csd = nusc.get('sample_data', sample['data'][cam])
+        cs = nusc.get('calibrated_sensor', csd['calibrated_sensor_token'])
+        lidar2cam = _T(cs, inverse=True) @ _T(nusc.get('ego_pose', csd['ego_pose_token']),
+                                              inverse=True) @ l_ego2global @ lidar2ego
+        views.append(View(read_image(root / csd['filename']), np.array(cs['camera_intrinsic']), lidar2cam,
+                          name=cam, source=str(root / csd['filename'])))
+    return views
 
 # %% ../../nbs/02e_data.nuscenes.ipynb #b0e99ad5
 class NuScenes(SceneDataset):
@@ -71,33 +108,12 @@ class NuScenes(SceneDataset):
         lidar2ego, l_ego2global = (_T(nusc.get('calibrated_sensor', lsd['calibrated_sensor_token'])),
                                    _T(nusc.get('ego_pose', lsd['ego_pose_token'])))
         pts = self._sweep(lsd)
-        labels = None
-        if hasattr(nusc, 'lidarseg'):
-            f = self.root / nusc.get('lidarseg', lsd['token'])['filename']
-            raw = read_bin(f, 1, np.uint8)[:, 0]
-            if len(raw) != len(pts):
-                raise SceneError(f"{f}: {len(raw)} labels for {len(pts)} points in {self.root / lsd['filename']}")
-            labels = NUSCENES16.map_raw(raw, source=str(f))
-        n_key, parts, sd = len(pts), [pts], lsd
-        ref_from_global = np.linalg.inv(l_ego2global @ lidar2ego)
-        for _ in range(self.n_sweeps - 1):
-            if not sd['prev']: break
-            sd = nusc.get('sample_data', sd['prev'])
-            p = self._sweep(sd)
-            T = (ref_from_global @ _T(nusc.get('ego_pose', sd['ego_pose_token']))
-                 @ _T(nusc.get('calibrated_sensor', sd['calibrated_sensor_token'])))
-            p[:, :3] = p[:, :3] @ T[:3, :3].T + T[:3, 3]
-            parts.append(p)
-        pts = np.concatenate(parts)
+        labels = _lidarseg_labels(nusc, self.root, lsd, len(pts))
+        n_key = len(pts)
+        sweeps = _earlier_sweeps(nusc, self._sweep, lsd, self.n_sweeps - 1, np.linalg.inv(l_ego2global @ lidar2ego))
+        pts = np.concatenate([pts] + sweeps)
         if labels is not None: labels = np.r_[labels, np.full(len(pts) - n_key, IGNORE_INDEX)]
-        views = []
-        for cam in self.cameras:
-            csd = nusc.get('sample_data', sample['data'][cam])
-            cs = nusc.get('calibrated_sensor', csd['calibrated_sensor_token'])
-            lidar2cam = _T(cs, inverse=True) @ _T(nusc.get('ego_pose', csd['ego_pose_token']),
-                                                  inverse=True) @ l_ego2global @ lidar2ego
-            views.append(View(read_image(self.root / csd['filename']), np.array(cs['camera_intrinsic']), lidar2cam,
-                              name=cam, source=str(self.root / csd['filename'])))
+        views = _camera_views(nusc, self.root, sample, self.cameras, l_ego2global, lidar2ego)
         scene = nusc.get('scene', sample['scene_token'])
         meta = dict(scene=scene['name'], timestamp=sample['timestamp'], lidar2ego=lidar2ego, ego2global=l_ego2global,
                     n_keyframe_points=n_key, min_depth=1.0, lidar_token=lsd['token'])
@@ -111,6 +127,26 @@ def _rec(T, **kw):
     R = T[:3, :3]; U, _, Vt = np.linalg.svd(R); R = U @ Vt          # re-orthonormalise float32-rounded rotations
     return dict(translation=T[:3, 3].tolist(), rotation=list(Quaternion(matrix=R, atol=1e-6).elements), **kw)
 
+# %% ../../nbs/02e_data.nuscenes.ipynb #2b003ac8
+def _fixture_tables(info: dict, tok, version: str, sensors: list, calib: list, poses: list, sd: list) -> dict:
+    "The fixture's tables, by name: its sensor records, and one log, map, scene, sample and lidarseg file."
+    st = info['sample_token']
+    return dict(
+        category=[dict(token=tok(f'cat{i}'), name=nm, description='', index=i)
+                  for i, nm in enumerate(NUSCENES32_CLASSES)],
+        attribute=[], visibility=[], instance=[], sample_annotation=[], sensor=sensors, calibrated_sensor=calib,
+        ego_pose=poses,
+        log=[dict(token=tok('log'), logfile='n015-2018-07-24-11-22-45+0800', vehicle='n015', date_captured='2018-07-24',
+                  location='singapore-onenorth')],
+        map=[dict(token=tok('map'), log_tokens=[tok('log')], category='semantic_prior', filename='maps/map.png')],
+        scene=[dict(token=tok('scene'), name='scene-0061', description='', log_token=tok('log'), nbr_samples=1,
+                    first_sample_token=st, last_sample_token=st)],
+        sample=[dict(token=st, timestamp=int(info['timestamp'] * 1e6), scene_token=tok('scene'), prev='', next='')],
+        sample_data=sd,
+        lidarseg=[dict(token=tok('sd_lidar'), sample_data_token=tok('sd_lidar'),
+                       filename=f'lidarseg/{version}/{tok("sd_lidar")}_lidarseg.bin')])
+
+# %% ../../nbs/02e_data.nuscenes.ipynb #634778db
 def write_nuscenes_fixture(root: Path | str, version: str = 'v1.0-mini', labels: np.ndarray | None = None
                            ) -> np.ndarray:
     """The bundled nuScenes sample as a one-sample nuScenes root in the dataset's layout (tables, samples/, sweeps/,
@@ -119,7 +155,6 @@ def write_nuscenes_fixture(root: Path | str, version: str = 'v1.0-mini', labels:
     from pathlib import Path
     import labelfree
     from PIL import Image
-    from labelfree.core import _NUSC32
     from labelfree.data.io import read_bin, read_json
     src = Path(labelfree.__file__).parent / 'samples' / 'nuscenes-mini'
     info = read_json(src / 'sample.json')
@@ -157,18 +192,6 @@ def write_nuscenes_fixture(root: Path | str, version: str = 'v1.0-mini', labels:
     raw = labels if labels is not None else np.random.default_rng(0).integers(0, 32, n).astype(np.uint8)
     raw.astype(np.uint8).tofile(root / f'lidarseg/{version}/{tok("sd_lidar")}_lidarseg.bin')
     Image.fromarray(np.zeros((4, 4), np.uint8)).save(root / 'maps' / 'map.png')
-    tables = dict(
-        category=[dict(token=tok(f'cat{i}'), name=nm, description='', index=i) for i, nm in enumerate(_NUSC32)],
-        attribute=[], visibility=[], instance=[], sample_annotation=[], sensor=sensors, calibrated_sensor=calib,
-        ego_pose=poses,
-        log=[dict(token=tok('log'), logfile='n015-2018-07-24-11-22-45+0800', vehicle='n015', date_captured='2018-07-24',
-                  location='singapore-onenorth')],
-        map=[dict(token=tok('map'), log_tokens=[tok('log')], category='semantic_prior', filename='maps/map.png')],
-        scene=[dict(token=tok('scene'), name='scene-0061', description='', log_token=tok('log'), nbr_samples=1,
-                    first_sample_token=st, last_sample_token=st)],
-        sample=[dict(token=st, timestamp=int(info['timestamp'] * 1e6), scene_token=tok('scene'), prev='', next='')],
-        sample_data=sd,
-        lidarseg=[dict(token=tok('sd_lidar'), sample_data_token=tok('sd_lidar'),
-                       filename=f'lidarseg/{version}/{tok("sd_lidar")}_lidarseg.bin')])
+    tables = _fixture_tables(info, tok, version, sensors, calib, poses, sd)
     for k, v in tables.items(): (root / version / f'{k}.json').write_text(json.dumps(v))
     return raw

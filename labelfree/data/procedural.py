@@ -69,6 +69,7 @@ def make_chair(rng):
                                  _box(0, d / 2 - 0.02, seat, w, 0.04, back,
                                       _CLS['chair'])] + _legs(w, d, seat - 0.05, 0.035, _CLS['chair'], 0.01)
 
+# %% ../../nbs/02c_data.procedural.ipynb #d8e9f763
 def make_sofa(rng):
     """A procedural sofa: its (width, depth, height) footprint and its parts (boxes or cylinders of its class),
     from `rng`."""
@@ -86,6 +87,7 @@ def make_bed(rng):
     return (w, d, 1.0), [_box(0, 0, 0, w, d, 0.4, b), _box(0, -0.03, 0.4, w - 0.06, d - 0.1, 0.2, b, tone='alt'),
                          _box(0, d / 2 - 0.03, 0, w, 0.06, 1.0, b)]
 
+# %% ../../nbs/02c_data.procedural.ipynb #8f4e7a03
 def make_cabinet(rng, h=None):
     """A procedural cabinet: its (width, depth, height) footprint and its parts (boxes or cylinders of its class),
     from `rng`."""
@@ -115,6 +117,7 @@ def make_bookshelf(rng):
                 x += bw + 0.003
     return (w, d, h), parts
 
+# %% ../../nbs/02c_data.procedural.ipynb #2383cfcb
 def make_counter(rng, with_sink=True):
     """A procedural counter: its (width, depth, height) footprint and its parts (boxes or cylinders of its class),
     from `rng`."""
@@ -156,6 +159,7 @@ def make_bathtub(rng):
                           tone='any'))
     return (w, d, 2.0), parts
 
+# %% ../../nbs/02c_data.procedural.ipynb #051d023c
 def make_refrigerator(rng):
     """A procedural refrigerator: its (width, depth, height) footprint and its parts (boxes or cylinders of its class),
     from `rng`."""
@@ -303,19 +307,20 @@ def _chairs_around(room, rng, anchor, n):
         if room.free(fp): room.add(parts, rng, (cx, cy, 0), t); room.footprints.append(fp + (h,))
 
 # %% ../../nbs/02c_data.procedural.ipynb #2ec56908
-def make_room(rng: np.random.Generator, room_type: str) -> Room:
-    "A furnished room of `room_type` (a key of `ROOM_TYPES`)."
-    Lx, Ly, H = rng.uniform(4.0, 6.5), rng.uniform(4.0, 6.5), rng.uniform(2.6, 3.0)
-    room = Room(np.array([Lx, Ly, H]))
+def _add_shell(room: Room, rng):
+    "The floor, the ceiling (not a ScanNet-20 class: ignored) and four walls, as slabs outside the interior."
+    Lx, Ly, H = room.size
     t = 0.1
-    # shell: floor, ceiling (not a ScanNet-20 class: ignored), four walls as slabs outside the room's interior
     room.add([_box(Lx / 2, Ly / 2, -t, Lx + 2 * t, Ly + 2 * t, t, _CLS['floor'])], rng)
     room.add([_box(Lx / 2, Ly / 2, H, Lx + 2 * t, Ly + 2 * t, t, IGNORE_INDEX)], rng)
     for x, y, sx, sy in [(Lx / 2, -t / 2, Lx + 2 * t, t), (Lx + t / 2, Ly / 2, t, Ly + 2 * t),
                          (Lx / 2, Ly + t / 2, Lx + 2 * t, t), (-t / 2, Ly / 2, t, Ly + 2 * t)]:
         room.add([_box(x, y, -t, sx, sy, H + 2 * t, _CLS['wall'])], rng)
-    # door, window and curtains on distinct walls; their spans along the walls are kept free of tall furniture
-    walls = rng.permutation(WALLS)
+
+def _add_openings(room: Room, rng, walls) -> list[tuple]:
+    """A door, a window and its curtains on the walls `walls[0]` and `walls[1]`; returns the spans
+    (wall, start, end, highest furniture) along the walls that tall furniture must keep clear of."""
+    H = room.size[2]
     spans = []
     dw = 0.9; sd = rng.uniform(dw / 2 + 0.2, _wall_len(room, walls[0]) - dw / 2 - 0.2)
     room.add([_box(0, 0, 0, dw, 0.04, 2.05, _CLS['door']),
@@ -336,8 +341,11 @@ def make_room(rng: np.random.Generator, room_type: str) -> Room:
                      origin, turns)
         # the curtains' whole width, from the wall out, is kept free of furniture
         room.footprints.append(_footprint(origin, ww + 2 * cw, 0.16, turns) + (top,))
-    # furniture
-    spec = ROOM_TYPES[room_type]
+    return spans
+
+# %% ../../nbs/02c_data.procedural.ipynb #f4e862e0
+def _add_furniture(room: Room, rng, spec: dict, spans: list[tuple]):
+    "The wall objects, the free objects and chairs of a room type's `spec`, then a few extra pieces."
     anchors = {}
     for name in spec['wall']:
         (w, d, h), parts = MAKERS[name](rng)
@@ -352,7 +360,21 @@ def make_room(rng: np.random.Generator, room_type: str) -> Room:
         name = rng.choice(['otherfurniture', 'cabinet', 'chair'])
         (w, d, h), parts = MAKERS[name](rng)
         _try_place(room, rng, parts, w, d, h, wall='free' if name == 'chair' else None, spans=spans)
-    # pictures above whatever stands on their wall
+
+# %% ../../nbs/02c_data.procedural.ipynb #70796716
+def _overlaps_wall_span(room, wall, a, b, fp, reach=0.8):
+    "Whether footprint `fp` stands within `reach` of `wall` between `a` and `b` along it."
+    x0, y0, x1, y1 = fp
+    Lx, Ly, _ = room.size
+    if wall in (0, 2):
+        near = y0 < reach if wall == 0 else y1 > Ly - reach
+        return near and x1 > a and x0 < b
+    near = x1 > Lx - reach if wall == 1 else x0 < reach
+    return near and y1 > a and y0 < b
+
+def _add_pictures(room: Room, rng, walls):
+    "One or two pictures on the walls `walls[2:]`, hung 15 cm above whatever stands below them."
+    H = room.size[2]
     pictures = []
     for _ in range(int(rng.integers(1, 3))):
         k = int(rng.choice([w for w in walls[2:]]))
@@ -365,17 +387,18 @@ def make_room(rng: np.random.Generator, room_type: str) -> Room:
         z0 = max([1.2] + [h + 0.15 for h in under])
         if z0 + ph < H - 0.2:
             room.add([_box(0, 0, z0, pw, 0.03, ph, _CLS['picture'])], rng, *_wall_frame(room, k, s, 0.03))
-    return room
 
-def _overlaps_wall_span(room, wall, a, b, fp, reach=0.8):
-    "Whether footprint `fp` stands within `reach` of `wall` between `a` and `b` along it."
-    x0, y0, x1, y1 = fp
-    Lx, Ly, _ = room.size
-    if wall in (0, 2):
-        near = y0 < reach if wall == 0 else y1 > Ly - reach
-        return near and x1 > a and x0 < b
-    near = x1 > Lx - reach if wall == 1 else x0 < reach
-    return near and y1 > a and y0 < b
+# %% ../../nbs/02c_data.procedural.ipynb #180627a4
+def make_room(rng: np.random.Generator, room_type: str) -> Room:
+    "A furnished room of `room_type` (a key of `ROOM_TYPES`)."
+    Lx, Ly, H = rng.uniform(4.0, 6.5), rng.uniform(4.0, 6.5), rng.uniform(2.6, 3.0)
+    room = Room(np.array([Lx, Ly, H]))
+    _add_shell(room, rng)
+    walls = rng.permutation(WALLS)
+    spans = _add_openings(room, rng, walls)
+    _add_furniture(room, rng, ROOM_TYPES[room_type], spans)
+    _add_pictures(room, rng, walls)
+    return room
 
 # %% ../../nbs/02c_data.procedural.ipynb #27e008c5
 _CORNERS = np.array([[x, y, z] for x in (-.5, .5) for y in (-.5, .5) for z in (-.5, .5)])

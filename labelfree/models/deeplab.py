@@ -51,6 +51,7 @@ def _torchvision_imagenet(backbone: str, warn: bool = True):
                       stacklevel=3)
     return None
 
+# %% ../../nbs/20_models.deeplab.ipynb #b3336811
 class _PooledBN(nn.BatchNorm2d):
     """The BatchNorm of ASPP's image-pooling branch. Pooling leaves one value per channel and image, which a
     training-mode BatchNorm refuses for a single image (a scan with one camera, a scene with one frame): such a batch is
@@ -69,6 +70,7 @@ def _pooled_bn(net: nn.Module) -> nn.Module:
             bn.load_state_dict(m[2].state_dict()); m[2] = bn
     return net
 
+# %% ../../nbs/20_models.deeplab.ipynb #e422d6ac
 def _build(backbone: str, n_classes: int, pretrained: bool, output_stride: int | None = None) -> nn.Module:
     import torchvision.models.segmentation as seg
     from torchvision.models.segmentation.deeplabv3 import DeepLabHead, DeepLabV3
@@ -83,6 +85,7 @@ def _build(backbone: str, n_classes: int, pretrained: bool, output_stride: int |
     return _pooled_bn(getattr(seg, _BUILDERS[backbone])(weights=None, weights_backbone=wb, num_classes=n_classes,
                                                         aux_loss=False))
 
+# %% ../../nbs/20_models.deeplab.ipynb #aa157d58
 class DeepLab2D(nn.Module):
     """DeepLabV3 → logits (B, C, H, W), features (B, 256, h, w) and, if `proj_dim`, their projection;
     ImageNet-initialised where weights are at hand."""

@@ -102,6 +102,7 @@ def write_checkpoint(path: Path, **state) -> None:
     "Save `state` with the RNG states and the package version, atomically (a killed save leaves the old file)."
     with atomic_path(path) as tmp: torch.save(dict(state, rng=_rng_state(), version=labelfree.__version__), tmp)
 
+# %% ../../nbs/29_train.core.ipynb #b154e744
 def read_checkpoint(path: Path) -> dict:
     """A checkpoint's state dict (on the CPU), read without executing code (`weights_only=True`);
     one clear error naming the file otherwise."""
@@ -132,6 +133,7 @@ def config_from_checkpoint(path: Path, st: dict, cls):
                          f"{st.get('version', 'an unknown version')}); use that version, or retrain")
     return cls(**st['config'])
 
+# %% ../../nbs/29_train.core.ipynb #a6d38bf4
 def append_log(out: Path, rec: dict) -> None:
     """Append one epoch's record to `out/log.jsonl`.
 

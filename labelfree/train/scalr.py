@@ -130,6 +130,23 @@ def warmup_cosine(step: int, total: int, warmup: int, lr: float, min_lr: float) 
     t = (step - warmup) / max(1, total - warmup)
     return min_lr + 0.5 * (lr - min_lr) * (1 + math.cos(math.pi * min(1.0, t)))
 
+# %% ../../nbs/33_train.scalr.ipynb #f4611dc3
+def _choose_pairs(pp, views_per_scene: int | None, max_pairs: int | None, rng: np.random.Generator) -> list:
+    """(view, pair indices) of the pairs `pp` a step uses: the cameras that see points (`views_per_scene` of them at
+    random, if set), then `max_pairs` of their pairs at random, if set."""
+    views = [v for v in range(pp.n_views) if pp.counts()[v] > 0]
+    if views_per_scene and len(views) > views_per_scene:
+        views = sorted(rng.choice(views, views_per_scene, replace=False).tolist())
+    sel = [(v, np.arange(pp.block(v).start, pp.block(v).stop)) for v in views]
+    if max_pairs:
+        n = sum(len(s) for _, s in sel)
+        if n > max_pairs:
+            keep = np.zeros(n, bool); keep[rng.choice(n, max_pairs, replace=False)] = True
+            k, sel2 = 0, []
+            for v, s in sel: sel2.append((v, s[keep[k:k + len(s)]])); k += len(s)
+            sel = sel2
+    return sel
+
 # %% ../../nbs/33_train.scalr.ipynb #ae809dc9
 class Distiller:
     "The student, its optimiser and schedule, and one distillation step."
@@ -157,20 +174,10 @@ class Distiller:
 
     def batch_pairs(self, teacher: Teacher, batch: list[DistillScene], rng: np.random.Generator):
         "Per scene: the chosen pairs' point indices and teacher targets."
-        c, out = self.cfg, []
+        out = []
         for ds in batch:
             pp = ds.pairs
-            views = [v for v in range(pp.n_views) if pp.counts()[v] > 0]
-            if c.views_per_scene and len(views) > c.views_per_scene:
-                views = sorted(rng.choice(views, c.views_per_scene, replace=False).tolist())
-            sel = [(v, np.arange(pp.block(v).start, pp.block(v).stop)) for v in views]
-            if c.max_pairs:
-                n = sum(len(s) for _, s in sel)
-                if n > c.max_pairs:
-                    keep = np.zeros(n, bool); keep[rng.choice(n, c.max_pairs, replace=False)] = True
-                    k, sel2 = 0, []
-                    for v, s in sel: sel2.append((v, s[keep[k:k + len(s)]])); k += len(s)
-                    sel = sel2
+            sel = _choose_pairs(pp, self.cfg.views_per_scene, self.cfg.max_pairs, rng)
             pts = np.concatenate([pp.point[s] for _, s in sel]) if sel else np.zeros(0, np.int32)
             tgt = [self.targets(teacher, ds, v, pp.row[s], pp.col[s]) for v, s in sel if len(s)]
             out.append((pts.astype(np.int64), torch.cat(tgt) if tgt else torch.zeros(0, self.teacher_dim)))

@@ -145,6 +145,7 @@ def _pos_embed(visual, gh: int, gw: int) -> torch.Tensor:
         grid = grid.permute(0, 2, 3, 1).reshape(gh * gw, -1)
     return torch.cat([cls, grid])
 
+# %% ../../nbs/11_vfm.clip.ipynb #e4cd0284
 def neighbourhood_bias(gh: int, gw: int, sigma: float, prefix: int = 1) -> torch.Tensor:
     """NACLIP's attention bias: exp(-|p_i - p_j|² / 2σ²) between patches at grid positions p,
     zero to and from the `prefix` class token(s)."""
@@ -152,6 +153,7 @@ def neighbourhood_bias(gh: int, gw: int, sigma: float, prefix: int = 1) -> torch
     p = torch.stack([r.flatten(), c.flatten()], 1).float()
     return F.pad(torch.exp(-torch.cdist(p, p) ** 2 / (2 * sigma ** 2)), (prefix, 0, prefix, 0))
 
+# %% ../../nbs/11_vfm.clip.ipynb #1cde7696
 def _last_attention(attn, y: torch.Tensor, mode: str, grid: tuple, sigma: float):
     """The last block's attention output under `mode` for its normalised input tokens `y` (B, L, W), and the keys (B, L,
     W)."""
@@ -168,6 +170,7 @@ def _last_attention(attn, y: torch.Tensor, mode: str, grid: tuple, sigma: float)
     merge = lambda t: t.transpose(1, 2).reshape(B, L, W)
     return attn.out_proj(merge(o)), merge(k)
 
+# %% ../../nbs/11_vfm.clip.ipynb #6eefdb49
 @torch.no_grad()
 def dense_clip_features(visual, images: torch.Tensor, mode: str = 'maskclip', sigma: float = 5.0,
                         return_keys: bool = False):
@@ -207,20 +210,72 @@ def text_embeddings(clip: ClipModel, names: list[list[str]], templates) -> torch
         out.append(F.normalize(F.normalize(e.float(), dim=-1).mean(0), dim=-1))
     return torch.stack(out)
 
+# %% ../../nbs/11_vfm.clip.ipynb #9e791f8a
+def _window_starts(n: int, window: int, stride: int) -> list[tuple[int, int]]:
+    "(start, size) of windows along a side of `n` pixels: every `stride`, the last one flush with the end."
+    win = min(window, n)
+    s = list(range(0, n - win + 1, stride))
+    return [(t, win) for t in s + ([n - win] if s[-1] != n - win else [])]
+
+def _windowed(patch_logits, x: torch.Tensor, n_classes: int, window: int, stride: int) -> torch.Tensor:
+    """Class logits (B, C, h, w) of images `x` at their resolution: each window's `patch_logits` upsampled to it,
+    averaged where windows overlap."""
+    h, w = x.shape[-2:]
+    out = x.new_zeros(len(x), n_classes, h, w); count = x.new_zeros(h, w)
+    for r, wh in _window_starts(h, window, stride):
+        for c, ww in _window_starts(w, window, stride):
+            out[..., r:r + wh, c:c + ww] += F.interpolate(patch_logits(x[..., r:r + wh, c:c + ww]),
+                                                          size=(wh, ww), mode='bilinear', align_corners=False)
+            count[r:r + wh, c:c + ww] += 1
+    return out / count
+
+# %% ../../nbs/11_vfm.clip.ipynb #408e9002
+def _smooth_by_keys(logits: torch.Tensor, k: torch.Tensor, power: float) -> torch.Tensor:
+    "MaskCLIP's key smoothing of patch `logits` (B, gh, gw, C): averaged with weights max(cos(k_i, k_j), 0)^`power`."
+    B, gh, gw = logits.shape[:3]
+    kn = F.normalize(k.float().reshape(B, gh * gw, -1), dim=-1)
+    A = (kn @ kn.transpose(1, 2)).clamp(min=0) ** power
+    return (A / A.sum(-1, keepdim=True) @ logits.reshape(B, gh * gw, -1)).reshape(B, gh, gw, -1)
+
+def _denoise_keep(logits: torch.Tensor, threshold: float) -> torch.Tensor:
+    "MaskCLIP's prompt denoising: (B, C) classes whose probability reaches `threshold` somewhere in the image."
+    keep = logits.softmax(1).amax((2, 3)) >= threshold            # (B, C)
+    keep[keep.sum(1) == 0] = True                                 # never drop every class
+    return keep
+
+# %% ../../nbs/11_vfm.clip.ipynb #c27ba9b0
+def _check_dense_args(mode: str, window: int | None, stride: int | None, patch: int):
+    "Refuse an unknown `mode`, a `window` that is not whole patches, a `stride` without a window."
+    if mode not in DENSE_MODES:
+        raise ValueError(f"dense CLIP mode {mode!r}: choose one of {', '.join(DENSE_MODES)}")
+    if window is not None and (window % patch or window <= 0):
+        raise ValueError(f"window {window}: must be a positive multiple of the patch size {patch}")
+    if stride is not None and window is None: raise ValueError("stride is given without a window")
+
+def _resized_to_patches(x: torch.Tensor, short_side: int, patch: int) -> torch.Tensor:
+    "Images `x` (B, 3, H, W) resized (antialiased) to a short side of about `short_side`, both sides whole patches."
+    H, W = x.shape[-2:]
+    s, p = short_side / min(H, W), patch
+    h, w = max(p, round(H * s / p) * p), max(p, round(W * s / p) * p)
+    return F.interpolate(x, size=(h, w), mode='bilinear', align_corners=False, antialias=True)
+
+def _dense_name(lab) -> str:
+    "A `DenseCLIP`'s name: the mode, the model, the templates, and every option that changes its labels."
+    return (f"{lab.mode}({lab.clip.name}, {len(lab.templates)} templates"
+            + (f', sigma {lab.sigma:g}' if lab.mode == 'naclip' else '')
+            + (f', window {lab.window}/{lab.stride}' if lab.window else '')
+            + (', key smoothing' if lab.key_smoothing else '') + (', prompt denoising' if lab.prompt_denoising else '')
+            + ')')
+
+# %% ../../nbs/11_vfm.clip.ipynb #8c852e20
 class DenseCLIP:
     """Dense CLIP labels for a vocabulary: `labeler(scene, i)` → (H, W) class ids; `scores(images)` → logits.
-
     `mode`: one of `DENSE_MODES`."""
     def __init__(self, clip: ClipModel, vocab: Vocabulary, templates=None, synonyms: dict | None = None,
                  short_side: int = 448, key_smoothing: bool = False, smooth_power: float = 2.0,
                  prompt_denoising: bool = False, denoise_threshold: float = 0.5, batch_size: int = 4,
                  mode: str = 'maskclip', sigma: float = 5.0, window: int | None = None, stride: int | None = None):
-        if mode not in DENSE_MODES:
-            raise ValueError(f"dense CLIP mode {mode!r}: choose one of {', '.join(DENSE_MODES)}")
-        p = clip.model.visual.conv1.kernel_size[0]
-        if window is not None and (window % p or window <= 0):
-            raise ValueError(f"window {window}: must be a positive multiple of the patch size {p}")
-        if stride is not None and window is None: raise ValueError("stride is given without a window")
+        _check_dense_args(mode, window, stride, clip.model.visual.conv1.kernel_size[0])
         self.clip, self.vocab, self.short_side, self.batch_size = clip, vocab, short_side, batch_size
         self.mode, self.sigma, self.window, self.stride = (mode, sigma, window,
                                                            stride or (window // 2 if window else None))
@@ -228,27 +283,16 @@ class DenseCLIP:
         self.prompt_denoising, self.denoise_threshold = prompt_denoising, denoise_threshold
         self.templates = tuple(templates) if templates is not None else imagenet_templates() + SCENE_TEMPLATES
         self.names = class_names(vocab, synonyms)
-        self.text = self._text_classifier()
-        self.name = (f"{mode}({clip.name}, {len(self.templates)} templates"
-                     + (f', sigma {sigma:g}' if mode == 'naclip' else '')
-                     + (f', window {window}/{self.stride}' if window else '')
-                     + (', key smoothing' if key_smoothing else '') + (', prompt denoising' if prompt_denoising else '')
-                     + ')')
+        self.text = text_embeddings(self.clip, self.names, self.templates)   # (C, D) normalised class embeddings
+        self.name = _dense_name(self)
 
     @property
     def device(self): return next(self.clip.model.parameters()).device
 
-    def _text_classifier(self) -> torch.Tensor:
-        "(C, D) normalised class embeddings: mean over templates × names of normalised text embeddings."
-        return text_embeddings(self.clip, self.names, self.templates)
-
     def preprocess(self, images: np.ndarray) -> torch.Tensor:
         "uint8 (B, H, W, 3) → CLIP-normalised tensor resized to whole patches, short side ≈ `short_side`."
         x = torch.as_tensor(np.ascontiguousarray(images)).to(self.device).permute(0, 3, 1, 2).float() / 255
-        H, W = x.shape[-2:]
-        s, p = self.short_side / min(H, W), self.clip.model.visual.conv1.kernel_size[0]
-        h, w = max(p, round(H * s / p) * p), max(p, round(W * s / p) * p)
-        x = F.interpolate(x, size=(h, w), mode='bilinear', align_corners=False, antialias=True)
+        x = _resized_to_patches(x, self.short_side, self.clip.model.visual.conv1.kernel_size[0])
         mean = torch.tensor(self.clip.mean, device=x.device)[:, None, None]
         std = torch.tensor(self.clip.std, device=x.device)[:, None, None]
         return (x - mean) / std
@@ -256,29 +300,14 @@ class DenseCLIP:
     def _patch_logits(self, x: torch.Tensor) -> torch.Tensor:
         "Class logits (B, C, gh, gw) on the patch grid of normalised images `x`, key-smoothed if asked."
         f, k = dense_clip_features(self.clip.model.visual, x, self.mode, self.sigma, return_keys=True)
-        B, gh, gw = f.shape[:3]
         logits = 100.0 * F.normalize(f.float(), dim=-1) @ self.text.T          # (B, gh, gw, C)
-        if self.key_smoothing:
-            kn = F.normalize(k.float().reshape(B, gh * gw, -1), dim=-1)
-            A = (kn @ kn.transpose(1, 2)).clamp(min=0) ** self.smooth_power
-            logits = (A / A.sum(-1, keepdim=True) @ logits.reshape(B, gh * gw, -1)).reshape(B, gh, gw, -1)
+        if self.key_smoothing: logits = _smooth_by_keys(logits, k, self.smooth_power)
         return logits.permute(0, 3, 1, 2)
 
     def _windowed_logits(self, x: torch.Tensor) -> torch.Tensor:
         """Class logits (B, C, h, w) at the resized image's resolution: each window's logits upsampled to it,
         averaged where windows overlap."""
-        h, w = x.shape[-2:]
-        def starts(n):
-            win = min(self.window, n)
-            s = list(range(0, n - win + 1, self.stride))
-            return [(t, win) for t in s + ([n - win] if s[-1] != n - win else [])]
-        out = x.new_zeros(len(x), len(self.text), h, w); count = x.new_zeros(h, w)
-        for r, wh in starts(h):
-            for c, ww in starts(w):
-                out[..., r:r + wh, c:c + ww] += F.interpolate(self._patch_logits(x[..., r:r + wh, c:c + ww]),
-                                                              size=(wh, ww), mode='bilinear', align_corners=False)
-                count[r:r + wh, c:c + ww] += 1
-        return out / count
+        return _windowed(self._patch_logits, x, len(self.text), self.window, self.stride)
 
     @torch.no_grad()
     def scores(self, images: np.ndarray) -> torch.Tensor:
@@ -286,10 +315,7 @@ class DenseCLIP:
         H, W = images.shape[1:3]
         x = self.preprocess(images)
         logits = self._patch_logits(x) if self.window is None else self._windowed_logits(x)
-        keep = None
-        if self.prompt_denoising:
-            keep = logits.softmax(1).amax((2, 3)) >= self.denoise_threshold            # (B, C)
-            keep[keep.sum(1) == 0] = True                                             # never drop every class
+        keep = _denoise_keep(logits, self.denoise_threshold) if self.prompt_denoising else None
         logits = F.interpolate(logits, size=(H, W), mode='bilinear', align_corners=False)
         # masked after upsampling: interpolating -inf would give NaN
         return logits if keep is None else logits.masked_fill(~keep[:, :, None, None], float('-inf'))
@@ -302,5 +328,6 @@ class DenseCLIP:
     def __call__(self, scene: Scene, i: int) -> np.ndarray:
         return self.labels(scene.views[i].image[None])[0]
 
+# %% ../../nbs/11_vfm.clip.ipynb #5d3b1943
 MaskCLIP = DenseCLIP
 "The labeler under the name CNS uses; `mode='maskclip'` is its default."

@@ -107,6 +107,7 @@ def _timm_cached(hf_hub_id: str):
         if isinstance(p, str): return p
     return None
 
+# %% ../../nbs/15_vfm.teachers.ipynb #193eb433
 def load_dinov2(size: str = 'large', weights: str | Path | None = None, pretrained: bool = True,
                 download: bool = False, device: str | None = None) -> nn.Module:
     """A frozen timm DINOv2 (`size` small/base/large/giant, or tiny) with weights from `weights`, the local cache,
@@ -147,6 +148,7 @@ def load_dinov2(size: str = 'large', weights: str | Path | None = None, pretrain
                                   "(download=True).")
     return freeze(model.to(pick_device(device)), f'DINOv2 {size}')
 
+# %% ../../nbs/15_vfm.teachers.ipynb #f065ce8a
 class DINOv2Teacher(Teacher):
     "DINOv2 patch features (last block, before the final norm unless `pre_norm=False`) of a timm ViT."
     def __init__(self, model: nn.Module, name: str = 'dinov2', short_side: int = 224, pre_norm: bool = True,
