@@ -26,7 +26,8 @@ from .core import (ConfigBase, set_rng_state, tensorboard_writer, append_log, co
 
 # %% auto #0
 __all__ = ['CNSConfig', 'load_config', 'TrainScene', 'prepare', 'pixel_points', 'class_weights', 'agreement', 'one_cycle',
-           'CNSTrainer', 'save_checkpoint', 'check_vocabulary', 'load_checkpoint', 'train_cns']
+           'step_pairs', 'at_hit_pixels', 'teach_2d_pixels', 'param_groups_2d', 'step_targets', 'CNSTrainer',
+           'save_checkpoint', 'check_vocabulary', 'load_checkpoint', 'train_cns']
 
 # %% ../../nbs/30_train.cns.ipynb #e55fa32f
 @dataclass
@@ -145,6 +146,83 @@ def one_cycle(opt: torch.optim.Optimizer, total_steps: int, warmup: float = 0.1)
     return torch.optim.lr_scheduler.OneCycleLR(opt, max_lr=[g['lr'] for g in opt.param_groups], total_steps=n,
                                                pct_start=max(warmup, 2 / n), cycle_momentum=False)
 
+# %% ../../nbs/30_train.cns.ipynb #eba1f683
+def step_pairs(ts: TrainScene, views, size, device=None) -> tuple:
+    "A step's point-pixel pairs as tensors (view slot k, point, row, column), pixels in the views resized to `size`."
+    (H2, W2) = size
+    pp, blocks = ts.pairs, [ts.pairs.block(v) for v in views]
+    hw = [ts.scene.views[v].hw for v in views]
+    t = lambda a: torch.from_numpy(np.concatenate(a).astype(np.int64)).to(device)
+    return (t([np.full(b.stop - b.start, i) for i, b in enumerate(blocks)]), t([pp.point[b] for b in blocks]),
+            t([pp.row[b] * H2 // h for b, (h, w) in zip(blocks, hw)]),
+            t([pp.col[b] * W2 // w for b, (h, w) in zip(blocks, hw)]))
+
+def at_hit_pixels(p3, pairs, shape):
+    """The 3D network's confidence and label (K, H, W) at the pixels its points hit, and which pixels those are: a
+    pixel hit by several points takes the last pair's (in pair order), found with a max, which no thread order
+    changes (an assignment `[k, r, q] = p3[pt]` keeps whichever duplicate a thread writes last)."""
+    k, pt, r, q = pairs
+    K, _, H, W = shape
+    pix = (k * H + r) * W + q
+    last = torch.full((K * H * W,), -1, device=p3.device)
+    last.scatter_reduce_(0, pix, torch.arange(len(pix), device=p3.device), 'amax')
+    hit = last >= 0
+    c3, l3 = p3.max(1)
+    conf, lab = torch.zeros(K * H * W, device=p3.device), torch.zeros(K * H * W, dtype=torch.long, device=p3.device)
+    conf[hit], lab[hit] = c3[pt[last[hit]]], l3[pt[last[hit]]]
+    return conf.view(K, H, W), lab.view(K, H, W), hit.view(K, H, W)
+
+def teach_2d_pixels(ts: TrainScene, views, p3, pairs, shape, dense: bool = False, max_dist: float = 0.1):
+    """The 3D network's confidence and label (K, H, W) where it teaches the 2D one, and which pixels those are: the
+    pixels its points hit (`at_hit_pixels`) and, if `dense`, every pixel with a point within `max_dist` of its depth."""
+    conf, lab, hit = at_hit_pixels(p3, pairs, shape)
+    if not dense: return conf, lab, hit
+    idx = torch.from_numpy(np.stack([pixel_points(ts, v, shape[-2:], max_dist) for v in views])).to(p3.device)
+    near = idx >= 0
+    c3, l3 = p3.max(1)
+    return torch.where(near, c3[idx.clamp(min=0)], conf), torch.where(near, l3[idx.clamp(min=0)], lab), hit | near
+
+# %% ../../nbs/30_train.cns.ipynb #0b7e94fc
+def param_groups_2d(net2: DeepLab2D, lr: float, head_mult: float = 1.0) -> list[dict]:
+    "Optimiser groups of a DeepLab2D: its backbone at `lr`, the rest (heads from random weights) at `lr * head_mult`."
+    body = {id(p) for p in net2.net.backbone.parameters()}
+    return [dict(params=[p for p in net2.parameters() if id(p) in body], lr=lr),
+            dict(params=[p for p in net2.parameters() if id(p) not in body], lr=lr * head_mult)]
+
+# %% ../../nbs/30_train.cns.ipynb #b5c9ccc7
+def step_targets(cfg: CNSConfig, stage: int, epoch: int, ts: TrainScene, views, o2, o3, size, rng, pairs=None,
+                 device=None):
+    """2D and 3D targets of a step at `stage` and `epoch` (pseudo-labels, switched in stage 1, self/cross-trained in
+    stage 2) and each network's agreement with the pseudo-labels on the paired points."""
+    c, dev = cfg, device
+    y2 = resize_labels([ts.labels.labels2d[v] for v in views], size).to(dev)
+    y3 = torch.from_numpy(ts.labels.labels3d.astype(np.int64)).to(dev)
+    k, pt, r, q = step_pairs(ts, views, size, dev) if pairs is None else pairs
+    lg2 = o2['logits'].detach()
+    with torch.no_grad():
+        p3 = o3['logits'].softmax(1)                                  # (N, C)
+        p2_at_pts = torch.zeros_like(p3).index_add_(0, pt, lg2[k, :, r, q].softmax(1))   # 2D probabilities at the pairs, summed per point
+        n2 = torch.zeros(len(p3), device=dev).index_add_(0, pt, torch.ones_like(pt, dtype=torch.float))
+        seen = n2 > 0
+        p2_at_pts[seen] /= n2[seen, None]
+        a2, a3 = agreement(p2_at_pts, p3, y3, seen)
+    from2, from3 = (a2 >= a3, a3 >= a2) if c.switch_gate else (True, True)     # may 2D teach 3D, may 3D teach 2D
+    if stage == 1:
+        if epoch < c.warmup_epochs: pass                         # warm-up: pseudo-labels alone, no draw
+        else:
+            if rng.random() < c.p_switch and from2:                   # 3D learns from 2D at its points
+                y3 = torch.where(seen, p2_at_pts.argmax(1), torch.full_like(y3, IGNORE_INDEX))
+            if rng.random() < c.p_switch and from3:                   # 2D learns from 3D at the hit (or all depth) pixels
+                _, l3, hit = teach_2d_pixels(ts, views, p3, (k, pt, r, q), lg2.shape, c.dense_cross, c.voxel_size)
+                y2 = torch.where(hit, l3, torch.full_like(y2, IGNORE_INDEX))
+    else:
+        y3 = _self_cross(y3, p3, p2_at_pts.max(1), seen & from2, c.tau_self, c.tau_cross)
+        c3, l3, hit = teach_2d_pixels(ts, views, p3, (k, pt, r, q), lg2.shape, c.dense_cross, c.voxel_size)
+        tau = c.tau_cross if c.tau_cross_2d is None else c.tau_cross_2d
+        y2 = _self_cross(y2, lg2.softmax(1), (c3, l3), hit & from3, c.tau_self, tau)
+    return y2, y3, (k, pt, r, q), {'agree_2d': a2, 'agree_3d': a3}
+
+
 # %% ../../nbs/30_train.cns.ipynb #c0cade86
 class CNSTrainer:
     "Owns the two networks, their optimisers and schedules, and runs CNS stage 1 and stage 2."
@@ -165,81 +243,15 @@ class CNSTrainer:
 
     def _make_optim(self, scale: float, epochs: int):
         c = self.cfg
-        body = {id(p) for p in self.net2.net.backbone.parameters()}
-        groups = [dict(params=[p for p in self.net2.parameters() if id(p) in body], lr=c.lr_2d * scale),
-                  dict(params=[p for p in self.net2.parameters() if id(p) not in body], lr=c.lr_2d * c.head_lr_mult_2d * scale),
-                  dict(params=self.net3.parameters(), lr=c.lr_3d * scale)]
+        groups = param_groups_2d(self.net2, c.lr_2d * scale, c.head_lr_mult_2d) + [dict(params=self.net3.parameters(),
+                                                                                       lr=c.lr_3d * scale)]
         self.opt = (torch.optim.SGD(groups, momentum=0.9, weight_decay=c.weight_decay) if c.optimizer == 'sgd'
                     else torch.optim.AdamW(groups, weight_decay=c.weight_decay))
         self.sched = one_cycle(self.opt, epochs * self.steps_per_epoch)
 
-    def _pairs(self, ts: TrainScene, views, size):
-        "This step's point-pixel pairs as tensors (view slot k, point, row, column), pixels in the resized images."
-        dev, (H2, W2) = self.device, size
-        pp, blocks = ts.pairs, [ts.pairs.block(v) for v in views]
-        hw = [ts.scene.views[v].hw for v in views]
-        t = lambda a: torch.from_numpy(np.concatenate(a).astype(np.int64)).to(dev)
-        return (t([np.full(b.stop - b.start, i) for i, b in enumerate(blocks)]), t([pp.point[b] for b in blocks]),
-                t([pp.row[b] * H2 // h for b, (h, w) in zip(blocks, hw)]), t([pp.col[b] * W2 // w for b, (h, w) in zip(blocks, hw)]))
-
     def _targets(self, ts: TrainScene, views, o2, o3, size, rng, pairs=None):
-        "2D and 3D targets of this step (pseudo-labels, switched in stage 1, self/cross-trained in stage 2) and each network's agreement with the pseudo-labels on the paired points."
-        c, dev = self.cfg, self.device
-        y2 = resize_labels([ts.labels.labels2d[v] for v in views], size).to(dev)
-        y3 = torch.from_numpy(ts.labels.labels3d.astype(np.int64)).to(dev)
-        k, pt, r, q = self._pairs(ts, views, size) if pairs is None else pairs
-        lg2 = o2['logits'].detach()
-        with torch.no_grad():
-            p3 = o3['logits'].softmax(1)                                  # (N, C)
-            p2_at_pts = torch.zeros_like(p3).index_add_(0, pt, lg2[k, :, r, q].softmax(1))   # 2D probabilities at the pairs, summed per point
-            n2 = torch.zeros(len(p3), device=dev).index_add_(0, pt, torch.ones_like(pt, dtype=torch.float))
-            seen = n2 > 0
-            p2_at_pts[seen] /= n2[seen, None]
-            a2, a3 = agreement(p2_at_pts, p3, y3, seen)
-        from2, from3 = (a2 >= a3, a3 >= a2) if c.switch_gate else (True, True)     # may 2D teach 3D, may 3D teach 2D
-        if self.stage == 1:
-            if self.epoch < c.warmup_epochs: pass                         # warm-up: pseudo-labels alone, no draw
-            else:
-                if rng.random() < c.p_switch and from2:                   # 3D learns from 2D at its points
-                    y3 = torch.where(seen, p2_at_pts.argmax(1), torch.full_like(y3, IGNORE_INDEX))
-                if rng.random() < c.p_switch and from3:                   # 2D learns from 3D at the hit (or all depth) pixels
-                    _, l3, hit = self._teach_2d(ts, views, p3, (k, pt, r, q), lg2.shape)
-                    y2 = torch.where(hit, l3, torch.full_like(y2, IGNORE_INDEX))
-        else:
-            y3 = _self_cross(y3, p3, p2_at_pts.max(1), seen & from2, c.tau_self, c.tau_cross)
-            c3, l3, hit = self._teach_2d(ts, views, p3, (k, pt, r, q), lg2.shape)
-            tau = c.tau_cross if c.tau_cross_2d is None else c.tau_cross_2d
-            y2 = _self_cross(y2, lg2.softmax(1), (c3, l3), hit & from3, c.tau_self, tau)
-        return y2, y3, (k, pt, r, q), {'agree_2d': a2, 'agree_3d': a3}
-
-    @staticmethod
-    def _at_pixels(p3, pairs, shape):
-        """The 3D network's confidence and label (K, H, W) at the pixels its points hit, and which pixels those are: a
-        pixel hit by several points takes the last pair's (in pair order), found with a max, which no thread order
-        changes (an assignment `[k, r, q] = p3[pt]` keeps whichever duplicate a thread writes last). Only steps where
-        3D teaches 2D need it."""
-        k, pt, r, q = pairs
-        K, _, H, W = shape
-        pix = (k * H + r) * W + q
-        last = torch.full((K * H * W,), -1, device=p3.device)
-        last.scatter_reduce_(0, pix, torch.arange(len(pix), device=p3.device), 'amax')
-        hit = last >= 0
-        c3, l3 = p3.max(1)
-        conf, lab = torch.zeros(K * H * W, device=p3.device), torch.zeros(K * H * W, dtype=torch.long, device=p3.device)
-        conf[hit], lab[hit] = c3[pt[last[hit]]], l3[pt[last[hit]]]
-        return conf.view(K, H, W), lab.view(K, H, W), hit.view(K, H, W)
-
-    def _teach_2d(self, ts: TrainScene, views, p3, pairs, shape):
-        """The 3D network's confidence and label (K, H, W) where it teaches the 2D one, and which pixels those are: the
-        pixels its points hit, and with `dense_cross` every pixel with a point near its depth (`pixel_points`) too."""
-        conf, lab, hit = self._at_pixels(p3, pairs, shape)
-        if not self.cfg.dense_cross: return conf, lab, hit
-        idx = torch.from_numpy(np.stack([pixel_points(ts, v, shape[-2:], self.cfg.voxel_size) for v in views])).to(p3.device)
-        near = idx >= 0
-        c3, l3 = p3.max(1)
-        conf = torch.where(near, c3[idx.clamp(min=0)], conf)
-        lab = torch.where(near, l3[idx.clamp(min=0)], lab)
-        return conf, lab, hit | near
+        "`step_targets` at this trainer's stage and epoch."
+        return step_targets(self.cfg, self.stage, self.epoch, ts, views, o2, o3, size, rng, pairs, self.device)
 
     def step(self, ts: TrainScene, views, rng) -> dict:
         "One optimisation step on `views` of scene `ts`; returns the loss terms."
@@ -247,7 +259,7 @@ class CNSTrainer:
         size = tuple(c.image_size)
         self.net2.train(); self.net3.train()
         latent = c.lambda_latent > 0 and ts.features is not None
-        pairs = k, pt, r, q = self._pairs(ts, views, size)
+        pairs = k, pt, r, q = step_pairs(ts, views, size, dev)
         if latent and 0 < c.latent_pairs < len(pt):                      # an unbiased sample of the pairs for the latent loss
             j = torch.from_numpy(np.sort(rng.choice(len(pt), c.latent_pairs, replace=False))).to(dev)
             lk, lpt, lr, lq = k[j], pt[j], r[j], q[j]
