@@ -223,15 +223,12 @@ LEVERS_2D = {  # name: (the rooms trained on, DeepLab2D / step options); each tr
 def _train_2d(s: 'Setting', seed: int, augment_2d=False, output_stride=None):
     "The demo's 2D network, optimiser and stage-1 schedule (its epochs over `s`'s rooms, four views a step) trained alone on the refined pseudo-labels."
     from labelfree.models.deeplab import DeepLab2D, augmented_forward, resize_labels, view_images
-    from labelfree.train.cns import class_weights, load_config, one_cycle
+    from labelfree.train.cns import class_weights, load_config, one_cycle, param_groups_2d
     cfg = load_config(s.config, [f'seed={seed}'])
     torch.manual_seed(seed); rng = np.random.default_rng(seed)
     C = len(s.rooms.vocab)
     net = DeepLab2D(C, cfg.backbone_2d, None, cfg.weights_2d, cfg.pretrained_2d, output_stride=output_stride)
-    body = {id(p) for p in net.net.backbone.parameters()}
-    opt = torch.optim.AdamW([dict(params=[p for p in net.parameters() if id(p) in body], lr=cfg.lr_2d),
-                             dict(params=[p for p in net.parameters() if id(p) not in body], lr=cfg.lr_2d * cfg.head_lr_mult_2d)],
-                            weight_decay=cfg.weight_decay)
+    opt = torch.optim.AdamW(param_groups_2d(net, cfg.lr_2d, cfg.head_lr_mult_2d), weight_decay=cfg.weight_decay)
     epochs = max(1, round(cfg.epochs_stage1 * 48 / len(s.train)))        # the demo's number of steps, whatever the rooms
     sched = one_cycle(opt, epochs * len(s.train))
     w = class_weights([ts.labels.labels3d for ts in s.train], C, cfg.class_balance)
