@@ -63,6 +63,12 @@ class DataConfig(ConfigBase):
             except ValueError: raise ValueError(f"{where}: field data.{k} must be {types[k]}, got {v!r}") from None
         return cfg.update(loader_kw={**cfg.loader_kw, **loader})
 
+    def to_dict(self) -> dict:
+        "The section as YAML writes it: every field, the loader's arguments flat among them (what reports record)."
+        d = asdict(self)
+        kw = d.pop('loader_kw')
+        return {**d, **kw}
+
 DATA_KEYS = [f.name for f in fields(DataConfig) if f.name != 'loader_kw']
 DATA_KEYS += [k for k in LOADER_KEYS if k not in DATA_KEYS]
 "Every key a `data:` section may hold: `DataConfig`'s fields, then the loaders' other arguments."
@@ -95,7 +101,7 @@ def loader_args(data: DataConfig, name: str | None = None, split: str | None = N
     """The keyword arguments the loader `name` (`data.dataset` if not given) takes from `data`, on `split` if given:
     only those it accepts, none that is None, and not `root`."""
     accepted = inspect.signature(DATASETS[name or data.dataset].__init__).parameters
-    kw = {**{k: v for k, v in asdict(data).items() if k != 'loader_kw'}, **data.loader_kw}
+    kw = data.to_dict()
     if split: kw['split'] = split
     return {k: v for k, v in kw.items() if k in accepted and k not in ('self', 'root') and v is not None}
 
