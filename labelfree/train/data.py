@@ -40,7 +40,7 @@ class DataConfig(ConfigBase):
     val_views: int | None = None       # procedural: views a held-out room; n_views if not given
     seed: int = 0                      # procedural: the training rooms' seed (the demo's: the config's own seed)
     # procedural: the held-out rooms' seed; the training rooms' seed + 1 if not given (was 1 in distill, the seed + 1
-    # in the demo; the shipped configs set 1), so held-out rooms are never the training rooms
+    # in the demo; the shipped configs set 1): unset, held-out rooms never repeat training rooms
     val_seed: int | None = None
     severity: float = 0.5              # demo: simulated CLIP's error severity
     persistent: float | None = None    # demo: share of simulated CLIP's object errors that follow the object (its 0.75)
