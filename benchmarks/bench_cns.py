@@ -58,19 +58,20 @@ def _changed(cfg: dict) -> dict:
 class Setting:
     "The demo's rooms and models at one simulated-CLIP mix, with pseudo-labels cached by the models' names."
     def __init__(self, persistent=None, config='demo', data_over: dict | None = None):
-        from labelfree.pipeline import config_data, demo_models
+        from labelfree.pipeline import demo_models
         from labelfree.core import SCANNET20
-        from labelfree.data.procedural import ProceduralScenes
         from labelfree.labels import load_pseudo_labels, run_pseudo_labels, scene_file_name
         from labelfree.train.cns import load_config, prepare
-        self.data = data = {**config_data(config), **(data_over or {})}      # data_over: e.g. other rooms and views to train on
-        self.config = config
-        if persistent is None: persistent = data.get('persistent')
-        self.clip, self.sam, self.feats, _ = demo_models(SCANNET20, data['severity'], load_config(config).seed,
-                                                         features=data.get('features', 'auto'), persistent=persistent)
-        nv = data['n_views']
-        self.rooms = ProceduralScenes(n_scenes=data['n_scenes'], seed=load_config(config).seed, n_views=nv)
-        self.val = list(ProceduralScenes(n_scenes=data['n_val'], seed=data['val_seed'], n_views=data.get('val_views', nv)))
+        from labelfree.train.core import config_sections
+        from labelfree.train.data import procedural_rooms, read_data_config
+        data = read_data_config(config, **(data_over or {}))       # data_over: e.g. other rooms and views to train on
+        self.data = {**config_sections(config)['data'], **(data_over or {})}   # the section as written: what results record
+        self.config, seed = config, load_config(config).seed
+        if persistent is None: persistent = data.persistent
+        self.clip, self.sam, self.feats, _ = demo_models(SCANNET20, data.severity, seed, features=data.features,
+                                                         persistent=persistent)
+        self.rooms = procedural_rooms(data, seed)
+        self.val = list(procedural_rooms(data, seed, held_out=True))
         self.key = _hash([repr(self.rooms), self.clip.name, self.sam.name, self.feats.name])   # what training depends on
         self.val_key = _hash(repr(self.val))                                                     # and what scoring adds
         lab = CACHE / f'labels-{self.key}'

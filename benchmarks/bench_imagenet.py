@@ -24,23 +24,23 @@ OUT = result_path('imagenet')
 
 def init_2d(size=None, seed=0):
     "2D alone (and, from the same uncoupled run, 3D alone) on the demo's refined labels, from random and from ImageNet weights."
-    from labelfree.pipeline import config_data, demo_models
+    from labelfree.pipeline import demo_models
+    from labelfree.train.data import procedural_rooms, read_data_config
     from labelfree.core import SCANNET20
-    from labelfree.data.procedural import ProceduralScenes
     from labelfree.evaluate import pseudo_label_confusions
     from labelfree.labels import pseudo_label_scene
     from labelfree.metrics import miou
     from labelfree.evaluate import evaluate_nets
     from labelfree.train.cns import load_config, prepare, train_cns
-    data = config_data('demo')
+    data = read_data_config('demo')
     # uncoupled: no switching, no latent loss, no stage 2 -- each network on the pseudo-labels alone, through the shared loop
     over = ['p_switch=0', 'lambda_latent=0', 'epochs_stage2=0', f'seed={seed}'] + ([f'image_size=[{size[0]}, {size[1]}]'] if size else [])
     cfg = load_config('demo', over)
     cfg = cfg.update(epochs_stage1=load_config('demo').epochs_stage1 + load_config('demo').epochs_stage2)   # the demo's step count
-    n, nv = data['n_scenes'], data['n_views']
-    rooms = list(ProceduralScenes(n_scenes=n, seed=cfg.seed, n_views=nv))
-    val = list(ProceduralScenes(n_scenes=data['n_val'], seed=data['val_seed'], n_views=nv))
-    clip, sam, _, _ = demo_models(SCANNET20, data['severity'], cfg.seed)
+    n, nv = data.n_scenes, data.n_views
+    rooms = list(procedural_rooms(data, cfg.seed))
+    val = list(procedural_rooms(data, cfg.seed, held_out=True))
+    clip, sam, _, _ = demo_models(SCANNET20, data.severity, cfg.seed)
     train = [prepare(s, pseudo_label_scene(s, clip, sam)) for s in rooms]
     pc = pseudo_label_confusions(val, clip, sam)
     out = dict(settings=dict(rooms=n, views=nv, held_out_rooms=len(val), image_size=list(cfg.image_size), steps=n * cfg.epochs_stage1,

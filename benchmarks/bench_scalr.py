@@ -41,14 +41,12 @@ def _jsonable(x):
 
 def speed(repeats: int = 5) -> dict:
     "Median step time with the teacher cached and recomputed, points and pairs per second, and each teacher's time per view."
-    from labelfree.data.procedural import ProceduralScenes
-    from labelfree.pipeline import config_data
+    from labelfree.train.data import procedural_rooms, read_data_config
     from labelfree.train.scalr import Distiller, load_scalr_config, prepare_distill
     from labelfree.vfm.teachers import make_teacher
     load = [round(x, 2) for x in os.getloadavg()]                  # before we add ours: how shared the cores were
     cfg = load_scalr_config('scalr_demo', ['device=cpu'])
-    data = config_data('scalr_demo')
-    scene = ProceduralScenes(n_scenes=1, seed=0, **{k: data[k] for k in ('n_views', 'width', 'height', 'points_per_m2')})[0]
+    scene = procedural_rooms(read_data_config('scalr_demo', n_scenes=1), seed=0)[0]
     ts = prepare_distill(scene)
     teacher = make_teacher(cfg.teacher, vocab=scene.vocab, seed=cfg.seed)
     H, W = scene.views[0].hw
@@ -115,13 +113,14 @@ def _teacher_labels(teacher, scenes) -> dict:
 
 def demo(quick: bool = False) -> dict:
     "`labelfree distill --config scalr_demo --probe` with the simulated teacher, then ScaLR's probe, zero-shot and the teacher's own labels."
-    from labelfree.cli import distill_data, main, split_overrides
+    from labelfree.cli import main
+    from labelfree.train.data import distill_data, read_data_config, trainer_overrides
     from labelfree.probe import ProbeConfig, probe_checkpoint
     from labelfree.train.scalr import distill_cosine, load_distill_checkpoint, load_scalr_config, make_student
     from labelfree.vfm.teachers import make_teacher
     over = SIM + (QUICK if quick else [])
-    data, rest = split_overrides('scalr_demo', over)
-    cfg = load_scalr_config('scalr_demo', rest)
+    data = read_data_config('scalr_demo', over)
+    cfg = load_scalr_config('scalr_demo', trainer_overrides(over))
     t0 = time.perf_counter()
     with tempfile.TemporaryDirectory() as d:
         if main(['distill', '--config', 'scalr_demo', *over, '--probe', '--out', d, '--quiet']):
@@ -130,7 +129,7 @@ def demo(quick: bool = False) -> dict:
         log = [json.loads(l) for l in Path(f'{d}/log.jsonl').read_text().splitlines()]
         rep = json.loads(Path(f'{d}/probe/report.json').read_text())
         ds, names, val = distill_data(data)                             # the rooms the command distilled and probed on
-        train = [ds.load(n) for n in names[:data.get('n_probe', len(names))]]
+        train = [ds.load(n) for n in names[:data.n_probe]]
         dist = load_distill_checkpoint(f'{d}/checkpoint.pt', 'cpu')
         teacher = make_teacher(cfg.teacher, cfg.teacher_weights, vocab=ds.vocab, short_side=cfg.short_side, pre_norm=cfg.pre_norm,
                                download=cfg.download, device=cfg.device, seed=cfg.seed)
@@ -141,7 +140,7 @@ def demo(quick: bool = False) -> dict:
         for k, pc, r in (('demo', rep['probe'], rep['miou']), ('scalr', asdict(scalr_pc), scalr['miou'])):
             probes[k] = dict(epochs=pc['epochs'], lr=pc['lr'], steps=pc['epochs'] * len(train),
                              distilled=round(r['distilled'], 2), random=round(r['random'], 2))
-        res = dict(overrides=over, config=_jsonable(asdict(cfg)), data=_jsonable(data),
+        res = dict(overrides=over, config=_jsonable(asdict(cfg)), data=_jsonable(data.to_dict()),
                    teacher=teacher.name, rooms=len(train), held_out_rooms=len(val),
                    held_out_cosine=[dict(epoch=0, cosine=round(distill_cosine(init, teacher, val, cfg.voxel_size), 4))]
                                    + [dict(epoch=r['epoch'], cosine=r['val_cosine']) for r in log if 'val_cosine' in r],

@@ -26,20 +26,21 @@ import numpy as np
 
 import labelfree
 from .data.datasets import DATASETS, get_dataset
-from .data.procedural import ProceduralScenes
 from .data.samples import SAMPLES
 from .labels import FolderLabeler, missing_scenes, run_pseudo_labels
 from .vfm.clip import DENSE_MODES
 from .predict import FORMATS
-from .pipeline import config_data, demo
+from .pipeline import demo
+# the training data (`labelfree.train.data`), also importable from here as before
+from .train.data import (DATA_KEYS, LazyScenes, dataset_from, distill_data, distill_scenes, read_data_config,
+                                  train_scenes, trainer_overrides)
 from tqdm.auto import tqdm
 
 # %% auto #0
-__all__ = ['DATA_KEYS', 'COMMANDS', 'POSITIONAL', 'METAVARS', 'USER_ERRORS', 'Options', 'DatasetOptions', 'MainOptions', 'one_of',
-           'LazyScenes', 'train_scenes', 'split_overrides', 'train_command', 'evaluate_command', 'scenes',
-           'LabelModels', 'labels_command', 'predict_command', 'export_command', 'distill_scenes', 'distill_data',
-           'distill_command', 'probe_command', 'samples_command', 'scenes_command', 'demo_command', 'param_comments',
-           'option_params', 'option_spec', 'build_parser', 'main', 'call_command']
+__all__ = ['COMMANDS', 'POSITIONAL', 'METAVARS', 'USER_ERRORS', 'Options', 'DatasetOptions', 'MainOptions', 'one_of',
+           'train_command', 'evaluate_command', 'scenes', 'LabelModels', 'labels_command', 'predict_command',
+           'export_command', 'distill_command', 'probe_command', 'samples_command', 'scenes_command', 'demo_command',
+           'param_comments', 'option_params', 'option_spec', 'build_parser', 'main', 'call_command']
 
 # %% ../nbs/60_cli.ipynb #2f1e201d
 class Options:
@@ -74,65 +75,6 @@ def one_of(*names: str):
         return fn
     return mark
 
-# %% ../nbs/60_cli.ipynb #815ddfd2
-class LazyScenes:
-    "Scenes of `dataset` (or its `names`) made on demand by `make(dataset, name)`, the last `cache` of them kept in memory: what the training loops index."
-    def __init__(self, dataset, make, names=None, cache: int = 2):
-        self.ds, self.make, self.names, self.size, self._cache = dataset, make, list(names or dataset.names), cache, {}
-        self.vocab = dataset.vocab
-    def __len__(self): return len(self.names)
-    def __getitem__(self, i: int):
-        if i not in self._cache:
-            if len(self._cache) >= self.size: self._cache.pop(next(iter(self._cache)))
-            self._cache[i] = self.make(self.ds, self.names[i])
-        return self._cache[i]
-
-def train_scenes(dataset, labels_dir: Path, cache: int = 2) -> LazyScenes:
-    "CNS training scenes loaded on demand: each scene with its pseudo-labels from `labels_dir` and its pairs; refused if any scene has none."
-    from labelfree.labels import load_pseudo_labels, scene_file_name
-    from labelfree.train.cns import prepare
-    labels_dir = Path(labels_dir)
-    missing = [n for n in dataset.names if not (labels_dir / f'{scene_file_name(n)}.npz').exists()]
-    if missing:
-        raise FileNotFoundError(f"{labels_dir}: no pseudo-labels for {len(missing)} of {len(dataset)} scenes (e.g. {missing[0]}); "
-                                f"make them with `labelfree labels --out {labels_dir} ...`")
-    def make(ds, name):
-        scene = ds.load(name)
-        if not scene.views or not len(scene.points):            # a scan without camera, a nuImages image without points
-            raise ValueError(f"scene {name!r} has no {'camera views' if not scene.views else 'points'}: CNS co-trains a 2D "
-                             "and a 3D network on pairs of points and pixels, so it trains only on scenes with both")
-        pl = load_pseudo_labels(labels_dir / f'{scene_file_name(name)}.npz')
-        return prepare(scene, pl, pl.features)
-    return LazyScenes(dataset, make, cache=cache)
-
-def _dataset_from(data: dict, split_key: str = 'split'):
-    "Build the dataset a config's `data` section describes (only the arguments its loader takes)."
-    import inspect
-    name = data.get('dataset')
-    if name not in DATASETS: raise ValueError(f"config data.dataset must be one of {list(DATASETS)}, got {name!r}")
-    kw = dict(data, split=data.get(split_key))
-    accepted = inspect.signature(DATASETS[name].__init__).parameters
-    kw = {k: v for k, v in kw.items() if k in accepted and k != 'root' and v is not None}
-    return get_dataset(name, data.get('root'), **kw)
-
-DATA_KEYS = {'dataset', 'root', 'split', 'version', 'labels', 'val_split', 'scenes', 'val_scenes', 'n_scenes', 'n_views', 'n_val',
-             'val_seed', 'seed', 'severity', 'persistent', 'features', 'n_probe'}
-"The `data` fields the commands read; a dataset loader's own keyword arguments are accepted too."
-
-def split_overrides(config: str, overrides) -> tuple[dict, list[str]]:
-    "A config's `data` section with the `data.*` overrides applied (each key checked), and the other overrides."
-    import inspect, yaml
-    data = config_data(config)
-    known = DATA_KEYS | set(data) | {p for cls in DATASETS.values() for p in inspect.signature(cls.__init__).parameters if p != 'self'}
-    for o in overrides:
-        if not o.startswith('data.'): continue
-        if '=' not in o: raise ValueError(f"override {o!r}: expected data.key=value")
-        k, v = o[5:].split('=', 1)
-        if k not in known: raise ValueError(f"override {o!r}: unknown field data.{k}; known: {', '.join(sorted(known))}")
-        try: data[k] = yaml.safe_load(v)
-        except yaml.YAMLError: raise ValueError(f"override {o!r}: the value is not valid YAML") from None
-    return data, [o for o in overrides if not o.startswith('data.')]
-
 # %% ../nbs/60_cli.ipynb #97664782
 def train_command(config: str,                # a shipped config name (demo, scannet, nuscenes) or a YAML path
                   overrides: list[str] = (),  # config overrides; data.* set the dataset
@@ -148,12 +90,12 @@ def train_command(config: str,                # a shipped config name (demo, sca
     from labelfree.train.core import init_distributed
     from labelfree.models.minkunet import sparse_device
     init_distributed()                               # a no-op unless launched by torchrun
-    data, over = split_overrides(config, overrides)
-    cfg = load_config(config, over)
+    data = read_data_config(config, overrides)
+    cfg = load_config(config, trainer_overrides(overrides))
     if cfg.device: sparse_device(cfg.device)         # a bad device is refused before any data is read
-    if not data.get('labels'): raise ValueError('set data.labels=DIR (a folder made by `labelfree labels`)')
-    train = train_scenes(_dataset_from(data), Path(data['labels']))
-    val = list(_dataset_from(data, 'val_split')) if data.get('val_split') else None
+    if not data.labels: raise ValueError('set data.labels=DIR (a folder made by `labelfree labels`)')
+    train = train_scenes(dataset_from(data), Path(data.labels))
+    val = list(dataset_from(data, data.val_split)) if data.val_split else None
     out = Path(out or f'runs/{Path(config).stem}')
     tr = train_cns(cfg, train, val, out, resume=resume)
     print(f'trained {tr.epoch} epochs; checkpoints and log.jsonl in {out}')
@@ -396,36 +338,6 @@ def _export_labels(ds, out: Path, format: str, dest: Path, split: str | None, na
         print(f"  NOT EXPORTED {n}: no point has a label to fill the others from "
               f"({format} needs a class for every point)")
 
-# %% ../nbs/60_cli.ipynb #a01a07d9
-def distill_scenes(dataset, names=None, cache: int = 8) -> LazyScenes:
-    "Distillation scenes loaded on demand (pairs and inputs computed on load)."
-    from labelfree.train.scalr import prepare_distill
-    return LazyScenes(dataset, lambda ds, name: prepare_distill(ds.load(name)), names, cache)
-
-def distill_data(data: dict):
-    "Training dataset, scene names and held-out scenes of a distillation config's `data` section."
-    from labelfree.data.datasets import BundledSamples
-    name = data.get('dataset')
-    if name == 'procedural':
-        kw = {k: data[k] for k in ('n_views', 'width', 'height', 'points_per_m2') if k in data}
-        train = ProceduralScenes(n_scenes=data.get('n_scenes', 8), seed=data.get('seed', 0), **kw)
-        n_val = data.get('n_val', 0)
-        val = list(ProceduralScenes(n_scenes=n_val, seed=data.get('val_seed', 1), **kw)) if n_val else []
-        return train, train.names, val
-    if name == 'samples':
-        ds = BundledSamples()
-        names = data.get('scenes') or ds.names
-        bad = [n for n in names if n not in ds.names]
-        if bad: raise ValueError(f"config data.scenes: unknown samples {bad}; bundled: {ds.names}")
-        ds.vocab = ds.load(names[0]).vocab
-        return ds, names, [ds.load(n) for n in data.get('val_scenes', [])]
-    ds = _dataset_from(data)
-    val = []
-    if data.get('val_split'):
-        vds = _dataset_from(data, 'val_split')
-        val = [vds.load(n) for n in vds.names[:data.get('n_val', 8)]]
-    return ds, ds.names, val
-
 # %% ../nbs/60_cli.ipynb #f5116eec
 def distill_command(config: str,                # a shipped config name (scalr_demo, scalr_nuscenes, ...) or a YAML path
                     overrides: list[str] = (),  # config overrides; data.* set the dataset
@@ -445,8 +357,8 @@ def distill_command(config: str,                # a shipped config name (scalr_d
     from labelfree.vfm.teachers import make_teacher
     init_distributed()                               # a no-op unless launched by torchrun
     sections = config_sections(config)
-    data, over = split_overrides(config, overrides)
-    cfg = load_scalr_config(config, over)
+    data = read_data_config(config, overrides)
+    cfg = load_scalr_config(config, trainer_overrides(overrides))
     if cfg.device: sparse_device(cfg.device)
     ds, names, val = distill_data(data)
     teacher = make_teacher(cfg.teacher, cfg.teacher_weights, vocab=ds.vocab, short_side=cfg.short_side, pre_norm=cfg.pre_norm,
@@ -464,7 +376,7 @@ def distill_command(config: str,                # a shipped config name (scalr_d
     print(msg + f'; checkpoint and log.jsonl in {out}')
     if probe:
         if len(names) and not val: raise ValueError('--probe: the config has no held-out scenes (data.n_val, data.val_scenes or data.val_split)')
-        train = [ds.load(n) for n in names[:data.get('n_probe', len(names))]]
+        train = [ds.load(n) for n in names[:data.n_probe]]
         pc = ProbeConfig.from_dict(sections.get('probe'), f'{config}: probe')
         rep = probe_checkpoint(out / 'checkpoint.pt', train, val, pc, out / 'probe', random_baseline=True)
         print(f"linear probe on held-out scenes, mIoU: distilled backbone {rep['miou']['distilled']:.1f}, "

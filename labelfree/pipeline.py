@@ -11,10 +11,11 @@ from pathlib import Path
 
 import labelfree
 from .data.procedural import ProceduralScenes
+from .train.data import DataConfig, procedural_rooms, read_data_config
 from tqdm.auto import tqdm
 
 # %% auto #0
-__all__ = ['dying_classes', 'cns_claims', 'machine_info', 'demo_models', 'config_data', 'RunProgress', 'demo']
+__all__ = ['dying_classes', 'cns_claims', 'machine_info', 'demo_models', 'RunProgress', 'demo_data', 'demo']
 
 # %% ../nbs/55_pipeline.ipynb #466b5432
 def dying_classes(per_class: dict, floor: float = 20.0, keep: float = 0.5) -> dict:
@@ -68,12 +69,6 @@ def demo_models(vocab, severity: float = 0.5, seed: int = 0, device=None, featur
     elif features == 'oracle': feats = SimulatedSAMFeatures(dim=256, seed=seed)      # ablations only: built from ground truth
     return labeler, regions, feats, simulated
 
-def config_data(config: str = 'demo') -> dict:
-    "The `data` section of a shipped or given YAML config."
-    from labelfree.train.core import config_sections
-    return dict(config_sections(config).get('data', {}))
-
-
 # %% ../nbs/55_pipeline.ipynb #8bdc0a4a
 class RunProgress:
     "One progress bar over a whole run's phases: position the seconds elapsed, total that plus the seconds left, each phase's unit cost measured as the run goes."
@@ -110,6 +105,16 @@ class RunProgress:
         "Close the bar at 100%."
         self.bar.total = self.bar.n; self.bar.refresh(); self.bar.close()
 
+# %% ../nbs/55_pipeline.ipynb #341c56b4
+def demo_data(config: str = 'demo', quick: bool = False, seed: int = 0,
+              cache_dir: Path | None = None) -> tuple[DataConfig, ProceduralScenes, ProceduralScenes]:
+    """The demo's data section (with `quick`: 2 rooms of 6 views, 1 held out), its training rooms (seeded by `seed`,
+    the config's own) and its held-out rooms."""
+    data = read_data_config(config)
+    if quick: data = data.update(n_scenes=2, n_views=6, n_val=1, val_views=None)
+    return (data, procedural_rooms(data, seed, cache_dir=cache_dir),
+            procedural_rooms(data, seed, held_out=True, cache_dir=cache_dir))
+
 # %% ../nbs/55_pipeline.ipynb #297c24f8
 def demo(out: Path, config: str = 'demo', overrides=(), quick: bool = False, cache_dir: Path | None = None,
          progress: bool = True) -> dict:
@@ -123,14 +128,12 @@ def demo(out: Path, config: str = 'demo', overrides=(), quick: bool = False, cac
     from labelfree.labels import plot_pseudo_labels, pseudo_label_scene
     from labelfree.train.cns import load_checkpoint, load_config, prepare, train_cns
     out = Path(out); out.mkdir(parents=True, exist_ok=True)
-    data = config_data(config)
     quick_over = ['epochs_stage1=2', 'epochs_stage2=1'] if quick else []
     cfg = load_config(config, [*quick_over, *overrides])
     if cfg.device: sparse_device(cfg.device)          # a device this machine or its MinkowskiEngine lacks: refused before any work
-    n_scenes, n_views, n_val = (2, 6, 1) if quick else (data.get('n_scenes', 8), data.get('n_views', 20), data.get('n_val', 4))
     timings, t0 = {}, time.perf_counter()
-    train_ds = ProceduralScenes(n_scenes=n_scenes, seed=cfg.seed, n_views=n_views, cache_dir=cache_dir)
-    val_ds = ProceduralScenes(n_scenes=n_val, seed=data.get('val_seed', cfg.seed + 1), n_views=n_views, cache_dir=cache_dir)
+    data, train_ds, val_ds = demo_data(config, quick, cfg.seed, cache_dir)
+    n_scenes, n_views, n_val = data.n_scenes, data.n_views, data.n_val
     steps = (cfg.epochs_stage1 + cfg.epochs_stage2) * n_scenes
     costs = Path(cache_dir or default_cache_dir()) / f"demo_unit_seconds-{Path(config).stem}{'-quick' * quick}.json"  # the last such run's
     bar = RunProgress({'scenes': n_scenes + n_val, 'pseudo-labels': n_scenes + n_val, 'training': steps, 'evaluation': 2 * n_val},
@@ -139,8 +142,8 @@ def demo(out: Path, config: str = 'demo', overrides=(), quick: bool = False, cac
     scenes, val = list(train_ds), list(val_ds)
     timings['scenes'] = time.perf_counter() - t0
     t = time.perf_counter()
-    labeler, regions, feats, simulated = demo_models(train_ds.vocab, data.get('severity', 0.5), cfg.seed, cfg.device, features=data.get('features', 'auto'),
-                                                     persistent=data.get('persistent'))
+    labeler, regions, feats, simulated = demo_models(train_ds.vocab, data.severity, cfg.seed, cfg.device,
+                                                     features=data.features, persistent=data.persistent)
     cfg = cfg.update(proj_dim=feats.dim)              # the projection heads map into the latent target's space
     train = []
     for s in scenes:
@@ -176,7 +179,7 @@ def demo(out: Path, config: str = 'demo', overrides=(), quick: bool = False, cac
         gains={f'stage2_over_{b}': {d: round(summary['miou']['cns_stage2'][d] - summary['miou'][f'pseudo_{b}'][d], 2) for d in ('2d', '3d')}
                for b in ('raw', 'refined')},
         claims=cns_claims(summary['miou'], summary['per_class']), dying_classes=dying_classes(summary['per_class']),
-        config=dict(asdict(cfg), data=dict(data, n_scenes=n_scenes, n_views=n_views, n_val=n_val), train=repr(train_ds), held_out=repr(val_ds)),
+        config=dict(asdict(cfg), data=data.to_dict(), train=repr(train_ds), held_out=repr(val_ds)),
         training_log=str(run / 'log.jsonl'),
         timings_s={k: round(v, 2) for k, v in dict(timings, total=time.perf_counter() - t0).items()},
         machine=machine_info(),
