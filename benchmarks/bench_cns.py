@@ -308,6 +308,41 @@ def levers_2d(seed=0):
     return out
 
 
+CEILINGS = {  # row: bench_networks.py arguments; each network alone, the demo's number of steps (624)
+    '3D on ground truth': ['--net', '3d', '--labels', 'gt'],
+    '3D on refined labels': ['--net', '3d', '--labels', 'refined'],
+    '2D on ground truth': ['--net', '2d', '--size', '240', '320', '--labels', 'gt'],
+    '2D on refined labels': ['--net', '2d', '--size', '240', '320', '--labels', 'refined'],
+}
+
+
+def ceilings(rows=None, steps: int = 624):
+    """Per class, what each network reaches alone in the demo's steps, on the ground truth (the ceiling that its input,
+    its size and the budget allow) and on the refined labels (no co-training), beside the refined labels' own IoU: a
+    class the network cannot learn from the ground truth is out of its reach, not erased by co-training. Runs are
+    kept in `cache/cns/networks.jsonl` (bench_networks.py's records) and reused."""
+    import bench_networks
+    from labelfree.metrics import iou
+    log = CACHE / 'networks.jsonl'
+    seen = [json.loads(l) for l in log.read_text().splitlines()] if log.exists() else []
+    s = Setting()
+    out = dict(steps=steps, refined={d: [round(100 * float(x), 1) for x in iou(s.held_out_confusions[f'ref{d}'])]
+                                     for d in ('2d', '3d')}, classes=list(s.rooms.vocab.classes), rows={})
+    for name in rows or CEILINGS:
+        argv = [*CEILINGS[name], '--steps', str(steps)]
+        want = {k: v for k, v in vars(bench_networks.parser().parse_args(argv)).items() if k != 'out'}
+        rec = next((r for r in seen if {k: r.get(k) for k in want} == want), None)
+        if rec is None:
+            print(f'  {name}: training', flush=True)
+            rec = bench_networks.main([*argv, '--out', str(log)])
+        out['rows'][name] = dict(net=want['net'], labels=want['labels'], held_out=rec['held_out'],
+                                 per_class=[rec['held_out_per_class'][c] for c in out['classes']],
+                                 sec_per_step=rec['sec_per_step'])
+        print(f"  {name}: held-out mIoU {rec['held_out']:.1f}", flush=True)
+        write_result(OUT, 'ceilings', out)
+    return out
+
+
 def _label_per_class(s: 'Setting') -> list:
     "Refined 2D pseudo-labels' per-class IoU (%) on the held-out rooms."
     from labelfree.metrics import iou
@@ -418,7 +453,7 @@ def one_run(sets, seed=0):
 
 if __name__ == '__main__':
     ap = argparse.ArgumentParser(description=__doc__.strip().splitlines()[0])
-    ap.add_argument('--only', nargs='+', choices=['step', 'ablation', 'sweep', 'demo', 'run', 'levers2d'], default=['step', 'ablation', 'sweep', 'demo'])
+    ap.add_argument('--only', nargs='+', choices=['step', 'ablation', 'sweep', 'demo', 'run', 'levers2d', 'ceilings'], default=['step', 'ablation', 'sweep', 'demo'])
     ap.add_argument('--set', nargs='*', default=[], metavar='key=value', help='run: config overrides of the demo config')
     ap.add_argument('--seeds', nargs='+', type=int, default=[0, 1])
     ap.add_argument('--device', default='cpu', help='step: the device the CNS and bare steps run on (cpu, cuda)')
@@ -431,3 +466,4 @@ if __name__ == '__main__':
     if 'demo' in a.only: demo_time()
     if 'run' in a.only: one_run(a.set, a.seeds[0])
     if 'levers2d' in a.only: levers_2d(a.seeds[0])
+    if 'ceilings' in a.only: ceilings()

@@ -31,7 +31,8 @@ HERE = Path(__file__).resolve().parent
 sys.path.insert(0, str(HERE))
 
 
-def main(argv=None):
+def parser() -> argparse.ArgumentParser:
+    "This bench's options."
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument('--net', choices=['2d', '3d'], default='3d')
     ap.add_argument('--steps', type=int, default=400)
@@ -48,7 +49,12 @@ def main(argv=None):
     ap.add_argument('--labels', choices=['refined', 'raw', 'gt'], default='refined',
                     help='what the network learns from: the refined or raw pseudo-labels, or the ground truth (the ceiling the images and points allow)')
     ap.add_argument('--out', type=Path)
-    a = ap.parse_args(argv)
+    return ap
+
+
+def main(argv=None) -> dict:
+    "Train one network alone as the arguments say; the last evaluation's record."
+    a = parser().parse_args(argv)
     from bench_cns import Setting
     from labelfree.core import IGNORE_INDEX
     from labelfree.metrics import confusion, iou, miou
@@ -77,7 +83,7 @@ def main(argv=None):
 
     @single_blas_thread
     def run():
-        t0 = time.perf_counter()
+        t0, rec = time.perf_counter(), None
         for s in range(1, a.steps + 1):
             net.train()
             out, y = batch(S.train[int(rng.integers(len(S.train)))], rng)
@@ -94,7 +100,8 @@ def main(argv=None):
                 if a.out:
                     with open(a.out, 'a') as f: f.write(json.dumps(rec) + '\n')
                 t0 = time.perf_counter() - dt               # evaluation is not a step's cost
-    run()
+        return rec
+    return run()
 
 
 def targets(ts, which, net, C):

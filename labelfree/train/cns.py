@@ -51,7 +51,7 @@ class CNSConfig(ConfigBase):
     tau_self: float = 0.9                # stage 2 confidence thresholds
     tau_cross: float = 0.9
     tau_cross_2d: float | None = None    # stage 2: the 3D network's confidence from which it teaches the 2D one (None: tau_cross)
-    dense_cross: bool = False            # 3D teaches 2D at every pixel with depth (its nearest point), not only the pixels its points hit
+    dense_cross: bool = False            # stage 2: 3D teaches 2D at every pixel with a point near its depth, not only at hit pixels
     class_balance: float = 0.0           # weight classes by (1 / pseudo-label frequency) ** this in both cross-entropies (0: off, as the paper)
     augment: bool = False                # random rotation about the vertical axis and scaling of the 3D network's input
     augment_2d: bool = False             # random mirroring, rescaling and colour jitter of the 2D network's input (`augmented_forward`)
@@ -212,8 +212,8 @@ def step_targets(cfg: CNSConfig, stage: int, epoch: int, ts: TrainScene, views, 
         else:
             if rng.random() < c.p_switch and from2:                   # 3D learns from 2D at its points
                 y3 = torch.where(seen, p2_at_pts.argmax(1), torch.full_like(y3, IGNORE_INDEX))
-            if rng.random() < c.p_switch and from3:                   # 2D learns from 3D at the hit (or all depth) pixels
-                _, l3, hit = teach_2d_pixels(ts, views, p3, (k, pt, r, q), lg2.shape, c.dense_cross, c.voxel_size)
+            if rng.random() < c.p_switch and from3:                   # 2D learns from 3D at the hit pixels
+                _, l3, hit = at_hit_pixels(p3, (k, pt, r, q), lg2.shape)
                 y2 = torch.where(hit, l3, torch.full_like(y2, IGNORE_INDEX))
     else:
         y3 = _self_cross(y3, p3, p2_at_pts.max(1), seen & from2, c.tau_self, c.tau_cross)
