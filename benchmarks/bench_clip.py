@@ -29,7 +29,7 @@ def _clip(a):
 
 
 def speed(a, repeats=3):
-    from labelfree.core import SCANNET20
+    from labelfree.scene import SCANNET20
     from labelfree.vfm.clip import DENSE_MODES, SCENE_TEMPLATES, DenseCLIP
     clip, real = _clip(a)
     img = np.random.default_rng(0).integers(0, 255, (1, 240, 320, 3), dtype=np.uint8)

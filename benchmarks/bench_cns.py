@@ -58,11 +58,11 @@ def _changed(cfg: dict) -> dict:
 class Setting:
     "The demo's rooms and models at one simulated-CLIP mix, with pseudo-labels cached by the models' names."
     def __init__(self, persistent=None, config='demo', data_over: dict | None = None):
-        from labelfree.pipeline import demo_models
-        from labelfree.core import SCANNET20
+        from labelfree.demo import demo_models
+        from labelfree.scene import SCANNET20
         from labelfree.labels import load_pseudo_labels, run_pseudo_labels, scene_file_name
         from labelfree.train.cns import load_config, prepare
-        from labelfree.train.core import config_sections
+        from labelfree.train.setup import config_sections
         from labelfree.train.data import procedural_rooms, read_data_config
         data = read_data_config(config, **(data_over or {}))       # data_over: e.g. other rooms and views to train on
         self.data = {**config_sections(config)['data'], **(data_over or {})}   # the section as written: what results record
@@ -136,11 +136,11 @@ def _scores(tr, scenes, cfg) -> dict:
 
 def _pair_accuracy(tr, train, cfg) -> dict:
     "On the training rooms' point-pixel pairs (where switching supervises one network by the other): accuracy against ground truth of each network's prediction and of the pseudo-label it replaces."
-    from labelfree.evaluate import predict
+    from labelfree.evaluate import predict_scene
     n = dict(pairs=0, net2_at_points=0, labels3d_at_points=0, net3_at_pixels=0, labels2d_at_pixels=0)
     for ts in train:
         sc, pl, pp = ts.scene, ts.labels, ts.pairs
-        maps, l3 = predict(tr.net2, tr.net3, sc, cfg.image_size)
+        maps, l3 = predict_scene(tr.net2, tr.net3, sc, cfg.image_size)
         for v, view in enumerate(sc.views):
             b = pp.block(v)
             pt, r, q = pp.point[b], pp.row[b], pp.col[b]
@@ -350,15 +350,15 @@ def _label_per_class(s: 'Setting') -> list:
 
 
 def step_ratio(repeats: int = 30, device: str = 'cpu'):
-    from labelfree.core import SCANNET20
+    from labelfree.scene import SCANNET20
     from labelfree.data.procedural import ProceduralScenes
     from labelfree.labels import pseudo_label_scene
     from labelfree.models.minkunet import single_blas_thread, sparse_batch
     from labelfree.models.minkunet import point_inputs
     from labelfree.models.deeplab import resize_labels, view_images
     from labelfree.train.cns import CNSTrainer, load_config, prepare
-    from labelfree.pipeline import demo_models
-    from labelfree.pipeline import machine_info
+    from labelfree.demo import demo_models
+    from labelfree.demo import machine_info
     clip, sam, feats, _ = demo_models(SCANNET20, device=device)   # the demo's models (the ImageNet teacher's features without SAM weights)
     config = 'demo' if device == 'cpu' else 'demo_gpu'
     cfg = load_config(config, ['warmup_epochs=0', 'p_switch=0.5', 'augment=false', f'proj_dim={feats.dim}', f'device={device}'])  # no rotation: same input
@@ -440,7 +440,7 @@ def demo_time():
 
 
 def one_run(sets, seed=0):
-    from labelfree.train.core import parse_overrides
+    from labelfree.train.setup import parse_overrides
     over = parse_overrides(sets)
     r = Setting().run('run ' + ' '.join(sets), seed, **over)
     print(f"  seed {seed}, {' '.join(sets) or 'the demo config'}: trained in {r['train_seconds']:.0f} s")

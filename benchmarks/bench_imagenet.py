@@ -24,9 +24,9 @@ OUT = result_path('imagenet')
 
 def init_2d(size=None, seed=0):
     "2D alone (and, from the same uncoupled run, 3D alone) on the demo's refined labels, from random and from ImageNet weights."
-    from labelfree.pipeline import demo_models
+    from labelfree.demo import demo_models
     from labelfree.train.data import procedural_rooms, read_data_config
-    from labelfree.core import SCANNET20
+    from labelfree.scene import SCANNET20
     from labelfree.evaluate import pseudo_label_confusions
     from labelfree.labels import pseudo_label_scene
     from labelfree.metrics import miou

@@ -56,7 +56,7 @@ def main(argv=None) -> dict:
     "Train one network alone as the arguments say; the last evaluation's record."
     a = parser().parse_args(argv)
     from bench_cns import Setting
-    from labelfree.core import IGNORE_INDEX
+    from labelfree.scene import IGNORE_INDEX
     from labelfree.metrics import confusion, iou, miou
     from labelfree.models.minkunet import single_blas_thread
     from labelfree.train.cns import class_weights, load_config

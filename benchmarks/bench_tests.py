@@ -30,7 +30,7 @@ def timed(cmd: list[str]) -> dict:
 
 
 def main(only_fast: bool = False) -> dict:
-    from labelfree.pipeline import machine_info
+    from labelfree.demo import machine_info
     make = ['make', '-s', f'VENV={Path(sys.executable).parent.parent}']
     parts = {'check_sync': [*make, 'check-sync'], 'nbdev_test': [*make, 'test-notebooks'], 'pytest_fast': [*make, 'test-fast']}
     if not only_fast: parts['pytest_slow'] = [*make, 'test-slow']

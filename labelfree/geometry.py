@@ -10,7 +10,7 @@ from typing import Sequence
 
 import numpy as np
 
-from .core import Scene, View, SceneError
+from .scene import Scene, View, SceneError
 
 # %% auto #0
 __all__ = ['projection_matrix', 'project', 'PointPixelPairs', 'point_pixel_pairs', 'scene_pairs', 'backproject',

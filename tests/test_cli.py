@@ -107,7 +107,7 @@ def untrained_checkpoint(path, vocab, in_channels):
 def test_labels_scan_without_images(tmp_path):
     "Item 1: a SemanticKITTI scan without image_2 is valid input: nothing labelled, said so, exit 0; the export names it."
     import numpy as np
-    from labelfree.core import IGNORE_INDEX
+    from labelfree.scene import IGNORE_INDEX
     from labelfree.labels import load_pseudo_labels
     from labelfree.test_utils import write_semantickitti_fixture
     root = write_semantickitti_fixture(tmp_path / 'sk', images=False)
@@ -164,7 +164,7 @@ def test_scenes_of_a_nuscenes_mini_root(tmp_path):
 def test_bundled_samples_in_their_own_formats(tmp_path):
     "Item 3 (and 1, 8): the nuScenes and SemanticKITTI samples predicted into their native formats; the scan without images too."
     import numpy as np
-    from labelfree.core import NUSCENES16, SEMANTICKITTI19
+    from labelfree.scene import NUSCENES16, SEMANTICKITTI19
     ck = untrained_checkpoint(tmp_path / 'sk.pt', SEMANTICKITTI19, 2)
     r = run('predict', '--checkpoint', ck, '--dataset', 'samples', '--scene', 'semantickitti', '--format', 'semantickitti', '--out', tmp_path / 'sk')
     assert r.returncode == 0, r.stderr[-2000:]
@@ -182,7 +182,7 @@ def test_bundled_samples_in_their_own_formats(tmp_path):
 
 def test_predict_retry_with_another_format(tmp_path):
     "Item 4: a predict that fails before predicting anything leaves no predictions.json: a retry with another format works."
-    from labelfree.core import SCANNET20
+    from labelfree.scene import SCANNET20
     from labelfree.data.custom import write_custom
     from labelfree.test_utils import tiny_scene
     write_custom(tiny_scene(0, n_views=2), tmp_path / 'data' / 's0')
@@ -218,7 +218,7 @@ def test_labels_export_fills_unseen_points_with_benchmark_ids(tmp_path):
     "Items 7 and 8: ScanNet and SemanticKITTI exports hold a benchmark id for every point (no 0), other-vehicle as 20."
     import numpy as np
     from PIL import Image
-    from labelfree.core import SEMANTICKITTI19
+    from labelfree.scene import SEMANTICKITTI19
     from labelfree.data.semantickitti import SemanticKITTI
     from labelfree.data.custom import write_custom
     from labelfree.labels import scene_file_name

@@ -240,7 +240,7 @@ def test_malicious_checkpoint_through_evaluate(tmp_path):
 def test_checkpoint_of_another_vocabulary(tmp_path):
     code = ("import sys\n"
             "from labelfree.train.cns import CNSConfig, CNSTrainer, save_checkpoint\n"
-            "from labelfree.core import NUSCENES16\n"
+            "from labelfree.scene import NUSCENES16\n"
             "tr = CNSTrainer(CNSConfig(backbone_2d='efficientnet_lite0', pretrained_2d=False, width_3d=0.25, device='cpu'), 16, 4)\n"
             "tr.classes = list(NUSCENES16.classes)\n"
             "save_checkpoint(tr, sys.argv[1])")

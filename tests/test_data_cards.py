@@ -8,7 +8,7 @@ from pathlib import Path
 import pytest
 import yaml
 
-from labelfree.core import VOCABULARIES
+from labelfree.scene import VOCABULARIES
 from labelfree.data.samples import SAMPLES, sample_dir
 
 ALL = sorted(p for p in (Path(__file__).resolve().parent.parent / 'data_cards').glob('*.md') if p.name != 'README.md')

@@ -10,7 +10,7 @@ from script_setup import setup_lines
 pytestmark = pytest.mark.slow          # minutes: `make test-all` and CI run it, `make test` skips it (README, "Developing")
 
 SCRIPT = setup_lines('from labelfree.data.procedural import ProceduralScenes', 'from labelfree.labels import pseudo_label_scene',
-                     'from labelfree.pipeline import demo_models', 'from labelfree.train.cns import load_config, prepare, train_cns') + r'''
+                     'from labelfree.demo import demo_models', 'from labelfree.train.cns import load_config, prepare, train_cns') + r'''
 import hashlib
 torch.set_num_threads(2)
 out, cache = sys.argv[1], sys.argv[2]

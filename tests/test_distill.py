@@ -120,7 +120,7 @@ def test_bad_config_names_the_file_and_field(tmp_path):
 
 
 DDP = SETUP + r'''
-from labelfree.train.core import init_distributed
+from labelfree.train.setup import init_distributed
 rank, world = init_distributed()
 train, _, teacher = tiny_distill(3, 0)
 cfg = ScaLRConfig(**TINY_SCALR)

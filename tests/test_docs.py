@@ -28,7 +28,7 @@ def site(tmp_path_factory) -> Path:
         return p
     tmp = tmp_path_factory.mktemp('docs')
     r = subprocess.run([sys.executable, str(ROOT / 'tools' / 'build_docs.py'), '--out', str(tmp / 'site'),
-                        '--build', str(tmp / 'build'), '--execute', 'index', 'inspect'],
+                        '--build', str(tmp / 'build'), '--execute', 'index', 'viewer'],
                        capture_output=True, text=True, cwd=ROOT)
     assert r.returncode == 0, r.stdout[-3000:] + r.stderr[-5000:]
     print(r.stdout.strip().splitlines()[-1])
@@ -91,12 +91,12 @@ def test_site_links_and_images(site, server):
             if target in info and frag not in info[target]['ids']: problems.append(f'{page}: broken anchor {target}#{frag}')
         assert not problems, f'{len(problems)} problems:\n' + '\n'.join(sorted(set(problems))[:40])
         pages = sorted(info)
-        for must in ('/index.html', '/inspect.html', '/api.html', '/tutorials/inspecting_pseudo_labels.html', '/core.html'):
+        for must in ('/index.html', '/viewer.html', '/api.html', '/tutorials/inspecting_pseudo_labels.html', '/scene.html'):
             assert must in pages, (must, pages)
         n_nbs = len(list((ROOT / 'nbs').glob('[0-9]*.ipynb'))) + len(list((ROOT / 'nbs' / 'tutorials').glob('*.ipynb'))) + 1
         assert len(pages) >= n_nbs + 1, (len(pages), n_nbs)
-        assert info['/inspect.html']['outputImages'] >= 2, 'the inspection page shows its widgets as pictures'
-        driver.get(f'{server}/inspect.html')
+        assert info['/viewer.html']['outputImages'] >= 2, 'the inspection page shows its widgets as pictures'
+        driver.get(f'{server}/viewer.html')
         driver.save_screenshot(str(shots / 'docs_inspect.png'))
         print(f'{len(pages)} pages, {sum(len(d["links"]) for d in info.values())} links, '
               f'{sum(len(d["images"]) for d in info.values())} images checked; screenshots in {shots}')

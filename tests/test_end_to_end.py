@@ -18,7 +18,7 @@ import numpy as np
 import pytest
 
 from labelfree.cli import main
-from labelfree.core import NUSCENES16, SCANNET20
+from labelfree.scene import NUSCENES16, SCANNET20
 from labelfree.test_utils import TINY_CNS
 
 pytestmark = pytest.mark.slow          # minutes: `make test-all` and CI run it, `make test` skips it (README, "Developing")

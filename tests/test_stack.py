@@ -56,7 +56,7 @@ def test_open3d_raycasting():
 
 def test_importing_labelfree_has_no_side_effects():
     # no printing and no heavy imports at import time
-    code = 'import sys, labelfree.core, labelfree.geometry, labelfree.data.samples, labelfree.cli; print(sorted(m for m in ("MinkowskiEngine", "open3d", "open_clip") if m in sys.modules))'
+    code = 'import sys, labelfree.scene, labelfree.geometry, labelfree.data.samples, labelfree.cli; print(sorted(m for m in ("MinkowskiEngine", "open3d", "open_clip") if m in sys.modules))'
     r = subprocess.run([sys.executable, '-c', code], capture_output=True, text=True, check=True)
     assert r.stdout.strip() == '[]' and r.stderr == ''
 

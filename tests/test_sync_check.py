@@ -28,14 +28,14 @@ def test_clean_tree_passes(project):
 
 
 def test_notebook_with_outputs_fails(project):
-    nb = project / 'nbs' / '00_core.ipynb'
+    nb = project / 'nbs' / '00_scene.ipynb'
     d = json.loads(nb.read_text())
     cell = next(c for c in d['cells'] if c['cell_type'] == 'code')
     cell['outputs'] = [{'output_type': 'stream', 'name': 'stdout', 'text': ['/home/someone/secret/path\n']}]
     cell['execution_count'] = 3
     nb.write_text(json.dumps(d, indent=1))
     r = check(project)
-    assert r.returncode == 1 and 'nbs/00_core.ipynb' in r.stderr
+    assert r.returncode == 1 and 'nbs/00_scene.ipynb' in r.stderr
 
 
 def test_unexported_change_fails(project):

@@ -13,7 +13,7 @@ pytestmark = pytest.mark.slow          # minutes: `make test-all` and CI run it,
 
 SCRIPT = setup_lines('from labelfree.test_utils import TINY_CNS, tiny_labelled',
                      'from labelfree.train.cns import CNSConfig, prepare, train_cns',
-                     'from labelfree.train.core import init_distributed') + r'''
+                     'from labelfree.train.setup import init_distributed') + r'''
 cfg, train = CNSConfig(**TINY_CNS), [prepare(*x) for x in tiny_labelled(3)]
 rank, world = init_distributed()
 out = sys.argv[1]

@@ -2,7 +2,7 @@
 installed here, so the renderer is Sphinx + MyST-NB from PyPI).
 
     python tools/build_docs.py --out _docs                  # every notebook, executed (cached), plus the API reference
-    python tools/build_docs.py --out /tmp/site --execute index 50_inspect   # execute only these; others show source
+    python tools/build_docs.py --out /tmp/site --execute index 30_viewer   # execute only these; others show source
 
 1. **Execute** each notebook with nbclient in its own folder (cells flagged `slow` or `gpu` — `tst_flags` — are shown
    but not run, as in `nbdev_test`). Executed notebooks are cached in `_docs_build/executed/`, keyed on the notebook's
@@ -11,7 +11,7 @@ installed here, so the renderer is Sphinx + MyST-NB from PyPI).
    Quarto install check): `#| hide` cells dropped, exported code turned into `show_doc` API entries (executed by
    nbdev, so every page carries its API reference), links between pages added.
 3. **Render** with Sphinx + MyST-NB (execution off: outputs are the ones from step 1) and the furo theme: a page per
-   notebook, named as nbdev names them (`50_inspect.ipynb` -> `inspect.html`), a sidebar grouped by pipeline stage,
+   notebook, named as nbdev names them (`30_viewer.ipynb` -> `viewer.html`), a sidebar grouped by pipeline stage,
    an API reference page (autodoc of every module), widget outputs shown as the PNG they carry.
 """
 import argparse
@@ -33,13 +33,13 @@ NBS = ROOT / 'nbs'
 FLAGS = ('slow', 'gpu')                                     # settings.ini tst_flags: not run for the docs either
 DIRECTIVE = re.compile(r'^\s*#\|\s*(.*)$', re.M)
 DEFINES = {'export', 'exports', 'exporti', 'exec_doc', 'default_exp'}
-GROUPS = [  # (caption, notebook stem prefixes): the pipeline's stages, in the data's order
+GROUPS = [  # (caption, notebook stem prefixes): the pipeline's stages, in the data's order (nbs/index.ipynb, "Where things live")
     ('Tutorials', ('tutorials/',)),
-    ('Scenes and data', ('0',)),
-    ('Foundation models and pseudo-labels', ('1',)),
-    ('Models and training', ('2', '3')),
-    ('Evaluation and inspection', ('4', '5')),
-    ('Command line', ('6', '7', '8', '9')),
+    ('Scenes and data', tuple(f'{i:02d}_' for i in range(0, 12))),                   # scene model, geometry, loaders, metrics
+    ('Foundation models and pseudo-labels', tuple(f'{i:02d}_' for i in range(12, 19))),
+    ('Models and training', tuple(f'{i:02d}_' for i in range(19, 29))),             # networks, evaluation, trainers, probe
+    ('Evaluation and inspection', tuple(f'{i:02d}_' for i in range(29, 32))),       # predict, viewer, demo
+    ('Command line', tuple(f'{i:02d}_' for i in range(32, 100))),
 ]
 
 
@@ -122,7 +122,7 @@ def _title_cell(raw: str):
 
 
 def _relink(text: str, page: str, host: str) -> str:
-    "nbdev's absolute doc links (`[`x`]({host}/inspect.html#scene_layers)`) -> relative HTML links between the site's pages."
+    "nbdev's absolute doc links (`[`x`]({host}/viewer.html#scene_layers)`) -> relative HTML links between the site's pages."
     import html
     base = re.escape(host.rstrip('/'))
     def href(target, anchor):
@@ -171,10 +171,13 @@ def to_sphinx(proc: Path, pages: dict[Path, str], src: Path, host: str):
 
 
 def modules() -> list[str]:
-    import pkgutil
+    "The library's public modules; a moved module's shim at its old path (`nbs/compat/`) is documented under its new name."
+    import importlib, pkgutil, warnings
     import labelfree
-    return sorted(m.name for m in pkgutil.walk_packages(labelfree.__path__, 'labelfree.')
-                  if not m.name.split('.')[-1].startswith('_'))
+    names = [m.name for m in pkgutil.walk_packages(labelfree.__path__, 'labelfree.') if not m.name.split('.')[-1].startswith('_')]
+    with warnings.catch_warnings():
+        warnings.simplefilter('ignore', DeprecationWarning)
+        return sorted(n for n in names if importlib.import_module(n).__name__ == n)
 
 
 CONF = '''

@@ -41,10 +41,10 @@ def room(small: bool):
     if small:
         from labelfree.test_utils import tiny_labelled
         return prepare(*tiny_labelled(1)[0])
-    from labelfree.core import SCANNET20
+    from labelfree.scene import SCANNET20
     from labelfree.data.procedural import ProceduralScenes
     from labelfree.labels import pseudo_label_scene
-    from labelfree.pipeline import demo_models
+    from labelfree.demo import demo_models
     clip, sam, feats, _ = demo_models(SCANNET20, device='cpu')
     s = ProceduralScenes(n_scenes=1)[0]
     pl = pseudo_label_scene(s, clip, sam, feats)
