@@ -67,12 +67,10 @@ def atomic_path(dest: Path) -> Iterator[Path]:
         shutil.rmtree(tmp, ignore_errors=True)
 
 # %% ../../nbs/02_data.io.ipynb #ee699d66
-def bench_results(name: str, root: Path | None = None) -> dict | None:
-    "The JSON a benchmark wrote to `benchmarks/results/NAME` of the source checkout (or `root`), or None if absent."
-    import labelfree
-    root = (Path(root) if root is not None
-            else Path(labelfree.__file__).resolve().parent.parent / 'benchmarks' / 'results')
-    f = root / name
+def bench_results(name: str, root: Path | str) -> dict | None:
+    """The JSON `name` a benchmark wrote into `root`, or None if absent: the notebooks pass their checkout's
+    `benchmarks/results` (the library itself never looks for the repository's folders)."""
+    f = Path(root) / name
     return read_json(f) if f.is_file() else None
 
 # %% ../../nbs/02_data.io.ipynb #a459d450
