@@ -97,12 +97,12 @@ def prepare(scene: Scene, labels: PseudoLabels, features=None) -> TrainScene:
 def pixel_points(ts: TrainScene, v: int, size, max_dist: float) -> np.ndarray:
     """(H', W') index of the scene point nearest to each pixel's back-projected depth in view `v`, the view resized to
     `size` (H', W') by nearest sampling; -1 without depth or without a point within `max_dist` (m). Made once per view
-    and size, then kept in `ts.dense`."""
+    and size, then kept in `ts.dense` (the scene's search tree only until all its views have theirs)."""
     from scipy.spatial import cKDTree
     key = (v, tuple(size), float(max_dist))
     if key not in ts.dense:
         view, (H2, W2) = ts.scene.views[v], size
-        (h, w), out = view.hw, np.full(tuple(size), -1, np.int64)
+        (h, w), out = view.hw, np.full(tuple(size), -1, np.int32)
         if view.depth is not None and len(ts.scene.points):
             if 'tree' not in ts.dense: ts.dense['tree'] = cKDTree(np.asarray(ts.scene.points.xyz, np.float64))
             xyz, r, q = backproject(view)
@@ -110,6 +110,7 @@ def pixel_points(ts: TrainScene, v: int, size, max_dist: float) -> np.ndarray:
             ok = np.isfinite(d)
             out[r[ok] * H2 // h, q[ok] * W2 // w] = j[ok]      # several pixels to one when shrinking: the last, in row order
         ts.dense[key] = out
+        if all((u, *key[1:]) in ts.dense for u in range(len(ts.scene.views))): ts.dense.pop('tree', None)   # all made
     return ts.dense[key]
 
 # %% ../../nbs/25_train.cns.ipynb #782c3489
@@ -177,7 +178,7 @@ def teach_2d_pixels(ts: TrainScene, views, p3, pairs, shape, dense: bool = False
     pixels its points hit (`at_hit_pixels`) and, if `dense`, every pixel with a point within `max_dist` of its depth."""
     conf, lab, hit = at_hit_pixels(p3, pairs, shape)
     if not dense: return conf, lab, hit
-    idx = torch.from_numpy(np.stack([pixel_points(ts, v, shape[-2:], max_dist) for v in views])).to(p3.device)
+    idx = torch.from_numpy(np.stack([pixel_points(ts, v, shape[-2:], max_dist) for v in views])).to(p3.device).long()
     near = idx >= 0
     c3, l3 = p3.max(1)
     return torch.where(near, c3[idx.clamp(min=0)], conf), torch.where(near, l3[idx.clamp(min=0)], lab), hit | near
