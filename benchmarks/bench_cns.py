@@ -247,24 +247,14 @@ def _train_2d(s: 'Setting', seed: int, augment_2d=False, output_stride=None):
 
 def _scores_2d(net, scenes, cfg) -> dict:
     "The 2D network's mIoU and per-class IoU (%) on `scenes`."
+    from labelfree.evaluate import predict_views
     from labelfree.metrics import confusion, iou, miou
     C = len(scenes[0].vocab)
     c = np.zeros((C, C + 1), np.int64)
     with torch.no_grad():
         for sc in scenes:
-            for v, m in zip(sc.views, _maps_2d(net, sc, cfg.image_size)): c += confusion(v.labels, m, C)
+            for v, m in zip(sc.views, predict_views(net, sc, cfg.image_size)[0]): c += confusion(v.labels, m, C)
     return dict(miou=round(miou(c), 2), per_class=[round(100 * float(x), 1) for x in iou(c)])
-
-
-def _maps_2d(net, sc, size) -> list:
-    "Label maps of `sc`'s views at their own size, the 2D network run at `size`, four views at a time."
-    from labelfree.models.deeplab import view_images
-    out = []
-    for i in range(0, len(sc.views), 4):
-        vs = list(range(i, min(i + 4, len(sc.views))))
-        lg = net(view_images(sc, vs, tuple(size)))['logits']
-        out += [F.interpolate(lg[j:j + 1], size=sc.views[v].hw, mode='bilinear', align_corners=False)[0].argmax(0).numpy() for j, v in enumerate(vs)]
-    return out
 
 
 def resolution_ceiling(scenes, strides=(8, 16, 32)) -> dict:

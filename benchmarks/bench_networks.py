@@ -115,6 +115,7 @@ def targets(ts, which, net, C):
 
 def _net2d(a, C, cfg, y):
     from labelfree.models.deeplab import DeepLab2D
+    from labelfree.evaluate import predict_views
     from labelfree.models.deeplab import augmented_forward, resize_labels, view_images
     net = DeepLab2D(C, 'efficientnet_lite0', None, None, True, output_stride=a.output_stride)
     body = net.net.backbone.body
@@ -132,11 +133,8 @@ def _net2d(a, C, cfg, y):
         return (augmented_forward(net, x, rng) if a.augment else net(x))['logits'], resize_labels([y[id(ts)][v] for v in vs], size)
 
     def predict(sc):
-        for i in range(0, len(sc.views), 4):
-            vs = list(range(i, min(i + 4, len(sc.views))))
-            lg = net(view_images(sc, vs, size))['logits']
-            for j, v in enumerate(vs):
-                yield sc.views[v].labels, F.interpolate(lg[j:j + 1], size=sc.views[v].hw, mode='bilinear', align_corners=False)[0].argmax(0).numpy()
+        yield from zip((v.labels for v in sc.views), predict_views(net, sc, size)[0])
+
     return net, groups, batch, predict
 
 

@@ -20,8 +20,8 @@ from .models.deeplab import view_images
 from .models.minkunet import point_inputs, single_blas_thread, sparse_batch
 
 # %% auto #0
-__all__ = ['pseudo_label_confusions', 'pseudo_label_miou', 'compare_dense_modes', 'dense_modes_markdown', 'predict_scene',
-           'evaluate_nets', 'summarize', 'plot_confusion', 'plot_iou_bars', 'write_report']
+__all__ = ['pseudo_label_confusions', 'pseudo_label_miou', 'compare_dense_modes', 'dense_modes_markdown', 'predict_views',
+           'predict_scene', 'evaluate_nets', 'summarize', 'plot_confusion', 'plot_iou_bars', 'write_report']
 
 # %% ../nbs/23_evaluate.ipynb #4232d31e
 def pseudo_label_confusions(scenes, labeler, regions=None) -> dict:
@@ -64,11 +64,10 @@ def dense_modes_markdown(res: dict) -> str:
 
 # %% ../nbs/23_evaluate.ipynb #5495bc58
 @torch.no_grad()
-@single_blas_thread
-def predict_scene(net2, net3, scene: Scene, image_size, batch: int = 4, confidence: bool = False):
-    """2D label maps (at each view's resolution, the 2D network run at `image_size` (H, W)) and per-point 3D labels of
-    `scene` (none for a scene without points); with `confidence`, also each one's softmax probability."""
-    net2.eval(); net3.eval()
+def predict_views(net2, scene: Scene, image_size, batch: int = 4) -> tuple[list, list]:
+    """The 2D network's label map and softmax confidence of each of `scene`'s views, at the view's resolution (the
+    network run at `image_size` (H, W), `batch` views at a time)."""
+    net2.eval()
     dev = next(net2.parameters()).device
     maps, conf2 = [], []
     for i in range(0, len(scene.views), batch):
@@ -78,6 +77,15 @@ def predict_scene(net2, net3, scene: Scene, image_size, batch: int = 4, confiden
             p, m = F.interpolate(lg[j:j + 1], size=scene.views[v].hw, mode='bilinear',
                                  align_corners=False)[0].softmax(0).max(0)
             maps.append(m.cpu().numpy()); conf2.append(p.cpu().numpy())
+    return maps, conf2
+
+@torch.no_grad()
+@single_blas_thread
+def predict_scene(net2, net3, scene: Scene, image_size, batch: int = 4, confidence: bool = False):
+    """2D label maps (at each view's resolution, the 2D network run at `image_size` (H, W)) and per-point 3D labels of
+    `scene` (none for a scene without points); with `confidence`, also each one's softmax probability."""
+    net3.eval()
+    maps, conf2 = predict_views(net2, scene, image_size, batch)
     if not len(scene.points):                          # images only (nuImages): no 3D labels
         l3, p3 = np.zeros(0, np.int64), np.zeros(0, np.float32)
     else:
