@@ -15,6 +15,9 @@
    2D lever (augmentation, more rooms with fewer views, output stride 8), scored per class on the held-out and training
    rooms, beside the refined labels and a perfect classifier's mIoU at each output stride: where the 2D network's gap
    to its labels comes from.
+7. `stage2` (not in the default parts): each stage-2 lever (`STAGE2_LEVERS`) trained from the same stage-1 checkpoint
+   of the demo config, for each seed: the networks' and their late fusion's mIoU on held-out and training rooms, per
+   class on the held-out rooms, and the classes each erases.
 
 Every training run is cached under benchmarks/cache/cns/ by the hash of what it depends on (the fields of its
 configuration that differ from the defaults, the training rooms and the models' names), and pseudo-labels by the
@@ -333,6 +336,99 @@ def ceilings(rows=None, steps: int = 624):
     return out
 
 
+TRAIN_ROOMS_SCORED = 16   # the networks are scored on the first 16 training rooms too (all 48 would triple the scoring time)
+STAGE2_FIELDS = ('tau_self', 'tau_cross', 'tau_cross_2d', 'dense_cross', 'min_class_recall', 'epochs_stage2', 'stage2_lr_scale')
+STAGE2_LEVERS = {  # row: the stage-2 settings it trains with, from the same stage-1 checkpoint (the demo config's stage 1)
+    "the paper's: 3D teaches 2D at the pixels its points hit, from confidence 0.9":
+        dict(dense_cross=False, tau_cross_2d=None, min_class_recall=0.0, epochs_stage2=3),
+    '3D teaches 2D at every pixel with depth, from confidence 0.5':
+        dict(dense_cross=True, tau_cross_2d=0.5, min_class_recall=0.0, epochs_stage2=3),
+    '... and a network overrules only the classes it knows (min_class_recall 0.2)':
+        dict(dense_cross=True, tau_cross_2d=0.5, min_class_recall=0.2, epochs_stage2=3),
+    '... and 6 stage-2 epochs instead of 3':
+        dict(dense_cross=True, tau_cross_2d=0.5, min_class_recall=0.2, epochs_stage2=6),
+}
+
+
+def _stage1(s: 'Setting', seed: int) -> Path:
+    "The demo config's stage 1 (its stage-2 fields at their defaults, no stage 2) for `seed`: trained once, cached."
+    from labelfree.data.io import atomic_path
+    from labelfree.train.cns import CNSConfig, load_config, train_cns
+    base = CNSConfig()
+    cfg = load_config(s.config, [f'seed={seed}']).update(proj_dim=s.feats.dim, **{k: getattr(base, k) for k in STAGE2_FIELDS})
+    cfg = cfg.update(epochs_stage2=0)
+    d = CACHE / f'stage1-{_hash([_changed(asdict(cfg)), s.key])}'
+    if not (d / 'trained.json').exists():
+        print(f'  stage 1, seed {seed} -> {d}', flush=True)
+        t = time.perf_counter()
+        train_cns(cfg, s.train, None, d, resume=True, progress=False)
+        with atomic_path(d / 'trained.json') as tmp: Path(tmp).write_text(json.dumps(dict(train_seconds=round(time.perf_counter() - t, 1))))
+    return d
+
+
+def _stage2(s: 'Setting', seed: int, over: dict) -> dict:
+    "Stage 2 with `over` from `_stage1`'s checkpoint; its networks' and their fusion's scores (cached)."
+    from labelfree.data.io import atomic_path
+    from labelfree.evaluate import evaluate_nets
+    from labelfree.metrics import iou, miou
+    from labelfree.train.cns import load_checkpoint, train_cns
+    from labelfree.train.setup import read_checkpoint
+    s1 = _stage1(s, seed)
+    d = CACHE / f'stage2-{_hash([s1.name, over])}'
+    done = d / f'scores-{s.val_key}.json'
+    if done.exists(): return json.loads(done.read_text())
+    if not (d / 'trained.json').exists():
+        d.mkdir(parents=True, exist_ok=True)
+        st = read_checkpoint(s1 / 'checkpoint.pt')
+        st['config'].update(over)                                 # the same stage 1, these stage-2 settings
+        with atomic_path(d / 'checkpoint.pt') as tmp: torch.save(st, tmp)
+        (d / 'log.jsonl').write_text((s1 / 'log.jsonl').read_text())
+        t = time.perf_counter()
+        print(f'  stage 2 {over}, seed {seed} -> {d}', flush=True)
+        tr = load_checkpoint(d / 'checkpoint.pt')
+        train_cns(tr.cfg, s.train, None, d, resume=True, progress=False)
+        with atomic_path(d / 'trained.json') as tmp: Path(tmp).write_text(json.dumps(dict(train_seconds=round(time.perf_counter() - t, 1))))
+    tr = load_checkpoint(d / 'checkpoint.pt')
+    res = dict(json.loads((d / 'trained.json').read_text()), over=over)
+    res['train_rooms'] = TRAIN_ROOMS_SCORED
+    for fuse in (False, True):
+        row = 'fused' if fuse else 'networks'
+        res[row] = {}
+        splits = (('held_out', s.val),) + (() if fuse else (('train', [ts.scene for ts in s.train[:TRAIN_ROOMS_SCORED]]),))
+        for split, scenes in splits:
+            c = evaluate_nets(tr.net2, tr.net3, scenes, tr.cfg.image_size, fuse=fuse)
+            res[row][split] = {dim: round(miou(c[dim]), 2) for dim in ('2d', '3d')}
+            if split == 'held_out': res[row]['per_class'] = {dim: [round(100 * float(x), 1) for x in iou(c[dim])] for dim in ('2d', '3d')}
+    with atomic_path(done) as tmp: Path(tmp).write_text(json.dumps(res, indent=1))
+    return res
+
+
+def stage2_levers(seeds=(0, 1)):
+    """Each stage-2 lever trained from the same stage-1 checkpoint, per seed: the networks' and their fusion's mIoU on
+    the held-out and training rooms, and per class on the held-out rooms (with the classes each erases)."""
+    from labelfree.demo import dying_classes
+    s = Setting()
+    labels = s.label_scores()
+    from labelfree.metrics import iou
+    refined = {d: [round(100 * float(x), 1) for x in iou(s.held_out_confusions[f'ref{d}'])] for d in ('2d', '3d')}
+    classes = list(s.rooms.vocab.classes)
+    out = dict(seeds=list(seeds), classes=classes, labels=labels, refined_per_class=refined, rows={}, **_measured_with(s))
+    for name, over in STAGE2_LEVERS.items():
+        row = out['rows'][name] = dict(over=over, seeds={})
+        for seed in seeds:
+            r = _stage2(s, seed, over)
+            for k in ('networks', 'fused'):
+                pc = {'pseudo_refined': {d: dict(zip(classes, refined[d])) for d in refined},
+                      'end': {d: dict(zip(classes, r[k]['per_class'][d])) for d in r[k]['per_class']}}
+                r[k]['dying'] = dying_classes(pc, row='end')
+            row['seeds'][str(seed)] = r
+            print(f"  {name} / seed {seed}: held-out 2D {r['networks']['held_out']['2d']:.1f} 3D {r['networks']['held_out']['3d']:.1f}; "
+                  f"fused 2D {r['fused']['held_out']['2d']:.1f} 3D {r['fused']['held_out']['3d']:.1f}; "
+                  f"erased {sorted(set(c for d in r['networks']['dying'].values() for c in d))}", flush=True)
+            write_result(OUT, 'stage2_levers', out)
+    return out
+
+
 def _label_per_class(s: 'Setting') -> list:
     "Refined 2D pseudo-labels' per-class IoU (%) on the held-out rooms."
     from labelfree.metrics import iou
@@ -411,17 +507,24 @@ def profile_step(tr, ts, views, sync, steps: int = 3) -> dict:
     return dict(profile_ms_per_step={e.key: round(e.self_cpu_time_total / 1000 / steps, 1) for e in ev})
 
 
-def demo_time():
+def demo_time(seed: int = 0):
+    "`labelfree demo` as a fresh clone runs it (seed 0: the figures the README renders; another seed: `demo_seeds`)."
     with tempfile.TemporaryDirectory() as d:
         t = time.perf_counter()
-        r = subprocess.run([str(Path(sys.executable).parent / 'labelfree'), 'demo', '--out', d], capture_output=True, text=True,
+        over = ['--overrides', f'seed={seed}'] if seed else []
+        r = subprocess.run([str(Path(sys.executable).parent / 'labelfree'), 'demo', '--out', d, *over], capture_output=True, text=True,
                            env={**__import__('os').environ, 'LABELFREE_CACHE': f'{d}/cache'})       # a fresh clone's run: no cached scenes
         wall = time.perf_counter() - t
         if r.returncode: print(r.stderr[-2000:]); return
         rep = json.loads((Path(d) / 'report.json').read_text())
     res = dict(wall_s=round(wall, 1), peak_rss_mb=rep['peak_rss_mb'], timings_s=rep['timings_s'], miou=rep['miou'], gains=rep['gains'],
-               claims=rep['claims'], per_class=rep['per_class'], machine=rep['machine'])
-    write_result(OUT, 'demo', res)
+               claims=rep['claims'], dying_classes=rep['dying_classes'], dying_classes_fused=rep['dying_classes_fused'],
+               per_class=rep['per_class'], machine=rep['machine'])
+    if seed:
+        res = dict(seed=seed, **res)
+        prev = json.loads(OUT.read_text()).get('demo_seeds', {}) if OUT.exists() else {}
+        write_result(OUT, 'demo_seeds', {**prev, str(seed): res})
+    else: write_result(OUT, 'demo', res)
     print(f"  labelfree demo: {wall:.0f} s wall (target <= 900: {'met' if wall <= 900 else 'NOT met'}), peak RSS {rep['peak_rss_mb']:.0f} MB "
           f"(target <= 4096: {'met' if rep['peak_rss_mb'] <= 4096 else 'NOT met'}); stage-2 gains over raw / refined pseudo-labels: "
           f"2D {rep['gains']['stage2_over_raw']['2d']:+.1f} / {rep['gains']['stage2_over_refined']['2d']:+.1f}, "
@@ -443,7 +546,7 @@ def one_run(sets, seed=0):
 
 if __name__ == '__main__':
     ap = argparse.ArgumentParser(description=__doc__.strip().splitlines()[0])
-    ap.add_argument('--only', nargs='+', choices=['step', 'ablation', 'sweep', 'demo', 'run', 'levers2d', 'ceilings'], default=['step', 'ablation', 'sweep', 'demo'])
+    ap.add_argument('--only', nargs='+', choices=['step', 'ablation', 'sweep', 'demo', 'run', 'levers2d', 'ceilings', 'stage2'], default=['step', 'ablation', 'sweep', 'demo'])
     ap.add_argument('--set', nargs='*', default=[], metavar='key=value', help='run: config overrides of the demo config')
     ap.add_argument('--seeds', nargs='+', type=int, default=[0, 1])
     ap.add_argument('--device', default='cpu', help='step: the device the CNS and bare steps run on (cpu, cuda)')
@@ -453,7 +556,9 @@ if __name__ == '__main__':
     if 'step' in a.only: step_ratio(device=a.device)
     if 'ablation' in a.only: ablation(a.seeds)
     if 'sweep' in a.only: sweep(a.mixes, a.seeds[0])
-    if 'demo' in a.only: demo_time()
+    if 'demo' in a.only:
+        for seed in a.seeds: demo_time(seed)
     if 'run' in a.only: one_run(a.set, a.seeds[0])
     if 'levers2d' in a.only: levers_2d(a.seeds[0])
     if 'ceilings' in a.only: ceilings()
+    if 'stage2' in a.only: stage2_levers(a.seeds)

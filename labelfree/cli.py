@@ -105,6 +105,7 @@ def evaluate_command(checkpoint: Path,                  # a CNS checkpoint.pt
                      data: DatasetOptions,
                      out: Path = Path('out/evaluate'),  # report folder
                      device: str | None = None,         # cpu or cuda; cuda when available if not given
+                     fuse: bool = False,  # also score the two networks' late fusion (row cns_fused)
                      ) -> int:
     """Score a checkpoint on a dataset with ground truth.
 
@@ -116,14 +117,16 @@ def evaluate_command(checkpoint: Path,                  # a CNS checkpoint.pt
     ds = data.load()
     check_vocabulary(tr, ds.vocab, f'{checkpoint}')
     C = len(ds.vocab)
-    conf = {'2d': np.zeros((C, C + 1), np.int64), '3d': np.zeros((C, C + 1), np.int64)}
+    rows = {'cns': False} | ({'cns_fused': True} if fuse else {})
+    conf = {r: {'2d': np.zeros((C, C + 1), np.int64), '3d': np.zeros((C, C + 1), np.int64)} for r in rows}
     for scene in tqdm(ds, total=len(ds), desc='evaluate'):
-        c = evaluate_nets(tr.net2, tr.net3, [scene], tr.cfg.image_size)
-        conf['2d'] += c['2d']; conf['3d'] += c['3d']
-    confs = {'cns': {d: c for d, c in conf.items() if c.sum()}}
+        for r, f in rows.items():
+            c = evaluate_nets(tr.net2, tr.net3, [scene], tr.cfg.image_size, fuse=f)
+            conf[r]['2d'] += c['2d']; conf[r]['3d'] += c['3d']
+    confs = {r: {d: c for d, c in k.items() if c.sum()} for r, k in conf.items()}
     report = dict(summarize(confs, ds.vocab.classes), checkpoint=str(checkpoint), dataset=repr(ds), version=labelfree.__version__)
     write_report(report, out, confs, ds.vocab.classes)
-    print(json.dumps(report['miou']['cns']))
+    for r in rows: print(json.dumps(report['miou'][r]) if len(rows) == 1 else f"{r}: {json.dumps(report['miou'][r])}")
     return 0
 
 # %% ../nbs/32_cli.ipynb #b046f800
@@ -302,6 +305,7 @@ def predict_command(checkpoint: Path,  # a CNS checkpoint.pt, or a .safetensors 
                     shard: str | None = None,        # predict only scenes k with k mod N == I
                     skip_broken: bool = False,       # report scenes that fail to load and go on
                     device: str | None = None,       # cpu or cuda; cuda when available if not given
+                    fuse: bool = False,              # label by the two networks' late fusion where images and points meet
                     ) -> int:
     """Label a dataset's scenes with a trained CNS checkpoint, in formats other tools read.
 
@@ -310,7 +314,7 @@ def predict_command(checkpoint: Path,  # a CNS checkpoint.pt, or a .safetensors 
     from labelfree.predict import predict_dataset
     ds = data.load()
     r = predict_dataset(checkpoint, ds, out, format, views=not no_views, shard=_shard(shard) if shard else None,
-                        skip_broken=skip_broken, device=device, split=data.split, scenes=scene)
+                        skip_broken=skip_broken, device=device, split=data.split, scenes=scene, fuse=fuse)
     print(f"shard {r['shard']}: {r['made']} scenes predicted as {r['format']}, {r['already_done']} already done, {len(r['broken'])} broken; in {out}")
     for n, e in r['broken']: print(f'  BROKEN {n}: {e}')
     return 1 if r['broken'] else 0
@@ -463,9 +467,10 @@ def demo_command(out: Path = Path('out/demo'),  # output folder
         print(f"gain of CNS {b.replace('_', ' ')} pseudo-labels: 2D {g['2d']:+.1f}, 3D {g['3d']:+.1f} points")
     print('co-training on the held-out scenes: '
           + '; '.join(f"{k.replace('_', ' ')}: {'yes' if v else 'NO'}" for k, v in r['claims'].items()))
-    for d, dead in r['dying_classes'].items():
-        if dead: print(f'{d.upper()} classes erased (refined labels -> stage 2, IoU %): '
-                       + ', '.join(f'{k} {a:.1f} -> {b:.1f}' for k, (a, b) in dead.items()))
+    for key, row in (('dying_classes', 'stage 2'), ('dying_classes_fused', 'stage 2 fused')):
+        for d, dead in r.get(key, {}).items():
+            if dead: print(f'{d.upper()} classes erased (refined labels -> {row}, IoU %): '
+                           + ', '.join(f'{k} {a:.1f} -> {b:.1f}' for k, (a, b) in dead.items()))
     t = r['timings_s']
     stages = ('scenes', 'pseudo_labels', 'stage1', 'stage2', 'evaluation')
     print('wall time by stage: ' + ', '.join(f"{k.replace('_', ' ')} {t[k]:.0f} s" for k in stages if k in t))

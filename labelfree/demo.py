@@ -21,22 +21,26 @@ __all__ = ['dying_classes', 'cns_claims', 'machine_info', 'DemoModels', 'demo_mo
            'label_rooms', 'run_folder', 'score_run', 'demo_report', 'demo']
 
 # %% ../nbs/31_demo.ipynb #466b5432
-def dying_classes(per_class: dict, floor: float = 20.0, keep: float = 0.5) -> dict:
+def dying_classes(per_class: dict, floor: float = 20.0, keep: float = 0.5, row: str = 'cns_stage2') -> dict:
     """The classes co-training erases, per dimension: those whose refined pseudo-labels reach `floor` % IoU on the
-    held-out scenes and whose stage-2 network ends below `keep` of it, as `{'2d'|'3d': {class: (refined, stage 2)}}`
+    held-out scenes and whose prediction in `row` ends below `keep` of it, as `{'2d'|'3d': {class: (refined, row)}}`
     from a report's `per_class` table (None: a class absent from the ground truth and the predictions)."""
-    ref, end = per_class['pseudo_refined'], per_class['cns_stage2']
+    ref, end = per_class['pseudo_refined'], per_class[row]
     return {d: {c: (r, end[d][c] or 0.0) for c, r in ref[d].items() if r is not None and r >= floor and (end[d][c] or 0.0) < keep * r}
             for d in ('2d', '3d')}
 
 def cns_claims(m: dict, per_class: dict | None = None) -> dict:
     """What co-training must show on held-out scenes, each claim → held or not, from an mIoU table
     (`{'pseudo_raw'|'pseudo_refined'|'cns_stage2': {'2d', '3d'}}`) and, when given, the per-class table for the
-    classes' survival (`dying_classes`)."""
-    s, raw, ref = m['cns_stage2'], m['pseudo_raw'], m['pseudo_refined']
-    out = {'3d_beats_raw_by_5': s['3d'] >= raw['3d'] + 5, '3d_beats_refined_by_5': s['3d'] >= ref['3d'] + 5,
-           '2d_beats_raw': s['2d'] >= raw['2d'], '2d_beats_refined': s['2d'] >= ref['2d']}
-    if per_class is not None: out['classes_survive'] = not any(dying_classes(per_class).values())
+    classes' survival (`dying_classes`); with a `cns_stage2_fused` row, the fusion's own claims (prefix `fused_`)."""
+    raw, ref = m['pseudo_raw'], m['pseudo_refined']
+    out = {}
+    for row, pre in (('cns_stage2', ''), ('cns_stage2_fused', 'fused_')):
+        if row not in m: continue
+        s = m[row]
+        out |= {f'{pre}3d_beats_raw_by_5': s['3d'] >= raw['3d'] + 5, f'{pre}3d_beats_refined_by_5': s['3d'] >= ref['3d'] + 5,
+                f'{pre}2d_beats_raw': s['2d'] >= raw['2d'], f'{pre}2d_beats_refined': s['2d'] >= ref['2d']}
+        if per_class is not None: out[f'{pre}classes_survive'] = not any(dying_classes(per_class, row=row).values())
     return out
 
 # %% ../nbs/31_demo.ipynb #f4b178f7
@@ -170,12 +174,14 @@ def run_folder(out: Path, cfg, data, models: DemoModels) -> Path:
     return Path(out) / f"train-{hashlib.sha1(json.dumps(key, sort_keys=True, default=str).encode()).hexdigest()[:8]}"
 
 def score_run(run: Path, last, val, image_size) -> dict:
-    "Confusions of the stage-1 checkpoint in `run` and of the trainer `last` (stage 2) on the held-out scenes."
+    """Confusions of the stage-1 checkpoint in `run`, of the trainer `last` (stage 2) and of its two networks' late
+    fusion on the held-out scenes."""
     from labelfree.evaluate import evaluate_nets
     from labelfree.train.cns import load_checkpoint
     s1 = load_checkpoint(run / 'stage1.pt', 'cpu')
     return {'cns_stage1': evaluate_nets(s1.net2, s1.net3, val, image_size),
-            'cns_stage2': evaluate_nets(last.net2, last.net3, val, image_size)}
+            'cns_stage2': evaluate_nets(last.net2, last.net3, val, image_size),
+            'cns_stage2_fused': evaluate_nets(last.net2, last.net3, val, image_size, fuse=True)}
 
 # %% ../nbs/31_demo.ipynb #aff53f0c
 def demo_report(conf: dict, classes, cfg, data, train_ds, val_ds, models: DemoModels, run: Path, timings: dict,
@@ -195,6 +201,7 @@ def demo_report(conf: dict, classes, cfg, data, train_ds, val_ds, models: DemoMo
         gains={f'stage2_over_{b}': {d: round(m['cns_stage2'][d] - m[f'pseudo_{b}'][d], 2) for d in ('2d', '3d')}
                for b in ('raw', 'refined')},
         claims=cns_claims(m, s['per_class']), dying_classes=dying_classes(s['per_class']),
+        dying_classes_fused=dying_classes(s['per_class'], row='cns_stage2_fused') if 'cns_stage2_fused' in m else {},
         config=dict(asdict(cfg), data=data.to_dict(), train=repr(train_ds), held_out=repr(val_ds)),
         training_log=str(run / 'log.jsonl'), timings_s=timings, machine=machine_info(),
         peak_rss_mb=round(resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024, 1))
@@ -216,7 +223,7 @@ def demo(out: Path, config: str = 'demo', overrides=(), quick: bool = False, cac
     n, n_val = data.n_scenes, data.n_val
     costs = Path(cache_dir or default_cache_dir()) / f"demo_unit_seconds-{Path(config).stem}{'-quick' * quick}.json"
     book = RunBook({'scenes': n + n_val, 'pseudo-labels': n + n_val, 'training': (cfg.epochs_stage1 + cfg.epochs_stage2) * n,
-                    'evaluation': 2 * n_val}, costs, progress)
+                    'evaluation': 3 * n_val}, costs, progress)
     with book.phase('scenes') as bar:                 # generation is single-threaded: two rooms at a time
         for ds in (train_ds, val_ds): ds.generate(2, on_scene=lambda name: bar.update('scenes'))
         scenes, val = list(train_ds), list(val_ds)

@@ -13,15 +13,16 @@ import torch
 import torch.nn.functional as F
 
 from .scene import Scene
-from .geometry import scene_pairs
+from .geometry import depth_points, scene_pairs
 from .labels import pseudo_label_scene, vote
 from .metrics import confusion, iou, miou
 from .models.deeplab import view_images
 from .models.minkunet import point_inputs, single_blas_thread, sparse_batch
 
 # %% auto #0
-__all__ = ['pseudo_label_confusions', 'pseudo_label_miou', 'compare_dense_modes', 'dense_modes_markdown', 'predict_views',
-           'predict_scene', 'evaluate_nets', 'summarize', 'plot_confusion', 'plot_iou_bars', 'write_report']
+__all__ = ['pseudo_label_confusions', 'pseudo_label_miou', 'compare_dense_modes', 'dense_modes_markdown', 'view_probabilities',
+           'predict_views', 'predict_scene', 'evaluate_nets', 'fuse_scene', 'summarize', 'plot_confusion',
+           'plot_iou_bars', 'write_report']
 
 # %% ../nbs/23_evaluate.ipynb #4232d31e
 def pseudo_label_confusions(scenes, labeler, regions=None) -> dict:
@@ -64,19 +65,24 @@ def dense_modes_markdown(res: dict) -> str:
 
 # %% ../nbs/23_evaluate.ipynb #5495bc58
 @torch.no_grad()
-def predict_views(net2, scene: Scene, image_size, batch: int = 4) -> tuple[list, list]:
-    """The 2D network's label map and softmax confidence of each of `scene`'s views, at the view's resolution (the
+def view_probabilities(net2, scene: Scene, image_size, batch: int = 4):
+    """Yield the 2D network's softmax (C, H, W) of each of `scene`'s views in turn, at the view's resolution (the
     network run at `image_size` (H, W), `batch` views at a time)."""
     net2.eval()
     dev = next(net2.parameters()).device
-    maps, conf2 = [], []
     for i in range(0, len(scene.views), batch):
         vs = list(range(i, min(i + batch, len(scene.views))))
         lg = net2(view_images(scene, vs, tuple(image_size)).to(dev))['logits']
         for j, v in enumerate(vs):
-            p, m = F.interpolate(lg[j:j + 1], size=scene.views[v].hw, mode='bilinear',
-                                 align_corners=False)[0].softmax(0).max(0)
-            maps.append(m.cpu().numpy()); conf2.append(p.cpu().numpy())
+            yield F.interpolate(lg[j:j + 1], size=scene.views[v].hw, mode='bilinear', align_corners=False)[0].softmax(0)
+
+def predict_views(net2, scene: Scene, image_size, batch: int = 4) -> tuple[list, list]:
+    """The 2D network's label map and softmax confidence of each of `scene`'s views, at the view's resolution (the
+    network run at `image_size` (H, W), `batch` views at a time)."""
+    maps, conf2 = [], []
+    for p in view_probabilities(net2, scene, image_size, batch):
+        c, m = p.max(0)
+        maps.append(m.cpu().numpy()); conf2.append(c.cpu().numpy())
     return maps, conf2
 
 @torch.no_grad()
@@ -94,13 +100,13 @@ def predict_scene(net2, net3, scene: Scene, image_size, batch: int = 4, confiden
         l3, p3 = l3.cpu().numpy(), p3.cpu().numpy()
     return (maps, l3, conf2, p3) if confidence else (maps, l3)
 
-def evaluate_nets(net2, net3, scenes, image_size) -> dict:
+def evaluate_nets(net2, net3, scenes, image_size, fuse: bool = False) -> dict:
     """Confusion matrices of the two networks (the 2D one run at `image_size`) on scenes with ground truth: {'2d': (C,
-    C+1), '3d': (C, C+1)}."""
+    C+1), '3d': (C, C+1)}; with `fuse`, of their late fusion (`fuse_scene`)."""
     C = len(scenes[0].vocab)
     out = {'2d': np.zeros((C, C + 1), np.int64), '3d': np.zeros((C, C + 1), np.int64)}
     for sc in scenes:
-        maps, l3 = predict_scene(net2, net3, sc, image_size)
+        maps, l3 = (fuse_scene if fuse else predict_scene)(net2, net3, sc, image_size)
         for v, m in zip(sc.views, maps):
             if v.labels is not None: out['2d'] += confusion(v.labels, m, C)
         if sc.points.labels is not None: out['3d'] += confusion(sc.points.labels, l3, C)
@@ -108,6 +114,41 @@ def evaluate_nets(net2, net3, scenes, image_size) -> dict:
 
 # %% ../nbs/23_evaluate.ipynb #c12f512e
 predict = predict_scene   # its name until 0.1: kept for one release, beside the module `labelfree.predict`
+
+# %% ../nbs/23_evaluate.ipynb #7302774b
+def _log(p: torch.Tensor, eps: float = 1e-6) -> torch.Tensor: return p.clamp_min(eps).log()
+
+@torch.no_grad()
+@single_blas_thread
+def fuse_scene(net2, net3, scene: Scene, image_size, batch: int = 4, confidence: bool = False,
+               max_dist: float | None = None):
+    """`predict_scene`'s outputs from the two networks' late fusion: each point's and each pixel's label is the
+    arg-max of the product of the two networks' probabilities where both see it, the one network's elsewhere."""
+    if not len(scene.points): return predict_scene(net2, net3, scene, image_size, batch, confidence)
+    from scipy.spatial import cKDTree
+    net3.eval()
+    dev = next(net3.parameters()).device
+    lp3 = _log(net3(sparse_batch([scene.points.xyz], [point_inputs(scene)], net3.voxel_size))['logits'].softmax(1))
+    vote, n = torch.zeros_like(lp3), torch.zeros(len(lp3), device=dev)
+    pp, tree, maps, conf2 = scene_pairs(scene), None, [], []
+    for v, (view, p2) in enumerate(zip(scene.views, view_probabilities(net2, scene, image_size, batch))):
+        b = pp.block(v)
+        pt, r, q = (torch.from_numpy(a[b]).long() for a in (pp.point, pp.row, pp.col))
+        vote.index_add_(0, pt.to(dev), p2[:, r, q].T.to(dev)); n.index_add_(0, pt.to(dev), torch.ones(len(pt), device=dev))
+        if view.depth is not None:                   # every depth pixel with a point near it, not only the hit ones
+            tree = tree or cKDTree(np.asarray(scene.points.xyz, np.float64))
+            r, q, j = depth_points(view, tree, net3.voxel_size if max_dist is None else max_dist)
+            pt, r, q = (torch.from_numpy(a).long() for a in (j, r, q))
+        s2 = _log(p2)
+        s2[:, r, q] += lp3[pt.to(dev)].T.to(s2.device)
+        c, m = s2.softmax(0).max(0)
+        maps.append(m.cpu().numpy()); conf2.append(c.cpu().numpy())
+    seen = n > 0
+    s3 = lp3.clone()
+    s3[seen] += _log(vote[seen] / n[seen, None])
+    p3, l3 = s3.softmax(1).max(1)
+    l3, p3 = l3.cpu().numpy(), p3.cpu().numpy()
+    return (maps, l3, conf2, p3) if confidence else (maps, l3)
 
 # %% ../nbs/23_evaluate.ipynb #63406f75
 def summarize(confusions: dict, classes) -> dict:

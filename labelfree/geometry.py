@@ -13,7 +13,7 @@ import numpy as np
 from .scene import Scene, View, SceneError
 
 # %% auto #0
-__all__ = ['projection_matrix', 'project', 'PointPixelPairs', 'point_pixel_pairs', 'scene_pairs', 'backproject',
+__all__ = ['projection_matrix', 'project', 'PointPixelPairs', 'point_pixel_pairs', 'scene_pairs', 'backproject', 'depth_points',
            'split_projection', 'Voxels', 'import_minkowski', 'voxelize']
 
 # %% ../nbs/01_geometry.ipynb #5c026832
@@ -135,6 +135,15 @@ def backproject(view: View, stride: int = 1, max_depth: float | None = None):
     x = (cols + 0.5 - K[0, 2] - K[0, 1] * y) / K[0, 0]
     cam = np.stack([x * d, y * d, d, np.ones_like(d)], 1)
     return (cam @ view.cam2world.T)[:, :3], rows.astype(np.int32), cols.astype(np.int32)
+
+# %% ../nbs/01_geometry.ipynb #34320940
+def depth_points(view: View, tree, max_dist: float) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """Rows, columns and nearest-point indices of `view`'s depth pixels that have a scene point within `max_dist` (m)
+    of their back-projection; `tree`: a `scipy.spatial.cKDTree` of the scene's points."""
+    xyz, r, q = backproject(view)
+    d, j = tree.query(xyz, distance_upper_bound=max_dist)
+    ok = np.isfinite(d)
+    return r[ok], q[ok], j[ok]
 
 # %% ../nbs/01_geometry.ipynb #af866d0d
 def split_projection(P: np.ndarray) -> tuple[np.ndarray, np.ndarray]:

@@ -140,10 +140,11 @@ def finish_export(out: Path, fmt: str, split: str | None = None) -> None:
 # %% ../nbs/29_predict.ipynb #9f758013
 def predict_dataset(checkpoint: Path | str, dataset, out: Path | str, fmt: str | None = None, views: bool = True,
                     shard: tuple[int, int] | None = None, skip_broken: bool = False, device: str | None = None,
-                    split: str | None = None, scenes=None, progress: bool = True) -> dict:
+                    split: str | None = None, scenes=None, progress: bool = True, fuse: bool = False) -> dict:
     """Label every scene of `dataset` (or only `scenes`, by name)
-    with a CNS checkpoint (a `.pt` or an exported `.safetensors`) into `out`; counts of what was done."""
-    from labelfree.evaluate import predict_scene
+    with a CNS checkpoint (a `.pt` or an exported `.safetensors`) into `out`; counts of what was done. `fuse`: label
+    by the two networks' late fusion (`fuse_scene`) where a scene has images and points."""
+    from labelfree.evaluate import fuse_scene, predict_scene
     from labelfree.train.cns import check_vocabulary
     out, fmt = Path(out), fmt or default_format(dataset)
     if fmt not in FORMATS: raise ValueError(f"format {fmt!r}: choose one of {', '.join(FORMATS)}")
@@ -153,7 +154,7 @@ def predict_dataset(checkpoint: Path | str, dataset, out: Path | str, fmt: str |
     if getattr(dataset, 'vocab', None) is not None: check_vocabulary(tr, dataset.vocab, str(checkpoint))
     bad = [n for n in (scenes or []) if n not in dataset.names]
     if bad: raise ValueError(f"no scene {bad[0]!r} in {dataset!r}; scenes: {', '.join(dataset.names[:8])}")
-    info = dict(checkpoint=str(Path(checkpoint).resolve()), format=fmt)
+    info = dict(checkpoint=str(Path(checkpoint).resolve()), format=fmt, **({'fused': True} if fuse else {}))
     _manifest(out, info, write=False)                                # refused early; written with the first prediction
     rank, world = shard or shard_from_env()
     names = list(scenes or dataset.names)[rank::world]
@@ -167,7 +168,7 @@ def predict_dataset(checkpoint: Path | str, dataset, out: Path | str, fmt: str |
         check_vocabulary(tr, scene.vocab, f'{checkpoint} on scene {scene.name!r}')
         target = points_path(scene, out, fmt, split)
         if target.exists(): done += 1; continue
-        maps, l3, _, p3 = predict_scene(tr.net2, tr.net3, scene, tr.cfg.image_size, confidence=True)
+        maps, l3, _, p3 = (fuse_scene if fuse else predict_scene)(tr.net2, tr.net3, scene, tr.cfg.image_size, confidence=True)
         _manifest(out, info, write=True)
         write_scene(scene, l3, p3, maps, out, fmt, split, views)
         made += 1

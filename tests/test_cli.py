@@ -49,6 +49,8 @@ def test_demo_quick_writes_report(demo_run):
     assert t['scenes'] + t['pseudo_labels'] + t['training'] + t['evaluation'] <= t['total'] + 0.1
     assert 100 < rep['peak_rss_mb'] < 4096 and rep['quick'] is True and rep['seed'] == rep['config']['seed']
     assert (out / 'pseudo_labels.png').stat().st_size > 10_000
+    assert 'cns_stage2_fused' in rep['miou'] and {'fused_2d_beats_refined', 'fused_classes_survive'} <= set(rep['claims'])
+    assert 'fused 2d beats refined: ' in r.stdout
 
 
 def lf(*args):
@@ -75,6 +77,17 @@ def test_predict_after_demo(demo_run, tmp_path):
     write_custom(make_scene(41, 0, n_views=2, width=80, height=60, points_per_m2=100), tmp_path / 'mine' / 'room')
     lf('predict', '--checkpoint', ck, '--dataset', 'custom', '--root', tmp_path / 'mine', '--out', tmp_path / 'mine_pred')
     a = read_ply(next((tmp_path / 'mine_pred').glob('*.ply')))['label']
+    lf('predict', '--checkpoint', ck, '--dataset', 'custom', '--root', tmp_path / 'mine', '--out', tmp_path / 'mine_fused', '--fuse')
+    import json
+    from labelfree.data.custom import CustomDataset
+    from labelfree.evaluate import fuse_scene
+    from labelfree.predict import load_for_prediction
+    assert json.loads((tmp_path / 'mine_fused' / 'predictions.json').read_text())['fused'] is True
+    tr = load_for_prediction(ck, 'cpu')
+    fused = fuse_scene(tr.net2, tr.net3, CustomDataset(tmp_path / 'mine')[0], tr.cfg.image_size)[1]
+    assert np.array_equal(read_ply(next((tmp_path / 'mine_fused').glob('*.ply')))['label'], fused)   # what fuse_scene answers
+    ev = lf('evaluate', '--checkpoint', ck, '--dataset', 'custom', '--root', tmp_path / 'mine', '--out', tmp_path / 'ev', '--fuse')
+    assert 'cns_fused: ' in ev and set(json.loads((tmp_path / 'ev' / 'report.json').read_text())['miou']) == {'cns', 'cns_fused'}
     out = lf('export', '--checkpoint', ck, '--out', tmp_path / 'cns.safetensors')
     assert 'MinkUNet34' in out and 'DeepLabV3' in out
     lf('predict', '--checkpoint', tmp_path / 'cns.safetensors', '--dataset', 'custom', '--root', tmp_path / 'mine', '--out', tmp_path / 'mine_st')

@@ -14,7 +14,7 @@ import torch
 import torch.nn.functional as F
 
 from ..scene import Scene, IGNORE_INDEX
-from ..geometry import PointPixelPairs, backproject, scene_pairs
+from ..geometry import PointPixelPairs, depth_points, scene_pairs
 from ..evaluate import evaluate_nets
 from ..labels import PseudoLabels
 from ..metrics import miou
@@ -25,9 +25,9 @@ from .setup import (ConfigBase, set_rng_state, tensorboard_writer, append_log, c
                                   trim_log, write_checkpoint)
 
 # %% auto #0
-__all__ = ['CNSConfig', 'load_config', 'TrainScene', 'prepare', 'pixel_points', 'class_weights', 'agreement', 'one_cycle',
-           'step_pairs', 'at_hit_pixels', 'teach_2d_pixels', 'param_groups_2d', 'step_targets', 'CNSTrainer',
-           'save_checkpoint', 'check_vocabulary', 'load_checkpoint', 'train_cns']
+__all__ = ['CNSConfig', 'load_config', 'TrainScene', 'prepare', 'pixel_points', 'class_weights', 'knows', 'class_recall_counts',
+           'agreement', 'one_cycle', 'step_pairs', 'at_hit_pixels', 'teach_2d_pixels', 'param_groups_2d',
+           'step_targets', 'CNSTrainer', 'save_checkpoint', 'check_vocabulary', 'load_checkpoint', 'train_cns']
 
 # %% ../../nbs/25_train.cns.ipynb #e55fa32f
 @dataclass
@@ -52,6 +52,7 @@ class CNSConfig(ConfigBase):
     tau_cross: float = 0.9
     tau_cross_2d: float | None = None    # stage 2: the 3D network's confidence from which it teaches the 2D one (None: tau_cross)
     dense_cross: bool = False            # stage 2: 3D teaches 2D at every pixel with a point near its depth, not only at hit pixels
+    min_class_recall: float = 0.0        # stage 2: a network overrules a pseudo-label of class c only if, over the last epoch, it predicted c on at least this share of c's labels (0: always)
     class_balance: float = 0.0           # weight classes by (1 / pseudo-label frequency) ** this in both cross-entropies (0: off, as the paper)
     augment: bool = False                # random rotation about the vertical axis and scaling of the 3D network's input
     augment_2d: bool = False             # random mirroring, rescaling and colour jitter of the 2D network's input (`augmented_forward`)
@@ -105,10 +106,8 @@ def pixel_points(ts: TrainScene, v: int, size, max_dist: float) -> np.ndarray:
         (h, w), out = view.hw, np.full(tuple(size), -1, np.int32)
         if view.depth is not None and len(ts.scene.points):
             if 'tree' not in ts.dense: ts.dense['tree'] = cKDTree(np.asarray(ts.scene.points.xyz, np.float64))
-            xyz, r, q = backproject(view)
-            d, j = ts.dense['tree'].query(xyz, distance_upper_bound=max_dist)
-            ok = np.isfinite(d)
-            out[r[ok] * H2 // h, q[ok] * W2 // w] = j[ok]      # several pixels to one when shrinking: the last, in row order
+            r, q, j = depth_points(view, ts.dense['tree'], max_dist)
+            out[r * H2 // h, q * W2 // w] = j                  # several pixels to one when shrinking: the last, in row order
         ts.dense[key] = out
         if all((u, *key[1:]) in ts.dense for u in range(len(ts.scene.views))): ts.dense.pop('tree', None)   # all made
     return ts.dense[key]
@@ -127,12 +126,25 @@ def class_weights(labels: list[np.ndarray], n_classes: int, power: float) -> tor
     w = np.where(cnt > 0, 1 / np.maximum(freq, 1e-12), 0) ** power * (cnt > 0)
     return torch.tensor(w / max((w * freq).sum(), 1e-12), dtype=torch.float32)
 
-def _self_cross(pseudo, own, other, other_valid, tau_self, tau_cross):
-    "Stage-2 targets: the other network's confident prediction (`other`: its confidence and label), else one's own confident one (`own`: probabilities), else the pseudo-label."
+def knows(known: torch.Tensor | None, y: torch.Tensor) -> torch.Tensor | bool:
+    "Where a network may overrule the labels `y`: those of a class in `known` ((C,) bool; None: every class), and no label."
+    if known is None: return True
+    return (y == IGNORE_INDEX) | known[y.clamp(max=len(known) - 1)]
+
+def _self_cross(pseudo, own, other, other_valid, tau_self, tau_cross, own_knows=None, other_knows=None):
+    """Stage-2 targets: the other network's confident prediction (`other`: its confidence and label), else one's own
+    confident one (`own`: probabilities), else the pseudo-label; each network overrules only the labels of classes it
+    knows (`own_knows`, `other_knows`: (C,) bool, None: all)."""
     oc, op = other
     sc, sp = own.max(1)
-    t = torch.where(sc >= tau_self, sp, pseudo)
-    return torch.where(other_valid & (oc >= tau_cross), op, t)
+    t = torch.where((sc >= tau_self) & knows(own_knows, pseudo), sp, pseudo)
+    return torch.where(other_valid & (oc >= tau_cross) & knows(other_knows, pseudo), op, t)
+
+def class_recall_counts(pred: torch.Tensor, y: torch.Tensor, C: int) -> torch.Tensor:
+    "(2, C): per class, the labels `y` of it and how many of them `pred` predicts (the ignore label left out)."
+    m = y != IGNORE_INDEX
+    y, hit = y[m], pred[m] == y[m]
+    return torch.stack([torch.bincount(y, minlength=C), torch.bincount(y[hit], minlength=C)]).cpu()
 
 def agreement(p2_at_pts, p3, y3, seen) -> tuple[float, float]:
     "How often the 2D network's (per-point) and the 3D network's predictions equal the 3D pseudo-labels, on the paired, labelled points; (0, 0) when there are none."
@@ -192,9 +204,11 @@ def param_groups_2d(net2: DeepLab2D, lr: float, head_mult: float = 1.0) -> list[
 
 # %% ../../nbs/25_train.cns.ipynb #b5c9ccc7
 def step_targets(cfg: CNSConfig, stage: int, epoch: int, ts: TrainScene, views, o2, o3, size, rng, pairs=None,
-                 device=None):
+                 device=None, known=(None, None)):
     """2D and 3D targets of a step at `stage` and `epoch` (pseudo-labels, switched in stage 1, self/cross-trained in
-    stage 2) and each network's agreement with the pseudo-labels on the paired points."""
+    stage 2, where each network overrules only the classes it knows: `known`, (C,) bool or None for the 2D and the 3D
+    network) and each network's agreement with the pseudo-labels on the paired points and per-class recall counts
+    (`class_recall_counts`) of the pseudo-labels."""
     c, dev = cfg, device
     y2 = resize_labels([ts.labels.labels2d[v] for v in views], size).to(dev)
     y3 = torch.from_numpy(ts.labels.labels3d.astype(np.int64)).to(dev)
@@ -207,6 +221,8 @@ def step_targets(cfg: CNSConfig, stage: int, epoch: int, ts: TrainScene, views, 
         seen = n2 > 0
         p2_at_pts[seen] /= n2[seen, None]
         a2, a3 = agreement(p2_at_pts, p3, y3, seen)
+        C = p3.shape[1]
+        counts = {'2d': class_recall_counts(lg2.argmax(1), y2, C), '3d': class_recall_counts(p3.argmax(1), y3, C)}
     from2, from3 = (a2 >= a3, a3 >= a2) if c.switch_gate else (True, True)     # may 2D teach 3D, may 3D teach 2D
     if stage == 1:
         if epoch < c.warmup_epochs: pass                         # warm-up: pseudo-labels alone, no draw
@@ -217,11 +233,12 @@ def step_targets(cfg: CNSConfig, stage: int, epoch: int, ts: TrainScene, views, 
                 _, l3, hit = at_hit_pixels(p3, (k, pt, r, q), lg2.shape)
                 y2 = torch.where(hit, l3, torch.full_like(y2, IGNORE_INDEX))
     else:
-        y3 = _self_cross(y3, p3, p2_at_pts.max(1), seen & from2, c.tau_self, c.tau_cross)
+        k2, k3 = known
+        y3 = _self_cross(y3, p3, p2_at_pts.max(1), seen & from2, c.tau_self, c.tau_cross, k3, k2)
         c3, l3, hit = teach_2d_pixels(ts, views, p3, (k, pt, r, q), lg2.shape, c.dense_cross, c.voxel_size)
         tau = c.tau_cross if c.tau_cross_2d is None else c.tau_cross_2d
-        y2 = _self_cross(y2, lg2.softmax(1), (c3, l3), hit & from3, c.tau_self, tau)
-    return y2, y3, (k, pt, r, q), {'agree_2d': a2, 'agree_3d': a3}
+        y2 = _self_cross(y2, lg2.softmax(1), (c3, l3), hit & from3, c.tau_self, tau, k2, k3)
+    return y2, y3, (k, pt, r, q), {'agree_2d': a2, 'agree_3d': a3}, counts
 
 
 # %% ../../nbs/25_train.cns.ipynb #c0cade86
@@ -240,6 +257,8 @@ class CNSTrainer:
         self.f3 = ddp(self.net3, self.device, find_unused_parameters=True)
         self.stage, self.epoch = 1, 0
         self.class_weight = None              # (C,) set by `train_cns` from the pseudo-labels when cfg.class_balance > 0
+        self.counts = {d: torch.zeros(2, n_classes, dtype=torch.int64) for d in ('2d', '3d')}   # this epoch's, per network
+        self.recall: dict | None = None       # {'2d', '3d'}: (C,) per-class recall of the pseudo-labels over the last epoch
         self._make_optim(1.0, cfg.epochs_stage1)
 
     def _make_optim(self, scale: float, epochs: int):
@@ -250,9 +269,25 @@ class CNSTrainer:
                     else torch.optim.AdamW(groups, weight_decay=c.weight_decay))
         self.sched = one_cycle(self.opt, epochs * self.steps_per_epoch)
 
+    def known(self) -> tuple:
+        "Per network (2D, 3D), the classes it may overrule in stage 2 ((C,) bool on the device), or None: all."
+        if self.cfg.min_class_recall <= 0 or self.recall is None: return None, None
+        return tuple((self.recall[d] >= self.cfg.min_class_recall).to(self.device) for d in ('2d', '3d'))
+
+    def close_epoch(self) -> None:
+        "The epoch's per-class recall of the pseudo-labels, per network (summed over the processes), from its counts."
+        c = torch.stack([self.counts['2d'], self.counts['3d']])
+        if self.world > 1:
+            c = c.to(self.device); torch.distributed.all_reduce(c); c = c.cpu()
+        self.recall = {d: (c[i, 1] / c[i, 0].clamp(min=1)).float() for i, d in enumerate(('2d', '3d'))}
+        for v in self.counts.values(): v.zero_()
+
     def _targets(self, ts: TrainScene, views, o2, o3, size, rng, pairs=None):
-        "`step_targets` at this trainer's stage and epoch."
-        return step_targets(self.cfg, self.stage, self.epoch, ts, views, o2, o3, size, rng, pairs, self.device)
+        "`step_targets` at this trainer's stage and epoch (its per-class counts added to the epoch's)."
+        *out, counts = step_targets(self.cfg, self.stage, self.epoch, ts, views, o2, o3, size, rng, pairs, self.device,
+                                    self.known() if self.stage == 2 else (None, None))
+        for d, n in counts.items(): self.counts[d] += n
+        return tuple(out)
 
     def step(self, ts: TrainScene, views, rng) -> dict:
         "One optimisation step on `views` of scene `ts`; returns the loss terms."
@@ -289,7 +324,7 @@ class CNSTrainer:
 def save_checkpoint(tr: CNSTrainer, path: Path) -> None:
     "Write `tr`'s networks, optimiser, schedule, stage, epoch, config and vocabulary to `path` (atomically, see `write_checkpoint`)."
     write_checkpoint(path, net2=tr.net2.state_dict(), net3=tr.net3.state_dict(), opt=tr.opt.state_dict(), sched=tr.sched.state_dict(),
-                     stage=tr.stage, epoch=tr.epoch, class_weight=tr.class_weight, config=asdict(tr.cfg), n_classes=tr.C,
+                     stage=tr.stage, epoch=tr.epoch, class_weight=tr.class_weight, recall=tr.recall, config=asdict(tr.cfg), n_classes=tr.C,
                      in_channels=tr.net3.unet.net.stem[0].kernel.shape[1], steps_per_epoch=tr.steps_per_epoch, classes=tr.classes)
 
 def check_vocabulary(tr: CNSTrainer, vocab, where: str = 'the checkpoint') -> None:
@@ -311,6 +346,7 @@ def load_checkpoint(path: Path, device: str | None = None, restore_rng: bool = F
     tr = CNSTrainer(cfg, st['n_classes'], st['in_channels'], st['steps_per_epoch'])
     tr.net2.load_state_dict(st['net2']); tr.net3.load_state_dict(st['net3'])
     tr.stage, tr.epoch, tr.class_weight, tr.classes = st['stage'], st['epoch'], st.get('class_weight'), st.get('classes')
+    tr.recall = st.get('recall')
     if tr.stage == 2: tr._make_optim(cfg.stage2_lr_scale, cfg.epochs_stage2)
     tr.opt.load_state_dict(st['opt']); tr.sched.load_state_dict(st['sched'])
     if restore_rng: set_rng_state(st['rng'])
@@ -344,6 +380,9 @@ def train_cns(cfg: CNSConfig, train: list[TrainScene], val: list[Scene] | None, 
         return r
     def end(e, rec):                                      # rank 0: evaluate, log, then the checkpoints
         rec.update(stage=tr.stage, lr=[g['lr'] for g in tr.opt.param_groups])
+        if cfg.min_class_recall > 0:                      # the classes each network may not overrule next epoch
+            rec.update({f'unknown_{d}': [tr.classes[i] for i in np.flatnonzero(tr.recall[d].numpy() < cfg.min_class_recall)]
+                        for d in ('2d', '3d')})
         if val and (e + 1 in (cfg.epochs_stage1, total) or (e + 1) % cfg.eval_every == 0):
             conf = evaluate_nets(tr.net2, tr.net3, val, cfg.image_size)
             rec.update(val_miou_2d=miou(conf['2d']), val_miou_3d=miou(conf['3d']))
@@ -354,6 +393,6 @@ def train_cns(cfg: CNSConfig, train: list[TrainScene], val: list[Scene] | None, 
             if isinstance(v, (int, float)) and k != 'epoch': tb.add_scalar(k, v, e + 1)
     run_epochs(tr, range(tr.epoch, total if stop_after_epoch is None else min(total, stop_after_epoch)), cfg.seed, len(train), step, end,
                lambda e: f'stage {tr.stage} epoch {e + 1}/{total}', rank_rng=False, progress=progress, show=('total', 'ce_2d', 'ce_3d'),
-               on_step=on_step, begin_epoch=begin)
+               on_step=on_step, begin_epoch=begin, close_epoch=lambda e: tr.close_epoch())
     if tb: tb.close()
     return tr

@@ -204,9 +204,9 @@ def epoch_batches(seed: int, epoch: int, n: int, per_step: int = 1, rank: int = 
 
 def run_epochs(state, epochs: range, seed: int, n_items: int, step, end_epoch, desc, per_step: int = 1,
                rank_rng: bool = True,
-               progress: bool = True, show: tuple = ('loss',), on_step=None, begin_epoch=None) -> None:
+               progress: bool = True, show: tuple = ('loss',), on_step=None, begin_epoch=None, close_epoch=None) -> None:
     """For each epoch `e`: `begin_epoch(e)`, `step(batch, rng) -> {name: float}` on each of its batches, `state.epoch =
-    e + 1`, then `end_epoch(e, record)` on rank 0 while other ranks wait. `desc(e)` titles the bar (off with `on_step`,
+    e + 1`, `close_epoch(e)` on every rank (what they must agree on), then `end_epoch(e, record)` on rank 0 while other ranks wait. `desc(e)` titles the bar (off with `on_step`,
     a caller's own progress hook)."""
     rank, world = dist_info()
     for e in epochs:
@@ -219,6 +219,7 @@ def run_epochs(state, epochs: range, seed: int, n_items: int, step, end_epoch, d
             if on_step: on_step()
             bar.set_postfix({k: f'{sums[k] / n:.4f}' for k in show if k in sums})
         state.epoch = e + 1
+        if close_epoch: close_epoch(e)
         if rank == 0:
             end_epoch(e, dict(epoch=e + 1, seconds=round(time.perf_counter() - t0, 2), steps=len(batches),
                               **{k: v / max(len(batches), 1) for k, v in sums.items()}))
