@@ -347,16 +347,18 @@ STAGE2_LEVERS = {  # row: the stage-2 settings it trains with, from the same sta
         dict(dense_cross=True, tau_cross_2d=0.5, min_class_recall=0.2, epochs_stage2=3),
     '... and 6 stage-2 epochs instead of 3':
         dict(dense_cross=True, tau_cross_2d=0.5, min_class_recall=0.2, epochs_stage2=6),
-}
+    '... and 8 + 5 epochs instead of 10 + 3 (the same steps)':
+        dict(dense_cross=True, tau_cross_2d=0.5, min_class_recall=0.2, epochs_stage2=5, stage1=dict(epochs_stage1=8)),
+}   # a row's `stage1`: overrides of the demo config's stage 1 (its own stage-1 run)
 
 
-def _stage1(s: 'Setting', seed: int) -> Path:
-    "The demo config's stage 1 (its stage-2 fields at their defaults, no stage 2) for `seed`: trained once, cached."
+def _stage1(s: 'Setting', seed: int, over: dict | None = None) -> Path:
+    "The demo config's stage 1 (`over` applied, its stage-2 fields at their defaults, no stage 2) for `seed`: trained once, cached."
     from labelfree.data.io import atomic_path
     from labelfree.train.cns import CNSConfig, load_config, train_cns
     base = CNSConfig()
     cfg = load_config(s.config, [f'seed={seed}']).update(proj_dim=s.feats.dim, **{k: getattr(base, k) for k in STAGE2_FIELDS})
-    cfg = cfg.update(epochs_stage2=0)
+    cfg = cfg.update(**(over or {}), epochs_stage2=0)
     d = CACHE / f'stage1-{_hash([_changed(asdict(cfg)), s.key])}'
     if not (d / 'trained.json').exists():
         print(f'  stage 1, seed {seed} -> {d}', flush=True)
@@ -373,7 +375,7 @@ def _stage2(s: 'Setting', seed: int, over: dict) -> dict:
     from labelfree.metrics import iou, miou
     from labelfree.train.cns import load_checkpoint, train_cns
     from labelfree.train.setup import read_checkpoint
-    s1 = _stage1(s, seed)
+    over = dict(over); s1 = _stage1(s, seed, over.pop('stage1', None))
     d = CACHE / f'stage2-{_hash([s1.name, over])}'
     done = d / f'scores-{s.val_key}.json'
     if done.exists(): return json.loads(done.read_text())
