@@ -136,7 +136,7 @@ def fuse_scene(net2, net3, scene: Scene, image_size, batch: int = 4, confidence:
         pt, r, q = (torch.from_numpy(a[b]).long() for a in (pp.point, pp.row, pp.col))
         vote.index_add_(0, pt.to(dev), p2[:, r, q].T.to(dev)); n.index_add_(0, pt.to(dev), torch.ones(len(pt), device=dev))
         if view.depth is not None:                   # every depth pixel with a point near it, not only the hit ones
-            tree = tree or cKDTree(np.asarray(scene.points.xyz, np.float64))
+            if tree is None: tree = cKDTree(np.asarray(scene.points.xyz, np.float64))
             r, q, j = depth_points(view, tree, net3.voxel_size if max_dist is None else max_dist)
             pt, r, q = (torch.from_numpy(a).long() for a in (j, r, q))
         s2 = _log(p2)
