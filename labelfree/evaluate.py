@@ -21,8 +21,8 @@ from .models.minkunet import point_inputs, single_blas_thread, sparse_batch
 
 # %% auto #0
 __all__ = ['pseudo_label_confusions', 'pseudo_label_miou', 'compare_dense_modes', 'dense_modes_markdown', 'view_probabilities',
-           'predict_views', 'predict_scene', 'evaluate_nets', 'fuse_scene', 'summarize', 'plot_confusion',
-           'plot_iou_bars', 'write_report']
+           'predict_views', 'point_probabilities', 'predict_scene', 'evaluate_nets', 'fuse_scene', 'summarize',
+           'plot_confusion', 'plot_iou_bars', 'write_report']
 
 # %% ../nbs/23_evaluate.ipynb #4232d31e
 def pseudo_label_confusions(scenes, labeler, regions=None) -> dict:
@@ -85,6 +85,11 @@ def predict_views(net2, scene: Scene, image_size, batch: int = 4) -> tuple[list,
         maps.append(m.cpu().numpy()); conf2.append(c.cpu().numpy())
     return maps, conf2
 
+def point_probabilities(net3, scene: Scene) -> torch.Tensor:
+    "The 3D network's softmax (N, C) at each of `scene`'s points (at its voxel size, which `Net3D` carries)."
+    net3.eval()
+    return net3(sparse_batch([scene.points.xyz], [point_inputs(scene)], net3.voxel_size))['logits'].softmax(1)
+
 @torch.no_grad()
 @single_blas_thread
 def predict_scene(net2, net3, scene: Scene, image_size, batch: int = 4, confidence: bool = False):
@@ -95,8 +100,7 @@ def predict_scene(net2, net3, scene: Scene, image_size, batch: int = 4, confiden
     if not len(scene.points):                          # images only (nuImages): no 3D labels
         l3, p3 = np.zeros(0, np.int64), np.zeros(0, np.float32)
     else:
-        p3, l3 = net3(sparse_batch([scene.points.xyz], [point_inputs(scene)],
-                                   net3.voxel_size))['logits'].softmax(1).max(1)
+        p3, l3 = point_probabilities(net3, scene).max(1)
         l3, p3 = l3.cpu().numpy(), p3.cpu().numpy()
     return (maps, l3, conf2, p3) if confidence else (maps, l3)
 
@@ -126,9 +130,8 @@ def fuse_scene(net2, net3, scene: Scene, image_size, batch: int = 4, confidence:
     arg-max of the product of the two networks' probabilities where both see it, the one network's elsewhere."""
     if not len(scene.points): return predict_scene(net2, net3, scene, image_size, batch, confidence)
     from scipy.spatial import cKDTree
-    net3.eval()
     dev = next(net3.parameters()).device
-    lp3 = _log(net3(sparse_batch([scene.points.xyz], [point_inputs(scene)], net3.voxel_size))['logits'].softmax(1))
+    lp3 = _log(point_probabilities(net3, scene))
     vote, n = torch.zeros_like(lp3), torch.zeros(len(lp3), device=dev)
     pp, tree, maps, conf2 = scene_pairs(scene), None, [], []
     for v, (view, p2) in enumerate(zip(scene.views, view_probabilities(net2, scene, image_size, batch))):

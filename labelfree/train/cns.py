@@ -144,7 +144,7 @@ def class_recall_counts(pred: torch.Tensor, y: torch.Tensor, C: int) -> torch.Te
     "(2, C): per class, the labels `y` of it and how many of them `pred` predicts (the ignore label left out)."
     m = y != IGNORE_INDEX
     y, hit = y[m], pred[m] == y[m]
-    return torch.stack([torch.bincount(y, minlength=C), torch.bincount(y[hit], minlength=C)]).cpu()
+    return torch.stack([torch.bincount(y, minlength=C), torch.bincount(y[hit], minlength=C)])
 
 def agreement(p2_at_pts, p3, y3, seen) -> tuple[float, float]:
     "How often the 2D network's (per-point) and the 3D network's predictions equal the 3D pseudo-labels, on the paired, labelled points; (0, 0) when there are none."
@@ -255,9 +255,9 @@ class CNSTrainer:
         self.rank, self.world = dist_info()
         self.f2 = ddp(self.net2, self.device, find_unused_parameters=True)    # the networks themselves in one process
         self.f3 = ddp(self.net3, self.device, find_unused_parameters=True)
+        self.counts = {d: torch.zeros(2, n_classes, dtype=torch.int64, device=self.device) for d in ('2d', '3d')}   # this epoch's, on the device: no sync a step
         self.stage, self.epoch = 1, 0
         self.class_weight = None              # (C,) set by `train_cns` from the pseudo-labels when cfg.class_balance > 0
-        self.counts = {d: torch.zeros(2, n_classes, dtype=torch.int64) for d in ('2d', '3d')}   # this epoch's, per network
         self.recall: dict | None = None       # {'2d', '3d'}: (C,) per-class recall of the pseudo-labels over the last epoch
         self._make_optim(1.0, cfg.epochs_stage1)
 
@@ -277,8 +277,8 @@ class CNSTrainer:
     def close_epoch(self) -> None:
         "The epoch's per-class recall of the pseudo-labels, per network (summed over the processes), from its counts."
         c = torch.stack([self.counts['2d'], self.counts['3d']])
-        if self.world > 1:
-            c = c.to(self.device); torch.distributed.all_reduce(c); c = c.cpu()
+        if self.world > 1: torch.distributed.all_reduce(c)
+        c = c.cpu()
         self.recall = {d: (c[i, 1] / c[i, 0].clamp(min=1)).float() for i, d in enumerate(('2d', '3d'))}
         for v in self.counts.values(): v.zero_()
 
