@@ -360,6 +360,7 @@ def train_cns(cfg: CNSConfig, train: list[TrainScene], val: list[Scene] | None, 
     out = Path(out); out.mkdir(parents=True, exist_ok=True)
     if resume and (out / 'checkpoint.pt').exists(): tr = load_checkpoint(out / 'checkpoint.pt', cfg.device, restore_rng=True)
     else:
+        (out / 'stage1.pt').unlink(missing_ok=True)       # a new run: an earlier run's stage 1 is not this one's
         random.seed(cfg.seed); np.random.seed(cfg.seed)
         tr = CNSTrainer(cfg, len(train[0].scene.vocab), point_inputs(train[0].scene).shape[1], -(-len(train) // dist_info()[1]))
         tr.classes = list(train[0].scene.vocab.classes)
@@ -387,7 +388,8 @@ def train_cns(cfg: CNSConfig, train: list[TrainScene], val: list[Scene] | None, 
             conf = evaluate_nets(tr.net2, tr.net3, val, cfg.image_size)
             rec.update(val_miou_2d=miou(conf['2d']), val_miou_3d=miou(conf['3d']))
         append_log(out, rec)                              # log, stage-1 copy, then the checkpoint that marks the epoch done:
-        if e + 1 == cfg.epochs_stage1: save_checkpoint(tr, out / 'stage1.pt')       # a kill in between redoes the epoch
+        if e + 1 == cfg.epochs_stage1 and not (out / 'stage1.pt').exists():      # a kill in between redoes the epoch, bit-exact:
+            save_checkpoint(tr, out / 'stage1.pt')                                 # the stage-1 copy written before stays as it was
         save_checkpoint(tr, out / 'checkpoint.pt')
         for k, v in (rec.items() if tb else ()):
             if isinstance(v, (int, float)) and k != 'epoch': tb.add_scalar(k, v, e + 1)
