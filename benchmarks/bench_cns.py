@@ -337,7 +337,8 @@ def ceilings(rows=None, steps: int = 624):
 
 
 TRAIN_ROOMS_SCORED = 16   # the networks are scored on the first 16 training rooms too (all 48 would triple the scoring time)
-STAGE2_FIELDS = ('tau_self', 'tau_cross', 'tau_cross_2d', 'dense_cross', 'min_class_recall', 'epochs_stage2', 'stage2_lr_scale')
+STAGE2_FIELDS = ('tau_self', 'tau_cross', 'tau_cross_2d', 'dense_cross', 'fused_targets', 'min_class_recall', 'epochs_stage2',
+                 'stage2_lr_scale')
 STAGE2_LEVERS = {  # row: the stage-2 settings it trains with, from the same stage-1 checkpoint (the demo config's stage 1)
     "the paper's: 3D teaches 2D at the pixels its points hit, from confidence 0.9":
         dict(dense_cross=False, tau_cross_2d=None, min_class_recall=0.0, epochs_stage2=3),
@@ -347,7 +348,9 @@ STAGE2_LEVERS = {  # row: the stage-2 settings it trains with, from the same sta
         dict(dense_cross=True, tau_cross_2d=0.5, min_class_recall=0.2, epochs_stage2=3),
     '... and 6 stage-2 epochs instead of 3':
         dict(dense_cross=True, tau_cross_2d=0.5, min_class_recall=0.2, epochs_stage2=6),
-    '... and 8 + 5 epochs instead of 10 + 3 (the same steps)':
+    "each network cross-trains on both networks' probabilities multiplied (fused targets), at every pixel with depth, from 0.5":
+        dict(dense_cross=True, tau_cross_2d=0.5, min_class_recall=0.0, fused_targets=True, epochs_stage2=3),
+    'dense 0.5, min_class_recall 0.2, and 8 + 5 epochs instead of 10 + 3 (the same steps)':
         dict(dense_cross=True, tau_cross_2d=0.5, min_class_recall=0.2, epochs_stage2=5, stage1=dict(epochs_stage1=8)),
 }   # a row's `stage1`: overrides of the demo config's stage 1 (its own stage-1 run)
 

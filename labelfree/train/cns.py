@@ -26,8 +26,8 @@ from .setup import (ConfigBase, set_rng_state, tensorboard_writer, append_log, c
 
 # %% auto #0
 __all__ = ['CNSConfig', 'load_config', 'TrainScene', 'prepare', 'pixel_points', 'class_weights', 'knows', 'class_recall_counts',
-           'agreement', 'one_cycle', 'step_pairs', 'at_hit_pixels', 'teach_2d_pixels', 'param_groups_2d',
-           'step_targets', 'CNSTrainer', 'save_checkpoint', 'check_vocabulary', 'load_checkpoint', 'train_cns']
+           'agreement', 'one_cycle', 'step_pairs', 'teaching_points', 'at_pixels', 'param_groups_2d', 'step_targets',
+           'CNSTrainer', 'save_checkpoint', 'check_vocabulary', 'load_checkpoint', 'train_cns']
 
 # %% ../../nbs/25_train.cns.ipynb #e55fa32f
 @dataclass
@@ -52,6 +52,7 @@ class CNSConfig(ConfigBase):
     tau_cross: float = 0.9
     tau_cross_2d: float | None = None    # stage 2: the 3D network's confidence from which it teaches the 2D one (None: tau_cross)
     dense_cross: bool = False            # stage 2: 3D teaches 2D at every pixel with a point near its depth, not only at hit pixels
+    fused_targets: bool = False          # stage 2: a network cross-trains on both networks' probabilities multiplied (a product of experts, as `labelfree.evaluate.fuse_scene`), not on the other's alone
     min_class_recall: float = 0.0        # stage 2: a network overrules a pseudo-label of class c only if, over the last epoch, it predicted c on at least this share of c's labels (0: always)
     class_balance: float = 0.0           # weight classes by (1 / pseudo-label frequency) ** this in both cross-entropies (0: off, as the paper)
     augment: bool = False                # random rotation about the vertical axis and scaling of the 3D network's input
@@ -170,30 +171,27 @@ def step_pairs(ts: TrainScene, views, size, device=None) -> tuple:
             t([pp.row[b] * H2 // h for b, (h, w) in zip(blocks, hw)]),
             t([pp.col[b] * W2 // w for b, (h, w) in zip(blocks, hw)]))
 
-def at_hit_pixels(p3, pairs, shape):
-    """The 3D network's confidence and label (K, H, W) at the pixels its points hit, and which pixels those are: a
-    pixel hit by several points takes the last pair's (in pair order), found with a max, which no thread order
-    changes (an assignment `[k, r, q] = p3[pt]` keeps whichever duplicate a thread writes last)."""
+def teaching_points(ts: TrainScene | None, views, pairs, shape, dense: bool = False, max_dist: float = 0.1) -> torch.Tensor:
+    """(K, H, W): the point whose 3D prediction each pixel of the step's views learns, -1 where none. At the pixels
+    its points hit, the last pair's point (in pair order), found with a max, which no thread order changes (an
+    assignment `[k, r, q] = pt` keeps whichever duplicate a thread writes last); if `dense`, at every pixel with a
+    point within `max_dist` of its depth (`pixel_points`), that point."""
     k, pt, r, q = pairs
     K, _, H, W = shape
-    pix = (k * H + r) * W + q
-    last = torch.full((K * H * W,), -1, device=p3.device)
-    last.scatter_reduce_(0, pix, torch.arange(len(pix), device=p3.device), 'amax')
-    hit = last >= 0
-    c3, l3 = p3.max(1)
-    conf, lab = torch.zeros(K * H * W, device=p3.device), torch.zeros(K * H * W, dtype=torch.long, device=p3.device)
-    conf[hit], lab[hit] = c3[pt[last[hit]]], l3[pt[last[hit]]]
-    return conf.view(K, H, W), lab.view(K, H, W), hit.view(K, H, W)
+    last = torch.full((K * H * W,), -1, device=pt.device)
+    last.scatter_reduce_(0, (k * H + r) * W + q, torch.arange(len(pt), device=pt.device), 'amax')
+    idx = torch.full_like(last, -1)
+    idx[last >= 0] = pt[last[last >= 0]]
+    idx = idx.view(K, H, W)
+    if not dense: return idx
+    near = torch.from_numpy(np.stack([pixel_points(ts, v, (H, W), max_dist) for v in views])).to(pt.device).long()
+    return torch.where(near >= 0, near, idx)
 
-def teach_2d_pixels(ts: TrainScene, views, p3, pairs, shape, dense: bool = False, max_dist: float = 0.1):
-    """The 3D network's confidence and label (K, H, W) where it teaches the 2D one, and which pixels those are: the
-    pixels its points hit (`at_hit_pixels`) and, if `dense`, every pixel with a point within `max_dist` of its depth."""
-    conf, lab, hit = at_hit_pixels(p3, pairs, shape)
-    if not dense: return conf, lab, hit
-    idx = torch.from_numpy(np.stack([pixel_points(ts, v, shape[-2:], max_dist) for v in views])).to(p3.device).long()
-    near = idx >= 0
+def at_pixels(p3, idx):
+    "The 3D network's confidence and label (K, H, W) at the pixels where `idx` (`teaching_points`) names a point, and which pixels those are."
+    m, i = idx >= 0, idx.clamp(min=0)
     c3, l3 = p3.max(1)
-    return torch.where(near, c3[idx.clamp(min=0)], conf), torch.where(near, l3[idx.clamp(min=0)], lab), hit | near
+    return torch.where(m, c3[i], 0.0), torch.where(m, l3[i], 0), m
 
 # %% ../../nbs/25_train.cns.ipynb #0b7e94fc
 def param_groups_2d(net2: DeepLab2D, lr: float, head_mult: float = 1.0) -> list[dict]:
@@ -230,14 +228,23 @@ def step_targets(cfg: CNSConfig, stage: int, epoch: int, ts: TrainScene, views, 
             if rng.random() < c.p_switch and from2:                   # 3D learns from 2D at its points
                 y3 = torch.where(seen, p2_at_pts.argmax(1), torch.full_like(y3, IGNORE_INDEX))
             if rng.random() < c.p_switch and from3:                   # 2D learns from 3D at the hit pixels
-                _, l3, hit = at_hit_pixels(p3, (k, pt, r, q), lg2.shape)
+                _, l3, hit = at_pixels(p3, teaching_points(ts, views, (k, pt, r, q), lg2.shape))
                 y2 = torch.where(hit, l3, torch.full_like(y2, IGNORE_INDEX))
     else:
         k2, k3 = known
-        y3 = _self_cross(y3, p3, p2_at_pts.max(1), seen & from2, c.tau_self, c.tau_cross, k3, k2)
-        c3, l3, hit = teach_2d_pixels(ts, views, p3, (k, pt, r, q), lg2.shape, c.dense_cross, c.voxel_size)
+        idx = teaching_points(ts, views, (k, pt, r, q), lg2.shape, c.dense_cross, c.voxel_size)
         tau = c.tau_cross if c.tau_cross_2d is None else c.tau_cross_2d
-        y2 = _self_cross(y2, lg2.softmax(1), (c3, l3), hit & from3, c.tau_self, tau, k2, k3)
+        if c.fused_targets:                   # both networks' probabilities multiplied where both see the spot (no gate: each has its say)
+            with torch.no_grad():
+                lp3 = o3['logits'].detach().log_softmax(1)
+                f3 = (lp3 + p2_at_pts.clamp(min=1e-12).log()).softmax(1)
+                f2 = (lg2.log_softmax(1) + lp3[idx.clamp(min=0)].permute(0, 3, 1, 2)).softmax(1)
+            y3 = _self_cross(y3, p3, f3.max(1), seen, c.tau_self, c.tau_cross, k3, k2)
+            y2 = _self_cross(y2, lg2.softmax(1), f2.max(1), idx >= 0, c.tau_self, tau, k2, k3)
+        else:
+            y3 = _self_cross(y3, p3, p2_at_pts.max(1), seen & from2, c.tau_self, c.tau_cross, k3, k2)
+            c3, l3, hit = at_pixels(p3, idx)
+            y2 = _self_cross(y2, lg2.softmax(1), (c3, l3), hit & from3, c.tau_self, tau, k2, k3)
     return y2, y3, (k, pt, r, q), {'agree_2d': a2, 'agree_3d': a3}, counts
 
 
