@@ -516,7 +516,7 @@ def demo_time(seed: int = 0):
     "`labelfree demo` as a fresh clone runs it (seed 0: the figures the README renders; another seed: `demo_seeds`)."
     with tempfile.TemporaryDirectory() as d:
         t = time.perf_counter()
-        over = ['--overrides', f'seed={seed}'] if seed else []
+        over = [f'seed={seed}'] if seed else []                 # the demo's config overrides (key=value)
         r = subprocess.run([str(Path(sys.executable).parent / 'labelfree'), 'demo', '--out', d, *over], capture_output=True, text=True,
                            env={**__import__('os').environ, 'LABELFREE_CACHE': f'{d}/cache'})       # a fresh clone's run: no cached scenes
         wall = time.perf_counter() - t

@@ -44,7 +44,7 @@ def parser() -> argparse.ArgumentParser:
     ap.add_argument('--views', type=int, default=4, help='2D: views per step')
     ap.add_argument('--augment', action='store_true', help='2D: mirror, rescale and colour-jitter its input (augmented_forward)')
     ap.add_argument('--output-stride', type=int, default=16, choices=[8, 16, 32], help='2D: the backbone\'s output stride')
-    ap.add_argument('--freeze-blocks', type=int, default=0, help='2D: freeze the stem and this many EfficientNet block stages')
+    ap.add_argument('--freeze-stages', type=int, default=0, help="2D: the backbone's stem and first stages that keep their ImageNet weights (DeepLab2D's freeze_stages)")
     ap.add_argument('--voxel-size', type=float, default=0.1); ap.add_argument('--width', type=float, default=0.5)
     ap.add_argument('--labels', choices=['refined', 'raw', 'gt'], default='refined',
                     help='what the network learns from: the refined or raw pseudo-labels, or the ground truth (the ceiling the images and points allow)')
@@ -117,10 +117,7 @@ def _net2d(a, C, cfg, y):
     from labelfree.models.deeplab import DeepLab2D
     from labelfree.evaluate import predict_views
     from labelfree.models.deeplab import augmented_forward, resize_labels, view_images
-    net = DeepLab2D(C, 'efficientnet_lite0', None, None, True, output_stride=a.output_stride)
-    body = net.net.backbone.body
-    for m in [body.conv_stem, body.bn1, *list(body.blocks)[:a.freeze_blocks]] if a.freeze_blocks else []:
-        for p in m.parameters(): p.requires_grad_(False)
+    net = DeepLab2D(C, 'efficientnet_lite0', None, None, True, output_stride=a.output_stride, freeze_stages=a.freeze_stages)
     bb = {id(p) for p in net.net.backbone.parameters()}
     lr = a.lr or cfg.lr_2d
     groups = [dict(params=[p for p in net.parameters() if id(p) in bb and p.requires_grad], lr=lr),

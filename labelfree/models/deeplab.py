@@ -91,7 +91,8 @@ class DeepLab2D(nn.Module):
     ImageNet-initialised where weights are at hand."""
     def __init__(self, n_classes: int, backbone: str = 'resnet50', proj_dim: int | None = 256,
                  weights: str | Path | None = None,
-                 pretrained: bool = True, freeze_bn: bool | None = None, output_stride: int | None = None):
+                 pretrained: bool = True, freeze_bn: bool | None = None, output_stride: int | None = None,
+                 freeze_stages: int = 0):
         super().__init__()
         if backbone not in BACKBONES_2D:
             raise ValueError(f"unknown DeepLabV3 backbone {backbone!r}: one of {', '.join(BACKBONES_2D)}")
@@ -111,8 +112,20 @@ class DeepLab2D(nn.Module):
             from timm.layers import freeze_batch_norm_2d
             self.net.backbone = freeze_batch_norm_2d(self.net.backbone)
         self.frozen_bn = bool(freeze_bn)
+        stages = self.backbone_stages()
+        if not 0 <= freeze_stages <= len(stages):
+            raise ValueError(f"freeze_stages must be in [0, {len(stages)}] for the {backbone} backbone (its stem and stages), got {freeze_stages}")
+        for m in stages[:freeze_stages]: m.requires_grad_(False)
+        self.frozen_stages = freeze_stages
         # NHWC: the CPU's convolutions (oneDNN) run ~25% faster, GPUs' too
         self.to(memory_format=torch.channels_last)
+
+    def backbone_stages(self) -> list[nn.Module]:
+        "The backbone's stem and its stages, input first: what `freeze_stages` counts."
+        b = self.net.backbone
+        if isinstance(b, _LastFeature): return [nn.ModuleList([b.body.conv_stem, b.body.bn1]), *b.body.blocks]
+        if hasattr(b, 'layer1'): return [nn.ModuleList([b.conv1, b.bn1]), b.layer1, b.layer2, b.layer3, b.layer4]
+        return list(b.children())                     # MobileNetV3: its stem, then its inverted-residual blocks
 
     def load_pretrained(self, path: str | Path) -> None:
         "Load a whole-model or backbone-only state dict from `path`; a classifier of another class count is skipped."

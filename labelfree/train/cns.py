@@ -56,6 +56,7 @@ class CNSConfig(ConfigBase):
     min_class_recall: float = 0.0        # stage 2: a network overrules a pseudo-label of class c only if, over the last epoch, it predicted c on at least this share of c's labels (0: always)
     class_balance: float = 0.0           # weight classes by (1 / pseudo-label frequency) ** this in both cross-entropies (0: off, as the paper)
     augment: bool = False                # random rotation about the vertical axis and scaling of the 3D network's input
+    freeze_2d: int = 0                   # the 2D backbone's stem and first stages that keep their ImageNet weights (DeepLab2D's freeze_stages)
     augment_2d: bool = False             # random mirroring, rescaling and colour jitter of the 2D network's input (`augmented_forward`)
     # schedule
     epochs_stage1: int = 20
@@ -257,7 +258,8 @@ class CNSTrainer:
         torch.manual_seed(cfg.seed)
         self.device = train_device(cfg.device)
         proj = cfg.proj_dim if cfg.lambda_latent > 0 else None
-        self.net2 = DeepLab2D(n_classes, cfg.backbone_2d, proj, cfg.weights_2d, cfg.pretrained_2d).to(self.device)
+        self.net2 = DeepLab2D(n_classes, cfg.backbone_2d, proj, cfg.weights_2d, cfg.pretrained_2d,
+                              freeze_stages=cfg.freeze_2d).to(self.device)
         self.net3 = Net3D(in_channels, n_classes, cfg.voxel_size, proj, cfg.width_3d).to(self.device)
         self.rank, self.world = dist_info()
         self.f2 = ddp(self.net2, self.device, find_unused_parameters=True)    # the networks themselves in one process

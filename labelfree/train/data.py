@@ -40,7 +40,7 @@ class DataConfig(ConfigBase):
     val_views: int | None = None       # procedural: views a held-out room; n_views if not given
     seed: int = 0                      # procedural: the training rooms' seed (the demo's: the config's own seed)
     # procedural: the held-out rooms' seed; the training rooms' seed + 1 if not given (was 1 in distill, the seed + 1
-    # in the demo; the shipped configs set 1): unset, held-out rooms never repeat training rooms
+    # in the demo; the shipped configs set 1); never the training rooms' own (`procedural_rooms`)
     val_seed: int | None = None
     severity: float = 0.5              # demo: simulated CLIP's error severity
     persistent: float | None = None    # demo: share of simulated CLIP's object errors that follow the object (its 0.75)
@@ -114,12 +114,14 @@ def dataset_from(data: DataConfig, split: str | None = None):
 def procedural_rooms(data: DataConfig, seed: int | None = None, held_out: bool = False, **kw) -> ProceduralScenes:
     """`data`'s procedural rooms: its `n_scenes` training rooms from `seed` (`data.seed` if not given), or with
     `held_out` its `n_val` held-out rooms (from `val_seed`, else that seed + 1, with `val_views` views, else
-    `n_views`); `kw` (e.g. `cache_dir`) go to `ProceduralScenes` too."""
+    `n_views`); `kw` (e.g. `cache_dir`) go to `ProceduralScenes` too. Held-out rooms never repeat the training
+    rooms: where `val_seed` is the training rooms' own seed (a run with `seed=1` and the demo's `val_seed: 1`), they
+    come from that seed + 1."""
     seed = data.seed if seed is None else seed
     if not held_out: n, views = data.n_scenes, data.n_views
     else:
         n, views = data.n_val, data.val_views or data.n_views
-        seed = seed + 1 if data.val_seed is None else data.val_seed
+        seed = seed + 1 if data.val_seed in (None, seed) else data.val_seed
     return ProceduralScenes(**{**loader_args(data, 'procedural'), 'n_scenes': n, 'seed': seed, 'n_views': views, **kw})
 
 # %% ../../nbs/28_train.data.ipynb #599b40d2
