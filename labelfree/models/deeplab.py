@@ -116,7 +116,6 @@ class DeepLab2D(nn.Module):
         if not 0 <= freeze_stages <= len(stages):
             raise ValueError(f"freeze_stages must be in [0, {len(stages)}] for the {backbone} backbone (its stem and stages), got {freeze_stages}")
         for m in stages[:freeze_stages]: m.requires_grad_(False)
-        self.frozen_stages = freeze_stages
         # NHWC: the CPU's convolutions (oneDNN) run ~25% faster, GPUs' too
         self.to(memory_format=torch.channels_last)
 

@@ -236,10 +236,9 @@ def step_targets(cfg: CNSConfig, stage: int, epoch: int, ts: TrainScene, views, 
         idx = teaching_points(ts, views, (k, pt, r, q), lg2.shape, c.dense_cross, c.voxel_size)
         tau = c.tau_cross if c.tau_cross_2d is None else c.tau_cross_2d
         if c.fused_targets:                   # both networks' probabilities multiplied where both see the spot (no gate: each has its say)
-            with torch.no_grad():
-                lp3 = o3['logits'].detach().log_softmax(1)
-                f3 = (lp3 + p2_at_pts.clamp(min=1e-12).log()).softmax(1)
-                f2 = (lg2.log_softmax(1) + lp3[idx.clamp(min=0)].permute(0, 3, 1, 2)).softmax(1)
+            lp3 = o3['logits'].detach().log_softmax(1)                # (lg2 and p2_at_pts carry no graph either)
+            f3 = (lp3 + p2_at_pts.clamp(min=1e-12).log()).softmax(1)
+            f2 = (lg2.log_softmax(1) + lp3[idx.clamp(min=0)].permute(0, 3, 1, 2)).softmax(1)
             y3 = _self_cross(y3, p3, f3.max(1), seen, c.tau_self, c.tau_cross, k3, k2)
             y2 = _self_cross(y2, lg2.softmax(1), f2.max(1), idx >= 0, c.tau_self, tau, k2, k3)
         else:
