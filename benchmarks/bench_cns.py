@@ -216,48 +216,42 @@ def sweep(mixes=(0.0, 0.5, 0.75, 1.0), seed=0):
     return out
 
 
-LEVERS_2D = {  # name: (the rooms trained on, DeepLab2D / step options); each trains the 2D network alone on the refined labels
-    'demo (48 rooms x 8 views)': ({}, {}),
-    'augment_2d (mirror, rescale, colour jitter)': ({}, dict(augment_2d=True)),
-    '96 rooms x 4 views, augment_2d': (dict(n_scenes=96, n_views=4, val_views=8), dict(augment_2d=True)),
-    'output stride 8 (16 in the demo)': ({}, dict(output_stride=8)),
+LEVERS_2D = {  # row: bench_networks.py arguments and the readout scored ('' the weights, 'ema_' their moving average);
+    # each trains the 2D network alone on the refined labels with the demo's optimiser and number of steps (624)
+    "the demo's settings (stem and two stages frozen)": ([], ''),
+    'whole backbone trained': (['--freeze-stages', '0'], ''),
+    'class_balance 0 (0.5 in the demo)': (['--class-balance', '0'], ''),
+    'augment_2d (mirror, rescale, colour jitter)': (['--augment', '--ema', '0.995'], ''),
+    'moving average of the weights (decay 0.995)': (['--ema', '0.995'], 'ema_'),
+    '96 rooms x 4 views': (['--data', 'n_scenes=96', 'n_views=4', 'val_views=8'], ''),
+    'peak learning rate 6e-4 (3e-4 in the demo)': (['--lr', '6e-4'], ''),
+    'twice the steps (1248)': (['--steps', '1248'], ''),
 }
 
 
-def _train_2d(s: 'Setting', seed: int, augment_2d=False, output_stride=None):
-    "The demo's 2D network, optimiser and stage-1 schedule (its epochs over `s`'s rooms, four views a step) trained alone on the refined pseudo-labels."
-    from labelfree.models.deeplab import DeepLab2D, augmented_forward, resize_labels, view_images
-    from labelfree.train.cns import class_weights, load_config, one_cycle, param_groups_2d
-    cfg = load_config(s.config, [f'seed={seed}'])
-    torch.manual_seed(seed); rng = np.random.default_rng(seed)
-    C = len(s.rooms.vocab)
-    net = DeepLab2D(C, cfg.backbone_2d, None, cfg.weights_2d, cfg.pretrained_2d, output_stride=output_stride)
-    opt = torch.optim.AdamW(param_groups_2d(net, cfg.lr_2d, cfg.head_lr_mult_2d), weight_decay=cfg.weight_decay)
-    epochs = max(1, round(cfg.epochs_stage1 * 48 / len(s.train)))        # the demo's number of steps, whatever the rooms
-    sched = one_cycle(opt, epochs * len(s.train))
-    w = class_weights([ts.labels.labels3d for ts in s.train], C, cfg.class_balance)
-    for _ in range(epochs):
-        for i in rng.permutation(len(s.train)):
-            ts = s.train[i]; net.train()
-            views = sorted(rng.choice(len(ts.scene.views), min(cfg.views_per_step, len(ts.scene.views)), replace=False).tolist())
-            x = view_images(ts.scene, views, cfg.image_size)
-            o = augmented_forward(net, x, rng) if augment_2d else net(x)
-            y = resize_labels([ts.labels.labels2d[v] for v in views], cfg.image_size)
-            loss = F.cross_entropy(o['logits'], y, weight=w, ignore_index=255)
-            opt.zero_grad(); loss.backward(); opt.step(); sched.step()
-    return net.eval(), cfg
+def _demo_2d() -> list:
+    "bench_networks.py's arguments for the demo's 2D network: its input size and frozen stages."
+    from labelfree.train.cns import load_config
+    c = load_config('demo')
+    return ['--net', '2d', '--size', *map(str, c.image_size), '--freeze-stages', str(c.freeze_2d)]
 
 
-def _scores_2d(net, scenes, cfg) -> dict:
-    "The 2D network's mIoU and per-class IoU (%) on `scenes`."
-    from labelfree.evaluate import predict_views
-    from labelfree.metrics import confusion, iou, miou
-    C = len(scenes[0].vocab)
-    c = np.zeros((C, C + 1), np.int64)
-    with torch.no_grad():
-        for sc in scenes:
-            for v, m in zip(sc.views, predict_views(net, sc, cfg.image_size)[0]): c += confusion(v.labels, m, C)
-    return dict(miou=round(miou(c), 2), per_class=[round(100 * float(x), 1) for x in iou(c)])
+READOUT_ONLY = ('out', 'evals')   # bench_networks options that change what a run prints, not what it trains
+
+
+def network_record(argv: list, log: Path | None = None) -> dict:
+    """bench_networks.py's last record for `argv`: the newest one in `log` (default `cache/cns/networks.jsonl`) that
+    trained the same way (options a record predates count as their defaults; a run with an EMA readout serves one
+    without), else a new run appended to it."""
+    import bench_networks
+    log = log or CACHE / 'networks.jsonl'
+    default = vars(bench_networks.parser().parse_args([]))
+    want = {k: v for k, v in vars(bench_networks.parser().parse_args(argv)).items() if k not in READOUT_ONLY}
+    same = lambda r: r.get('step') == want['steps'] and all(
+        json.dumps(r.get(k, default[k])) == json.dumps(v) for k, v in want.items() if not (k == 'ema' and v == 0))
+    seen = [json.loads(l) for l in log.read_text().splitlines()] if log.exists() else []
+    rec = next((r for r in reversed(seen) if same(r)), None)
+    return rec or bench_networks.main([*argv, '--out', str(log)])
 
 
 def resolution_ceiling(scenes, strides=(8, 16, 32)) -> dict:
@@ -277,60 +271,49 @@ def resolution_ceiling(scenes, strides=(8, 16, 32)) -> dict:
     return out
 
 
-def levers_2d(seed=0):
-    "Which 2D levers close the 2D network's gap to its refined labels: each trained alone on them, scored on the demo's held-out rooms and on its own training rooms."
+def levers_2d(steps: int = 624):
+    """Which 2D levers close the 2D network's gap to its refined labels: each trained alone on them (bench_networks.py),
+    scored per class on the demo's held-out rooms and on its first 8 training rooms."""
     base = Setting()
-    labels = base.label_scores()
-    out = dict(seed=seed, classes=list(base.rooms.vocab.classes), refined=labels['refined pseudo-labels'],
-               refined_per_class_held_out=_label_per_class(base), ceiling_held_out=resolution_ceiling(base.val), rows={}, **_measured_with(base))
-    for name, (data_over, opts) in LEVERS_2D.items():
-        f = CACHE / f"lever2d-{_hash([name, data_over, opts, seed, base.key])}.json"
-        if not f.exists():
-            s = Setting(data_over=data_over) if data_over else base
-            t = time.perf_counter()
-            print(f'  2D alone: {name}', flush=True)
-            net, cfg = _train_2d(s, seed, **opts)
-            r = dict(seconds=round(time.perf_counter() - t, 1), held_out=_scores_2d(net, base.val, cfg), train=_scores_2d(net, [ts.scene for ts in s.train], cfg))
-            from labelfree.data.io import atomic_path
-            with atomic_path(f) as tmp: Path(tmp).write_text(json.dumps(r))
-        out['rows'][name] = json.loads(f.read_text())
+    labels = base.label_scores(n_train=8)
+    out = dict(steps=steps, classes=list(base.rooms.vocab.classes), refined=labels['refined pseudo-labels'],
+               refined_per_class_held_out=_label_per_class(base), ceiling_held_out=resolution_ceiling(base.val), rows={},
+               **_measured_with(base))
+    for name, (argv, readout) in LEVERS_2D.items():
+        rec = network_record([*_demo_2d(), '--labels', 'refined', '--steps', str(steps), *argv])     # a row's own --steps wins
+        pc = rec[f'{readout}held_out_per_class']
+        out['rows'][name] = dict(held_out=dict(miou=rec[f'{readout}held_out'], per_class=[pc[c] for c in out['classes']]),
+                                 train=dict(miou=rec[f'{readout}train8']), steps=rec['step'], seconds=round(rec['sec_per_step'] * rec['step']))
         r = out['rows'][name]
         print(f"  {name}: held-out {r['held_out']['miou']:.1f} (refined labels {out['refined']['held_out']['2d']:.1f}), "
-              f"training rooms {r['train']['miou']:.1f}, {r['seconds']:.0f} s", flush=True)
+              f"first 8 training rooms {r['train']['miou']:.1f}, {r['seconds']:.0f} s", flush=True)
         write_result(OUT, 'levers_2d', out)
     return out
 
 
-CEILINGS = {  # row: bench_networks.py arguments; each network alone, the demo's number of steps (624)
+CEILINGS = {  # row: bench_networks.py arguments (2D: the demo's input size and frozen stages); each network alone, the demo's steps
     '3D on ground truth': ['--net', '3d', '--labels', 'gt'],
     '3D on refined labels': ['--net', '3d', '--labels', 'refined'],
-    '2D on ground truth': ['--net', '2d', '--size', '240', '320', '--labels', 'gt'],
-    '2D on refined labels': ['--net', '2d', '--size', '240', '320', '--labels', 'refined'],
+    '2D on ground truth': ['--labels', 'gt'],
+    '2D on refined labels': ['--labels', 'refined'],
 }
 
 
 def ceilings(rows=None, steps: int = 624):
     """Per class, what each network reaches alone in the demo's steps, on the ground truth (the ceiling that its input,
-    its size and the budget allow) and on the refined labels (no co-training), beside the refined labels' own IoU: a
-    class the network cannot learn from the ground truth is out of its reach, not erased by co-training. Runs are
-    kept in `cache/cns/networks.jsonl` (bench_networks.py's records) and reused."""
-    import bench_networks
+    its size and the budget allow) and on the refined labels (no co-training), beside the refined labels' own IoU, and
+    what each class is most often taken for: a class the network cannot learn from the ground truth is out of its
+    reach, not erased by co-training. Runs are kept in `cache/cns/networks.jsonl` (bench_networks.py's records) and reused."""
     from labelfree.metrics import iou
-    log = CACHE / 'networks.jsonl'
-    seen = [json.loads(l) for l in log.read_text().splitlines()] if log.exists() else []
     s = Setting()
     out = dict(steps=steps, refined={d: [round(100 * float(x), 1) for x in iou(s.held_out_confusions[f'ref{d}'])]
                                      for d in ('2d', '3d')}, classes=list(s.rooms.vocab.classes), rows={})
     for name in rows or CEILINGS:
-        argv = [*CEILINGS[name], '--steps', str(steps)]
-        want = {k: v for k, v in vars(bench_networks.parser().parse_args(argv)).items() if k != 'out'}
-        rec = next((r for r in seen if {k: r.get(k) for k in want} == want), None)
-        if rec is None:
-            print(f'  {name}: training', flush=True)
-            rec = bench_networks.main([*argv, '--out', str(log)])
-        out['rows'][name] = dict(net=want['net'], labels=want['labels'], held_out=rec['held_out'],
+        argv = CEILINGS[name] if '--net' in CEILINGS[name] else [*_demo_2d(), *CEILINGS[name]]
+        rec = network_record([*argv, '--steps', str(steps)])
+        out['rows'][name] = dict(net=rec['net'], labels=rec['labels'], held_out=rec['held_out'],
                                  per_class=[rec['held_out_per_class'][c] for c in out['classes']],
-                                 sec_per_step=rec['sec_per_step'])
+                                 taken_for=rec.get('held_out_taken_for'), sec_per_step=rec['sec_per_step'])
         print(f"  {name}: held-out mIoU {rec['held_out']:.1f}", flush=True)
         write_result(OUT, 'ceilings', out)
     return out
@@ -564,6 +547,6 @@ if __name__ == '__main__':
     if 'demo' in a.only:
         for seed in a.seeds: demo_time(seed)
     if 'run' in a.only: one_run(a.set, a.seeds[0])
-    if 'levers2d' in a.only: levers_2d(a.seeds[0])
+    if 'levers2d' in a.only: levers_2d()
     if 'ceilings' in a.only: ceilings()
     if 'stage2' in a.only: stage2_levers(a.seeds)

@@ -14,10 +14,14 @@ steps allow, against which the pseudo-labels' cost can be read. `--augment` mirr
     python benchmarks/bench_networks.py --net 2d --size 240 320 --steps 400 --evals 200 400
     python benchmarks/bench_networks.py --net 2d --size 240 320 --steps 300 --labels gt
     python benchmarks/bench_networks.py --net 3d --steps 384 --lr 1e-3
+    python benchmarks/bench_networks.py --net 2d --size 240 320 --freeze-stages 3 --ema 0.995 --data n_scenes=96 n_views=4 val_views=8
 
+`--ema DECAY` also scores a moving average of the weights (timm's ModelEmaV3) from the same run (records `ema_*`).
+Each record names, per class, what its points or pixels are most often taken for (`*_taken_for`).
 `--out FILE` appends the lines to FILE (JSON lines) as well.
 """
 import argparse
+import itertools
 import json
 import sys
 import time
@@ -48,6 +52,10 @@ def parser() -> argparse.ArgumentParser:
     ap.add_argument('--voxel-size', type=float, default=0.1); ap.add_argument('--width', type=float, default=0.5)
     ap.add_argument('--labels', choices=['refined', 'raw', 'gt'], default='refined',
                     help='what the network learns from: the refined or raw pseudo-labels, or the ground truth (the ceiling the images and points allow)')
+    ap.add_argument('--ema', type=float, default=0.0,
+                    help='2D: also score an exponential moving average of the weights with this decay (timm ModelEmaV3), beside the weights themselves')
+    ap.add_argument('--data', nargs='+', default=[], metavar='KEY=VALUE',
+                    help="other rooms to train on: the demo config's data section overridden (e.g. n_scenes=96 n_views=4 val_views=8)")
     ap.add_argument('--out', type=Path)
     return ap
 
@@ -62,7 +70,8 @@ def main(argv=None) -> dict:
     from labelfree.train.cns import class_weights, load_config
     torch.manual_seed(a.seed)
     rng = np.random.default_rng(a.seed)
-    S = Setting()
+    from labelfree.train.setup import parse_overrides
+    S = Setting(data_over=parse_overrides(a.data) if a.data else None)
     C, cfg = len(S.rooms.vocab), load_config('demo')
     evals = set(a.evals or [a.steps])
     y = {id(ts): targets(ts, a.labels, a.net, C) for ts in S.train}
@@ -73,12 +82,17 @@ def main(argv=None) -> dict:
                                                 cycle_momentum=False)
     labels = [m for ts in S.train for m in (y[id(ts)] if a.net == '2d' else [y[id(ts)]])]
     w = class_weights(labels, C, a.class_balance) if a.class_balance > 0 else None
+    ema = None
+    if a.ema > 0 and a.net == '3d': raise SystemExit('--ema: the 2D network only (MinkowskiEngine modules do not survive the copy ModelEmaV3 makes)')
+    if a.ema > 0:
+        from timm.utils import ModelEmaV3
+        ema = ModelEmaV3(net, decay=a.ema)
 
-    def confusions(scenes):
-        net.eval(); cm = np.zeros((C, C + 1), np.int64)
+    def confusions(scenes, m):
+        m.eval(); cm = np.zeros((C, C + 1), np.int64)
         with torch.no_grad():
             for sc in scenes:
-                for gt, pred in predict(sc): cm += confusion(gt, pred, C)
+                for gt, pred in predict(sc, m): cm += confusion(gt, pred, C)
         return cm
 
     @single_blas_thread
@@ -89,19 +103,32 @@ def main(argv=None) -> dict:
             out, y = batch(S.train[int(rng.integers(len(S.train)))], rng)
             loss = F.cross_entropy(out, y, weight=w, ignore_index=IGNORE_INDEX)
             opt.zero_grad(); loss.backward(); opt.step(); sched.step()
+            if ema is not None: ema.update(net, step=s)
             if s in evals:
                 dt = time.perf_counter() - t0
                 rec = dict({k: (str(v) if isinstance(v, Path) else v) for k, v in vars(a).items()}, step=s,
                            sec_per_step=round(dt / s, 3))
-                for name, cm in [('held_out', confusions(S.val)), ('train8', confusions([ts.scene for ts in S.train[:8]]))]:
+                scored = [(net, '')] + ([(ema.module, 'ema_')] if ema is not None else [])
+                for (m, pre), (name, scenes) in itertools.product(scored, [('held_out', S.val), ('train8', [ts.scene for ts in S.train[:8]])]):
+                    cm, name = confusions(scenes, m), pre + name
                     rec[name] = round(miou(cm), 2)
                     rec[f'{name}_per_class'] = dict(zip(S.rooms.vocab.classes, (round(100 * float(x), 1) for x in iou(cm))))
+                    rec[f'{name}_taken_for'] = taken_for(cm, S.rooms.vocab.classes)
                 print(json.dumps(rec), flush=True)
                 if a.out:
                     with open(a.out, 'a') as f: f.write(json.dumps(rec) + '\n')
                 t0 = time.perf_counter() - dt               # evaluation is not a step's cost
         return rec
     return run()
+
+
+def taken_for(cm: np.ndarray, classes: list, top: int = 2) -> dict:
+    "Per class, the classes its points (or pixels) are most often predicted as, with their shares in % (a confusion's rows)."
+    out = {}
+    for c, name in enumerate(classes):
+        row = cm[c, :len(classes)] / max(cm[c].sum(), 1)
+        out[name] = {classes[k]: round(100 * float(row[k]), 1) for k in np.argsort(-row)[:top + 1] if k != c and row[k] > 0}
+    return out
 
 
 def targets(ts, which, net, C):
@@ -129,8 +156,8 @@ def _net2d(a, C, cfg, y):
         x = view_images(ts.scene, vs, size)
         return (augmented_forward(net, x, rng) if a.augment else net(x))['logits'], resize_labels([y[id(ts)][v] for v in vs], size)
 
-    def predict(sc):
-        yield from zip((v.labels for v in sc.views), predict_views(net, sc, size)[0])
+    def predict(sc, m):
+        yield from zip((v.labels for v in sc.views), predict_views(m, sc, size)[0])
 
     return net, groups, batch, predict
 
@@ -145,8 +172,8 @@ def _net3d(a, C, cfg, y):
         o = net(sparse_batch([augment_xyz(ts.scene.points.xyz, rng)], [point_inputs(ts.scene)], a.voxel_size))
         return o['logits'], torch.from_numpy(y[id(ts)].astype(np.int64))
 
-    def predict(sc):
-        yield sc.points.labels, net(sparse_batch([sc.points.xyz], [point_inputs(sc)], a.voxel_size))['logits'].argmax(1).numpy()
+    def predict(sc, m):
+        yield sc.points.labels, m(sparse_batch([sc.points.xyz], [point_inputs(sc)], a.voxel_size))['logits'].argmax(1).numpy()
     return net, groups, batch, predict
 
 

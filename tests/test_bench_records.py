@@ -1,0 +1,39 @@
+"""The benches reuse a network run only if it trained the same way: `bench_cns.network_record` matches a cached
+`bench_networks.py` record on every option that changes training, reads options a record predates as their defaults,
+and lets a run with a moving-average readout serve a request without one (never the reverse)."""
+import json
+import sys
+from pathlib import Path
+
+BENCH = Path(__file__).resolve().parents[1] / 'benchmarks'
+sys.path.insert(0, str(BENCH))
+
+import bench_cns  # noqa: E402
+import bench_networks  # noqa: E402
+
+
+def _record(argv, **scores):
+    "A record as bench_networks.py writes it for `argv` (its options, the last step), with `scores`."
+    a = {k: (str(v) if isinstance(v, Path) else v) for k, v in vars(bench_networks.parser().parse_args(argv)).items()}
+    return dict(a, step=a['steps'], sec_per_step=0.5, **scores)
+
+
+def test_network_record(tmp_path, monkeypatch):
+    runs = []
+    monkeypatch.setattr(bench_networks, 'main', lambda argv: runs.append(argv) or {'new': True})
+    log = tmp_path / 'networks.jsonl'
+    old = _record(['--net', '2d', '--steps', '624'], held_out=30.0)
+    for k in ('ema', 'data', 'freeze_stages'): old.pop(k)           # written before these options existed
+    ema = _record(['--net', '2d', '--steps', '624', '--freeze-stages', '3', '--ema', '0.995'], held_out=33.0, ema_held_out=34.0)
+    log.write_text('\n'.join(json.dumps(r) for r in (old, ema)) + '\n')
+    get = lambda *argv: bench_cns.network_record(list(argv), log)
+    assert get('--net', '2d', '--steps', '624')['held_out'] == 30.0                      # the predating record, at its defaults
+    assert get('--net', '2d', '--steps', '624', '--freeze-stages', '3')['held_out'] == 33.0   # an EMA run serves a plain one
+    assert get('--net', '2d', '--steps', '624', '--freeze-stages', '3', '--ema', '0.995')['ema_held_out'] == 34.0
+    assert not runs
+    for argv in (['--net', '2d', '--steps', '624', '--ema', '0.995'],                 # a plain run cannot give an EMA readout
+                 ['--net', '2d', '--steps', '1248'],                                   # other steps, other learning rate, other rooms
+                 ['--net', '2d', '--steps', '624', '--lr', '6e-4'],
+                 ['--net', '2d', '--steps', '624', '--data', 'n_scenes=96']):
+        assert get(*argv) == {'new': True}
+    assert len(runs) == 4 and all(r[-2:] == ['--out', str(log)] for r in runs)         # new runs append to the log
