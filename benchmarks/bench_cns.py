@@ -60,7 +60,7 @@ def _changed(cfg: dict) -> dict:
 
 class Setting:
     "The demo's rooms and models at one simulated-CLIP mix, with pseudo-labels cached by the models' names."
-    def __init__(self, persistent=None, config='demo', data_over: dict | None = None):
+    def __init__(self, persistent=None, config='demo', data_over: dict | None = None, seed: int | None = None):
         from labelfree.demo import demo_models
         from labelfree.scene import SCANNET20
         from labelfree.labels import load_pseudo_labels, run_pseudo_labels, scene_file_name
@@ -69,7 +69,7 @@ class Setting:
         from labelfree.train.data import procedural_rooms, read_data_config
         data = read_data_config(config, **(data_over or {}))       # data_over: e.g. other rooms and views to train on
         self.data = {**config_sections(config)['data'], **(data_over or {})}   # the section as written: what results record
-        self.config, seed = config, load_config(config).seed
+        self.config, seed = config, load_config(config).seed if seed is None else seed     # seed: the rooms' (the config's by default)
         if persistent is None: persistent = data.persistent
         self.clip, self.sam, self.feats, _ = demo_models(SCANNET20, data.severity, seed, features=data.features,
                                                          persistent=persistent)

@@ -56,6 +56,7 @@ def parser() -> argparse.ArgumentParser:
                     help='2D: also score an exponential moving average of the weights with this decay (timm ModelEmaV3), beside the weights themselves')
     ap.add_argument('--data', nargs='+', default=[], metavar='KEY=VALUE',
                     help="other rooms to train on: the demo config's data section overridden (e.g. n_scenes=96 n_views=4 val_views=8)")
+    ap.add_argument('--rooms-seed', type=int, help="the rooms' seed, as the demo's seed=N (default: the demo config's); held-out rooms follow it")
     ap.add_argument('--out', type=Path)
     return ap
 
@@ -71,7 +72,7 @@ def main(argv=None) -> dict:
     torch.manual_seed(a.seed)
     rng = np.random.default_rng(a.seed)
     from labelfree.train.setup import parse_overrides
-    S = Setting(data_over=parse_overrides(a.data) if a.data else None)
+    S = Setting(data_over=parse_overrides(a.data) if a.data else None, seed=a.rooms_seed)
     C, cfg = len(S.rooms.vocab), load_config('demo')
     evals = set(a.evals or [a.steps])
     y = {id(ts): targets(ts, a.labels, a.net, C) for ts in S.train}
