@@ -221,7 +221,7 @@ LEVERS_2D = {  # row: bench_networks.py arguments and the readout scored ('' the
     "the demo's settings (stem and two stages frozen)": ([], ''),
     'whole backbone trained': (['--freeze-stages', '0'], ''),
     'class_balance 0 (0.5 in the demo)': (['--class-balance', '0'], ''),
-    'augment_2d (mirror, rescale, colour jitter)': (['--augment', '--ema', '0.995'], ''),
+    'augment_2d (mirror, rescale, colour jitter)': (['--augment'], ''),
     'moving average of the weights (decay 0.995)': (['--ema', '0.995'], 'ema_'),
     '96 rooms x 4 views': (['--data', 'n_scenes=96', 'n_views=4', 'val_views=8'], ''),
     'peak learning rate 6e-4 (3e-4 in the demo)': (['--lr', '6e-4'], ''),

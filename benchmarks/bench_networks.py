@@ -64,6 +64,7 @@ def parser() -> argparse.ArgumentParser:
 def main(argv=None) -> dict:
     "Train one network alone as the arguments say; the last evaluation's record."
     a = parser().parse_args(argv)
+    if a.ema > 0 and a.net == '3d': raise SystemExit('--ema: the 2D network only (MinkowskiEngine modules do not survive the copy ModelEmaV3 makes)')
     from bench_cns import Setting
     from labelfree.scene import IGNORE_INDEX
     from labelfree.metrics import confusion, iou, miou
@@ -84,7 +85,6 @@ def main(argv=None) -> dict:
     labels = [m for ts in S.train for m in (y[id(ts)] if a.net == '2d' else [y[id(ts)]])]
     w = class_weights(labels, C, a.class_balance) if a.class_balance > 0 else None
     ema = None
-    if a.ema > 0 and a.net == '3d': raise SystemExit('--ema: the 2D network only (MinkowskiEngine modules do not survive the copy ModelEmaV3 makes)')
     if a.ema > 0:
         from timm.utils import ModelEmaV3
         ema = ModelEmaV3(net, decay=a.ema)
