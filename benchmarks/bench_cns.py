@@ -18,6 +18,11 @@
 7. `stage2` (not in the default parts): each stage-2 lever (`STAGE2_LEVERS`) trained from the same stage-1 checkpoint
    of the demo config, for each seed: the networks' and their late fusion's mIoU on held-out and training rooms, per
    class on the held-out rooms, and the classes each erases.
+8. `knobs` (not in the default parts): the demo config (stages 1 and 2) on rooms and labels it was not tuned on, one
+   knob of the room generator or simulated CLIP at a time (`KNOBS`: severity, object_scale, room_types), the
+   training and held-out rooms both made with it; for the first seed only unless --seeds names others (a row is a
+   whole run, about 20 minutes here): the labels', networks' and fusion's mIoU and per-class IoU, and which of the
+   demo's claims (`cns_claims`) hold.
 
 Every training run is cached under benchmarks/cache/cns/ by the hash of what it depends on (the fields of its
 configuration that differ from the defaults, the training rooms and the models' names), and pseudo-labels by the
@@ -294,6 +299,7 @@ def levers_2d(steps: int = 624):
 CEILINGS = {  # row: bench_networks.py arguments (2D: the demo's input size and frozen stages); each network alone, the demo's steps
     '3D on ground truth': ['--net', '3d', '--labels', 'gt'],
     '3D on refined labels': ['--net', '3d', '--labels', 'refined'],
+    '3D on ground truth, 5 cm voxels': ['--net', '3d', '--labels', 'gt', '--voxel-size', '0.05'],   # the paper's voxels, at the demo's width and steps
     '2D on ground truth': ['--labels', 'gt'],
     '2D on refined labels': ['--labels', 'refined'],
 }
@@ -417,6 +423,65 @@ def stage2_levers(seeds=(0, 1)):
     return out
 
 
+KNOBS = {  # row: the data section's overrides, for the training and the held-out rooms alike (the generator's and
+    # simulated CLIP's knobs); everything else is the demo config, stage 2 included
+    "the demo's rooms and labels": {},
+    'noisier labels (severity 0.8; the demo: 0.5)': dict(severity=0.8),
+    'smaller furniture (object_scale 0.8)': dict(object_scale=0.8),
+    'bedrooms, kitchens and bathrooms only (room_types)': dict(room_types=['bedroom', 'kitchen', 'bathroom']),
+}
+
+
+def _demo_stage2() -> dict:
+    "The demo config's stage-2 settings as `_stage2` takes them (the fields the stage-2 lever rows set, and any other it changes)."
+    from labelfree.train.cns import CNSConfig, load_config
+    demo, base = load_config('demo'), CNSConfig()
+    over = {k: getattr(demo, k) for k in ('dense_cross', 'tau_cross_2d', 'min_class_recall', 'epochs_stage2')}
+    return over | {k: getattr(demo, k) for k in STAGE2_FIELDS if k not in over and getattr(demo, k) != getattr(base, k)}
+
+
+def _per_class(conf) -> list:
+    "Per-class IoU (%) from a confusion matrix, None for a class absent from the rooms and the predictions."
+    from labelfree.metrics import iou
+    return [None if np.isnan(x) else round(100 * float(x), 1) for x in iou(conf)]
+
+
+def knobs(seeds=(0,), rows=None):
+    """The demo's claims on rooms and labels it was not tuned on: for each knob of the room generator and simulated
+    CLIP (`KNOBS`), the demo config trained (stages 1 and 2) on rooms made with it and scored on held-out rooms made
+    with it: the labels', the networks' and their fusion's mIoU and per-class IoU, and which of `cns_claims` hold."""
+    from labelfree.demo import cns_claims, dying_classes
+    from labelfree.metrics import miou
+    over = _demo_stage2()
+    prev = json.loads(OUT.read_text()).get('knobs', {}) if OUT.exists() else {}
+    out = dict(seeds=list(seeds), stage2=over, rows=prev.get('rows', {}))
+    for name in rows or KNOBS:
+        s = Setting(data_over=KNOBS[name])
+        h = s.held_out_confusions
+        classes = list(s.rooms.vocab.classes)
+        labels = {f'pseudo_{k}': {d: round(miou(h[f'{p}{d}']), 2) for d in ('2d', '3d')} for k, p in (('raw', 'raw'), ('refined', 'ref'))}
+        refined = {d: _per_class(h[f'ref{d}']) for d in ('2d', '3d')}
+        row = out['rows'][name] = dict(data=KNOBS[name], labeler=s.clip.name, labels=labels, refined_per_class=refined,
+                                       classes=classes, seeds={})
+        for seed in seeds:
+            r = _stage2(s, seed, over)
+            m = dict(labels, cns_stage2=r['networks']['held_out'], cns_stage2_fused=r['fused']['held_out'])
+            nan = lambda v: None if v is None or v != v else v          # a class absent from these rooms: no IoU
+            pc = {'pseudo_refined': {d: dict(zip(classes, refined[d])) for d in refined}} | {
+                k: {d: {c: nan(v) for c, v in zip(classes, r[net]['per_class'][d])} for d in ('2d', '3d')}
+                for k, net in (('cns_stage2', 'networks'), ('cns_stage2_fused', 'fused'))}
+            row['seeds'][str(seed)] = dict(networks=r['networks']['held_out'], fused=r['fused']['held_out'],
+                                           train=r['networks']['train'], per_class={k: pc[k] for k in ('cns_stage2', 'cns_stage2_fused')},
+                                           claims=cns_claims(m, pc), erased=dying_classes(pc),
+                                           erased_fused=dying_classes(pc, row='cns_stage2_fused'), train_seconds=r['train_seconds'])
+            g = row['seeds'][str(seed)]
+            print(f"  {name} / seed {seed}: refined labels 2D {labels['pseudo_refined']['2d']:.1f} 3D {labels['pseudo_refined']['3d']:.1f}; "
+                  f"networks 2D {g['networks']['2d']:.1f} 3D {g['networks']['3d']:.1f}; fused 2D {g['fused']['2d']:.1f} 3D {g['fused']['3d']:.1f}; "
+                  f"claims not held: {[k for k, v in g['claims'].items() if not v]}", flush=True)
+            write_result(OUT, 'knobs', dict(out, demo_config=_measured_with(s)['demo_config']))
+    return out
+
+
 def _label_per_class(s: 'Setting') -> list:
     "Refined 2D pseudo-labels' per-class IoU (%) on the held-out rooms."
     from labelfree.metrics import iou
@@ -534,10 +599,11 @@ def one_run(sets, seed=0):
 
 if __name__ == '__main__':
     ap = argparse.ArgumentParser(description=__doc__.strip().splitlines()[0])
-    ap.add_argument('--only', nargs='+', choices=['step', 'ablation', 'sweep', 'demo', 'run', 'levers2d', 'ceilings', 'stage2'], default=['step', 'ablation', 'sweep', 'demo'])
+    ap.add_argument('--only', nargs='+', choices=['step', 'ablation', 'sweep', 'demo', 'run', 'levers2d', 'ceilings', 'stage2', 'knobs'], default=['step', 'ablation', 'sweep', 'demo'])
     ap.add_argument('--set', nargs='*', default=[], metavar='key=value', help='run: config overrides of the demo config')
     ap.add_argument('--seeds', nargs='+', type=int, default=[0, 1])
     ap.add_argument('--device', default='cpu', help='step: the device the CNS and bare steps run on (cpu, cuda)')
+    ap.add_argument('--knobs', nargs='+', choices=list(KNOBS), help='knobs: these rows only (all of KNOBS if not given)')
     ap.add_argument('--mixes', nargs='+', type=float, default=[0.0, 0.5, 0.75, 1.0])
     a = ap.parse_args()
     print(__doc__.strip().splitlines()[0])
@@ -550,3 +616,4 @@ if __name__ == '__main__':
     if 'levers2d' in a.only: levers_2d()
     if 'ceilings' in a.only: ceilings()
     if 'stage2' in a.only: stage2_levers(a.seeds)
+    if 'knobs' in a.only: knobs(a.seeds[:1] if a.seeds == [0, 1] else a.seeds, a.knobs)

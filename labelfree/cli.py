@@ -448,7 +448,7 @@ def scenes_command(data: DatasetOptions,
 def demo_command(out: Path = Path('out/demo'),  # output folder
                  quick: bool = False,  # a tiny run (2 scenes, 3 epochs) that finishes in under two minutes, for CI
                  config: str = 'demo',          # training config: a shipped name or a YAML path
-                 overrides: list[str] = (),     # config overrides
+                 overrides: list[str] = (),     # config overrides; data.* the rooms and labels (data.severity=0.8, data.object_scale=0.8)
                  ) -> int:
     """Run the main job on the embedded default.
 

@@ -13,7 +13,7 @@ from typing import NamedTuple
 
 import labelfree
 from .data.procedural import ProceduralScenes
-from .train.data import DataConfig, procedural_rooms, read_data_config
+from .train.data import DataConfig, procedural_rooms, read_data_config, trainer_overrides
 from tqdm.auto import tqdm
 
 # %% auto #0
@@ -143,11 +143,12 @@ class RunBook:
         return {k: round(v, 2) for k, v in dict(self.timings, total=time.perf_counter() - self.t0).items()}
 
 # %% ../nbs/31_demo.ipynb #341c56b4
-def demo_data(config: str = 'demo', quick: bool = False, seed: int = 0,
-              cache_dir: Path | None = None) -> tuple[DataConfig, ProceduralScenes, ProceduralScenes]:
-    """The demo's data section (with `quick`: 2 rooms of 6 views, 1 held out), its training rooms (seeded by `seed`,
-    the config's own) and its held-out rooms."""
-    data = read_data_config(config)
+def demo_data(config: str = 'demo', quick: bool = False, seed: int = 0, cache_dir: Path | None = None,
+              overrides=()) -> tuple[DataConfig, ProceduralScenes, ProceduralScenes]:
+    """The demo's data section with its `data.key=value` `overrides` (the generator's and simulated CLIP's knobs:
+    `data.severity=0.8`, `data.object_scale=0.8`; with `quick`: 2 rooms of 6 views, 1 held out), its training rooms
+    (seeded by `seed`, the config's own) and its held-out rooms, both made with those knobs."""
+    data = read_data_config(config, overrides)
     if quick: data = data.update(n_scenes=2, n_views=6, n_val=1, val_views=None)
     return (data, procedural_rooms(data, seed, cache_dir=cache_dir),
             procedural_rooms(data, seed, held_out=True, cache_dir=cache_dir))
@@ -216,10 +217,10 @@ def demo(out: Path, config: str = 'demo', overrides=(), quick: bool = False, cac
     from labelfree.models.minkunet import sparse_device
     from labelfree.train.cns import load_config, train_cns
     out = Path(out); out.mkdir(parents=True, exist_ok=True)
-    cfg = load_config(config, [*(['epochs_stage1=2', 'epochs_stage2=1'] if quick else []), *overrides])
+    cfg = load_config(config, [*(['epochs_stage1=2', 'epochs_stage2=1'] if quick else []), *trainer_overrides(overrides)])
     if cfg.device: sparse_device(cfg.device)          # a device this machine or its MinkowskiEngine lacks: refused before any work
     # --- rooms
-    data, train_ds, val_ds = demo_data(config, quick, cfg.seed, cache_dir)
+    data, train_ds, val_ds = demo_data(config, quick, cfg.seed, cache_dir, overrides)
     n, n_val = data.n_scenes, data.n_val
     costs = Path(cache_dir or default_cache_dir()) / f"demo_unit_seconds-{Path(config).stem}{'-quick' * quick}.json"
     book = RunBook({'scenes': n + n_val, 'pseudo-labels': n + n_val, 'training': (cfg.epochs_stage1 + cfg.epochs_stage2) * n,

@@ -21,7 +21,8 @@ from .custom import load_custom, write_custom
 __all__ = ['ROOM_TYPES', 'MAKERS', 'PALETTES', 'MATERIALS', 'WALLS', 'GENERATOR_VERSION', 'Part', 'make_table', 'make_desk',
            'make_chair', 'make_sofa', 'make_bed', 'make_cabinet', 'make_bookshelf', 'make_counter', 'make_vanity',
            'make_toilet', 'make_bathtub', 'make_refrigerator', 'make_otherfurniture', 'Room', 'make_room', 'room_mesh',
-           'look_at', 'trajectory', 'render', 'sample_points', 'make_scene', 'default_cache_dir', 'ProceduralScenes']
+           'look_at', 'trajectory', 'render', 'sample_points', 'check_knobs', 'make_scene', 'default_cache_dir',
+           'ProceduralScenes']
 
 # %% ../../nbs/04_data.procedural.ipynb #c43ec439
 @dataclass
@@ -232,6 +233,7 @@ class Room:
     inst: list[int] = field(default_factory=list)          # instance id of each part (0 = none)
     colors: list[np.ndarray] = field(default_factory=list)
     footprints: list[tuple] = field(default_factory=list)  # (x0, y0, x1, y1, height) of placed objects
+    object_scale: float = 1.0                              # furniture made at this multiple of its makers' sizes
     obj: list[int] = field(default_factory=list)           # object index of each part
     n_inst: int = 0
 
@@ -296,13 +298,20 @@ def _try_place(room, rng, parts, w, d, h, wall=None, tries=60, spans=None):
             return origin, turns
     return None
 
+def _made(room, name, rng):
+    "`MAKERS[name]`'s object at `room.object_scale`: its (width, depth, height) and parts scaled about its floor centre."
+    (w, d, h), parts = MAKERS[name](rng)
+    s = room.object_scale
+    if s == 1: return (w, d, h), parts
+    return (w * s, d * s, h * s), [Part(p.center * s, p.size * s, p.sem, p.sub, p.tone) for p in parts]
+
 def _chairs_around(room, rng, anchor, n):
     "Up to `n` chairs facing the object whose placement is `anchor`, outside its footprint."
     (ox, oy, _), turns = anchor
     x0, y0, x1, y1, _ = room.footprints[-1]
     sides = [((ox, y0 - 0.3), 0), ((x1 + 0.3, oy), 1), ((ox, y1 + 0.3), 2), ((x0 - 0.3, oy), 3)]
     for (cx, cy), t in [sides[i] for i in rng.permutation(4)][:n]:
-        (w, d, h), parts = make_chair(rng)
+        (w, d, h), parts = _made(room, 'chair', rng)
         fp = _footprint((cx, cy), w, d, t)
         if room.free(fp): room.add(parts, rng, (cx, cy, 0), t); room.footprints.append(fp + (h,))
 
@@ -348,17 +357,17 @@ def _add_furniture(room: Room, rng, spec: dict, spans: list[tuple]):
     "The wall objects, the free objects and chairs of a room type's `spec`, then a few extra pieces."
     anchors = {}
     for name in spec['wall']:
-        (w, d, h), parts = MAKERS[name](rng)
+        (w, d, h), parts = _made(room, name, rng)
         placed = _try_place(room, rng, parts, w, d, h, spans=spans)
         if placed and name == spec['chairs_at'] and name not in anchors:
             anchors[name] = placed; _chairs_around(room, rng, placed, 1)
     for name in spec['free']:
-        (w, d, h), parts = MAKERS[name](rng)
+        (w, d, h), parts = _made(room, name, rng)
         placed = _try_place(room, rng, parts, w, d, h, wall='free')
         if placed and name == spec['chairs_at']: _chairs_around(room, rng, placed, int(rng.integers(2, 5)))
     for _ in range(int(rng.integers(0, 3))):    # a few extra pieces
-        name = rng.choice(['otherfurniture', 'cabinet', 'chair'])
-        (w, d, h), parts = MAKERS[name](rng)
+        name = str(rng.choice(['otherfurniture', 'cabinet', 'chair']))
+        (w, d, h), parts = _made(room, name, rng)
         _try_place(room, rng, parts, w, d, h, wall='free' if name == 'chair' else None, spans=spans)
 
 # %% ../../nbs/04_data.procedural.ipynb #70796716
@@ -389,10 +398,10 @@ def _add_pictures(room: Room, rng, walls):
             room.add([_box(0, 0, z0, pw, 0.03, ph, _CLS['picture'])], rng, *_wall_frame(room, k, s, 0.03))
 
 # %% ../../nbs/04_data.procedural.ipynb #180627a4
-def make_room(rng: np.random.Generator, room_type: str) -> Room:
-    "A furnished room of `room_type` (a key of `ROOM_TYPES`)."
+def make_room(rng: np.random.Generator, room_type: str, object_scale: float = 1.0) -> Room:
+    "A furnished room of `room_type` (a key of `ROOM_TYPES`), its furniture at `object_scale` times its usual size."
     Lx, Ly, H = rng.uniform(4.0, 6.5), rng.uniform(4.0, 6.5), rng.uniform(2.6, 3.0)
-    room = Room(np.array([Lx, Ly, H]))
+    room = Room(np.array([Lx, Ly, H]), object_scale=object_scale)
     _add_shell(room, rng)
     walls = rng.permutation(WALLS)
     spans = _add_openings(room, rng, walls)
@@ -521,12 +530,27 @@ def _face_normals(xyz, room, part):
     return n
 
 # %% ../../nbs/04_data.procedural.ipynb #c096796a
+def check_knobs(room_types=None, object_scale: float = 1.0) -> None:
+    "One line naming the generator knob that is out of range: `room_types` must name `ROOM_TYPES`, `object_scale` lie in [0.5, 1.3]."
+    if room_types is not None:
+        if isinstance(room_types, str) or not list(room_types):
+            raise ValueError(f"room_types must be a non-empty list of room types ({', '.join(ROOM_TYPES)}), got {room_types!r}")
+        bad = [t for t in room_types if t not in ROOM_TYPES]
+        if bad: raise ValueError(f"room_types: unknown room type {bad[0]!r}; known: {', '.join(ROOM_TYPES)}")
+    # below half size a chair is a few points at the demo's 10 cm voxels; above 1.3 a bookshelf meets the lowest ceiling
+    if not 0.5 <= object_scale <= 1.3: raise ValueError(f"object_scale must be in [0.5, 1.3], got {object_scale!r}")
+
 def make_scene(seed: int = 0, index: int = 0, n_views: int = 20, width: int = 320, height: int = 240,
-               points_per_m2: float = 1000.0, focal: float | None = None) -> Scene:
-    "Procedural scene `index` of set `seed`: a furnished room, its points and `n_views` rendered RGB-D views."
+               points_per_m2: float = 1000.0, focal: float | None = None, room_types: list | None = None,
+               object_scale: float = 1.0) -> Scene:
+    """Procedural scene `index` of set `seed`: a furnished room, its points and `n_views` rendered RGB-D views. The
+    generator's knobs: `room_types` (the types scene `index` cycles through; all of `ROOM_TYPES` if not given) and
+    `object_scale` (every piece of furniture at that multiple of its usual size)."""
+    check_knobs(room_types, object_scale)
     rng = np.random.default_rng([seed, index])
-    rtype = list(ROOM_TYPES)[index % len(ROOM_TYPES)]
-    room = make_room(rng, rtype)
+    types = list(room_types or ROOM_TYPES)
+    rtype = types[index % len(types)]
+    room = make_room(rng, rtype, object_scale)
     f = focal or 0.9 * width            # ScanNet's depth camera: fx = 577 at 640 px
     K = np.array([[f, 0, width / 2], [0, f, height / 2], [0, 0, 1]])
     poses = trajectory(rng, room, n_views)
@@ -537,6 +561,7 @@ def make_scene(seed: int = 0, index: int = 0, n_views: int = 20, width: int = 32
     xyz, sem, inst, col = sample_points(room, rng, points_per_m2)
     meta = dict(generator='labelfree.data.procedural', seed=seed, index=index, room_type=rtype,
                 room_size=room.size.round(3).tolist(), n_parts=len(room.parts), n_instances=room.n_inst, min_depth=0.1)
+    if object_scale != 1: meta['object_scale'] = object_scale
     return Scene(f'proc{seed:04d}_{index:03d}', Points(xyz, colors=col, labels=sem, instances=inst), views, SCANNET20,
                  meta)
 
@@ -552,8 +577,13 @@ class ProceduralScenes(SceneDataset):
     "A set of procedural scenes (`make_scene(seed, i)` for i < n_scenes), generated on first use and cached."
     vocab = SCANNET20
     def __init__(self, n_scenes: int = 8, seed: int = 0, n_views: int = 20, width: int = 320, height: int = 240,
-                 points_per_m2: float = 1000.0, cache_dir: Path | str | None = None, cache: bool = True):
+                 points_per_m2: float = 1000.0, cache_dir: Path | str | None = None, cache: bool = True,
+                 room_types: list | None = None, object_scale: float = 1.0):
+        check_knobs(room_types, object_scale)
         self.params = dict(seed=seed, n_views=n_views, width=width, height=height, points_per_m2=points_per_m2)
+        # the generator's knobs join the parameters (and the cache key) only when set: default sets keep their folders
+        if room_types is not None: self.params['room_types'] = list(room_types)
+        if object_scale != 1: self.params['object_scale'] = float(object_scale)
         self.n_scenes, self.cache = n_scenes, cache
         key = hashlib.sha1(json.dumps(dict(self.params, version=GENERATOR_VERSION),
                                       sort_keys=True).encode()).hexdigest()[:10]
@@ -564,8 +594,7 @@ class ProceduralScenes(SceneDataset):
         if name not in self.names: raise KeyError(f"{name!r} is not a scene of {self!r}")
         folder = self.root / name
         if self.cache and (folder / 'cameras.json').exists(): return load_custom(folder)
-        p = self.params
-        scene = make_scene(p['seed'], self.names.index(name), p['n_views'], p['width'], p['height'], p['points_per_m2'])
+        scene = make_scene(index=self.names.index(name), **self.params)
         if self.cache: write_custom(scene, folder)
         return scene
     def generate(self, n_workers: int = 2, on_scene=None) -> int:
@@ -589,13 +618,12 @@ class ProceduralScenes(SceneDataset):
         # spawned, not forked: the parent may hold thread pools (torch, OpenMP) that a forked child would inherit
         # half-initialised
         with cf.ProcessPoolExecutor(n_workers, mp_context=mp.get_context('spawn')) as ex:
-            jobs = {ex.submit(job, self.root / n, p['seed'], self.names.index(n), p['n_views'], p['width'], p['height'],
-                              p['points_per_m2']): n for n in todo}
+            jobs = {ex.submit(job, self.root / n, dict(p, index=self.names.index(n))): n for n in todo}
             for f in cf.as_completed(jobs):
                 f.result()
                 if on_scene: on_scene(jobs[f])
         return len(todo)
 
-def _make_and_write(folder, seed, index, n_views, width, height, points_per_m2):
-    "A worker's job in `ProceduralScenes.generate`: one scene, written atomically to its cache folder."
-    write_custom(make_scene(seed, index, n_views, width, height, points_per_m2), folder)
+def _make_and_write(folder, params: dict):
+    "A worker's job in `ProceduralScenes.generate`: one scene (`make_scene(**params)`), written atomically to its cache folder."
+    write_custom(make_scene(**params), folder)
