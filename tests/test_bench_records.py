@@ -37,3 +37,13 @@ def test_network_record(tmp_path, monkeypatch):
                  ['--net', '2d', '--steps', '624', '--data', 'n_scenes=96']):
         assert get(*argv) == {'new': True}
     assert len(runs) == 4 and all(r[-2:] == ['--out', str(log)] for r in runs)         # new runs append to the log
+
+
+def test_knobs_train_the_demo_stage2():
+    "The knob rows train stage 2 as the demo does: `_demo_stage2` over `_stage1`'s reset fields gives the demo config's stage 2."
+    from labelfree.train.cns import CNSConfig, load_config
+    demo, base, over = load_config('demo'), CNSConfig(), bench_cns._demo_stage2()
+    got = {k: over.get(k, getattr(base, k)) for k in bench_cns.STAGE2_FIELDS}
+    assert got == {k: getattr(demo, k) for k in bench_cns.STAGE2_FIELDS}
+    assert set(bench_cns.KNOBS["the demo's rooms and labels"]) == set()                 # the first row: the demo's own rooms
+    assert bench_cns._per_class(__import__('numpy').array([[3, 0, 1], [0, 0, 0]])) == [75.0, None]   # an absent class: no IoU
