@@ -463,7 +463,7 @@ def knobs(seeds=(0,), rows=None):
         labels = {f'pseudo_{k}': {d: round(miou(h[f'{p}{d}']), 2) for d in ('2d', '3d')} for k, p in (('raw', 'raw'), ('refined', 'ref'))}
         refined = {d: _per_class(h[f'ref{d}']) for d in ('2d', '3d')}
         row = out['rows'][name] = dict(data=KNOBS[name], labeler=s.clip.name, labels=labels, refined_per_class=refined,
-                                       classes=classes, seeds={})
+                                       classes=classes, seeds=dict(out['rows'].get(name, {}).get('seeds', {})))   # other seeds' runs kept
         for seed in seeds:
             r = _stage2(s, seed, over)
             m = dict(labels, cns_stage2=r['networks']['held_out'], cns_stage2_fused=r['fused']['held_out'])
