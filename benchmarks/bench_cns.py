@@ -310,10 +310,8 @@ def ceilings(rows=None, steps: int = 624):
     its size and the budget allow) and on the refined labels (no co-training), beside the refined labels' own IoU, and
     what each class is most often taken for: a class the network cannot learn from the ground truth is out of its
     reach, not erased by co-training. Runs are kept in `cache/cns/networks.jsonl` (bench_networks.py's records) and reused."""
-    from labelfree.metrics import iou
     s = Setting()
-    out = dict(steps=steps, refined={d: [round(100 * float(x), 1) for x in iou(s.held_out_confusions[f'ref{d}'])]
-                                     for d in ('2d', '3d')}, classes=list(s.rooms.vocab.classes), rows={})
+    out = dict(steps=steps, refined={d: _per_class(s.held_out_confusions[f'ref{d}']) for d in ('2d', '3d')}, classes=list(s.rooms.vocab.classes), rows={})
     for name in rows or CEILINGS:
         argv = CEILINGS[name] if '--net' in CEILINGS[name] else [*_demo_2d(), *CEILINGS[name]]
         rec = network_record([*argv, '--steps', str(steps)])
@@ -364,7 +362,7 @@ def _stage2(s: 'Setting', seed: int, over: dict) -> dict:
     "Stage 2 with `over` from `_stage1`'s checkpoint; its networks' and their fusion's scores (cached)."
     from labelfree.data.io import atomic_path
     from labelfree.evaluate import evaluate_nets
-    from labelfree.metrics import iou, miou
+    from labelfree.metrics import miou
     from labelfree.train.cns import load_checkpoint, train_cns
     from labelfree.train.setup import read_checkpoint
     over = dict(over); s1 = _stage1(s, seed, over.pop('stage1', None))
@@ -392,7 +390,7 @@ def _stage2(s: 'Setting', seed: int, over: dict) -> dict:
         for split, scenes in splits:
             c = evaluate_nets(tr.net2, tr.net3, scenes, tr.cfg.image_size, fuse=fuse)
             res[row][split] = {dim: round(miou(c[dim]), 2) for dim in ('2d', '3d')}
-            if split == 'held_out': res[row]['per_class'] = {dim: [round(100 * float(x), 1) for x in iou(c[dim])] for dim in ('2d', '3d')}
+            if split == 'held_out': res[row]['per_class'] = {dim: _per_class(c[dim]) for dim in ('2d', '3d')}
     with atomic_path(done) as tmp: Path(tmp).write_text(json.dumps(res, indent=1))
     return res
 
@@ -403,8 +401,7 @@ def stage2_levers(seeds=(0, 1)):
     from labelfree.demo import dying_classes
     s = Setting()
     labels = s.label_scores(TRAIN_ROOMS_SCORED)                 # on the training rooms the networks are scored on
-    from labelfree.metrics import iou
-    refined = {d: [round(100 * float(x), 1) for x in iou(s.held_out_confusions[f'ref{d}'])] for d in ('2d', '3d')}
+    refined = {d: _per_class(s.held_out_confusions[f'ref{d}']) for d in ('2d', '3d')}
     classes = list(s.rooms.vocab.classes)
     out = dict(seeds=list(seeds), classes=classes, labels=labels, refined_per_class=refined, rows={}, **_measured_with(s))
     for name, over in STAGE2_LEVERS.items():
@@ -467,7 +464,7 @@ def knobs(seeds=(0,), rows=None):
         for seed in seeds:
             r = _stage2(s, seed, over)
             m = dict(labels, cns_stage2=r['networks']['held_out'], cns_stage2_fused=r['fused']['held_out'])
-            nan = lambda v: None if v is None or v != v else v          # a class absent from these rooms: no IoU
+            nan = lambda v: None if v is None or v != v else v          # score files cached before `_stage2` wrote None: NaN
             pc = {'pseudo_refined': {d: dict(zip(classes, refined[d])) for d in refined}} | {
                 k: {d: {c: nan(v) for c, v in zip(classes, r[net]['per_class'][d])} for d in ('2d', '3d')}
                 for k, net in (('cns_stage2', 'networks'), ('cns_stage2_fused', 'fused'))}
@@ -487,8 +484,7 @@ def knobs(seeds=(0,), rows=None):
 
 def _label_per_class(s: 'Setting') -> list:
     "Refined 2D pseudo-labels' per-class IoU (%) on the held-out rooms."
-    from labelfree.metrics import iou
-    return [round(100 * float(x), 1) for x in iou(s.held_out_confusions['ref2d'])]
+    return _per_class(s.held_out_confusions['ref2d'])
 
 
 def step_ratio(repeats: int = 30, device: str = 'cpu'):
