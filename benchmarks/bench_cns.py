@@ -12,9 +12,9 @@
 5. `run`: one full run (stage 1 and stage 2) of the demo's setting with config overrides (`--set key=value ...`), for
    trying a configuration before it becomes the demo's: its scores, training time and pair accuracies (not in the JSON).
 6. `levers2d` (not in the default parts): the 2D network alone on the refined labels, on the demo's schedule, for each
-   2D lever (augmentation, more rooms with fewer views, output stride 8), scored per class on the held-out and training
-   rooms, beside the refined labels and a perfect classifier's mIoU at each output stride: where the 2D network's gap
-   to its labels comes from.
+   2D lever (augmentation, more rooms with fewer views, output stride 8, or other labels: the stage-1 networks' late
+   fusion), scored per class on the held-out and training rooms, beside the refined labels and a perfect classifier's
+   mIoU at each output stride: where the 2D network's gap to its labels comes from.
 7. `stage2` (not in the default parts): each stage-2 lever (`STAGE2_LEVERS`) trained from the same stage-1 checkpoint
    of the demo config, for each seed: the networks' and their late fusion's mIoU on held-out and training rooms, per
    class on the held-out rooms, and the classes each erases.
@@ -222,7 +222,7 @@ def sweep(mixes=(0.0, 0.5, 0.75, 1.0), seed=0):
 
 
 LEVERS_2D = {  # row: bench_networks.py arguments and the readout scored ('' the weights, 'ema_' their moving average);
-    # each trains the 2D network alone on the refined labels with the demo's optimiser and number of steps (624)
+    # each trains the 2D network alone on the refined labels (a row's own --labels aside) with the demo's optimiser and number of steps (624)
     "the demo's settings (stem and two stages frozen)": ([], ''),
     'whole backbone trained': (['--freeze-stages', '0'], ''),
     'class_balance 0 (0.5 in the demo)': (['--class-balance', '0'], ''),
@@ -231,6 +231,9 @@ LEVERS_2D = {  # row: bench_networks.py arguments and the readout scored ('' the
     '96 rooms x 4 views': (['--data', 'n_scenes=96', 'n_views=4', 'val_views=8'], ''),
     'peak learning rate 6e-4 (3e-4 in the demo)': (['--lr', '6e-4'], ''),
     'twice the steps (1248)': (['--steps', '1248'], ''),
+    # what it learns from: the late fusion of the demo config's stage-1 networks on the training rooms (bench_networks.py --labels fused)
+    "labels: the stage-1 networks' late fusion": (['--labels', 'fused'], ''),
+    "labels: the stage-1 networks' late fusion, twice the steps (1248)": (['--labels', 'fused', '--steps', '1248'], ''),
 }
 
 
@@ -288,7 +291,8 @@ def levers_2d(steps: int = 624):
         rec = network_record([*_demo_2d(), '--labels', 'refined', '--steps', str(steps), *argv])     # a row's own --steps wins
         pc = rec[f'{readout}held_out_per_class']
         out['rows'][name] = dict(held_out=dict(miou=rec[f'{readout}held_out'], per_class=[pc[c] for c in out['classes']]),
-                                 train=dict(miou=rec[f'{readout}train8']), steps=rec['step'], seconds=round(rec['sec_per_step'] * rec['step']))
+                                 train=dict(miou=rec[f'{readout}train8']), steps=rec['step'], seconds=round(rec['sec_per_step'] * rec['step']),
+                                 labels=rec['labels'], **({'labels_train': rec['labels_train']} if 'labels_train' in rec else {}))
         r = out['rows'][name]
         print(f"  {name}: held-out {r['held_out']['miou']:.1f} (refined labels {out['refined']['held_out']['2d']:.1f}), "
               f"first 8 training rooms {r['train']['miou']:.1f}, {r['seconds']:.0f} s", flush=True)
@@ -302,6 +306,9 @@ CEILINGS = {  # row: bench_networks.py arguments (2D: the demo's input size and 
     '3D on ground truth, 5 cm voxels': ['--net', '3d', '--labels', 'gt', '--voxel-size', '0.05'],   # the paper's voxels, at the demo's width and steps
     '2D on ground truth': ['--labels', 'gt'],
     '2D on refined labels': ['--labels', 'refined'],
+    # the labels CNS's stage 1 makes: its two networks' late fusion on the training rooms (bench_networks.py --labels fused)
+    "3D on the stage-1 networks' fused labels": ['--net', '3d', '--labels', 'fused'],
+    "2D on the stage-1 networks' fused labels": ['--labels', 'fused'],
 }
 
 
@@ -317,7 +324,8 @@ def ceilings(rows=None, steps: int = 624):
         rec = network_record([*argv, '--steps', str(steps)])
         out['rows'][name] = dict(net=rec['net'], labels=rec['labels'], held_out=rec['held_out'],
                                  per_class=[rec['held_out_per_class'][c] for c in out['classes']],
-                                 taken_for=rec.get('held_out_taken_for'), sec_per_step=rec['sec_per_step'])
+                                 taken_for=rec.get('held_out_taken_for'), sec_per_step=rec['sec_per_step'],
+                                 **({'labels_train': rec['labels_train']} if 'labels_train' in rec else {}))
         print(f"  {name}: held-out mIoU {rec['held_out']:.1f}", flush=True)
         write_result(OUT, 'ceilings', out)
     return out
@@ -337,9 +345,17 @@ STAGE2_LEVERS = {  # row: the stage-2 settings it trains with, from the same sta
         dict(dense_cross=True, tau_cross_2d=0.5, min_class_recall=0.2, epochs_stage2=6),
     "each network cross-trains on both networks' probabilities multiplied (fused targets), at every pixel with depth, from 0.5":
         dict(dense_cross=True, tau_cross_2d=0.5, min_class_recall=0.0, fused_targets=True, epochs_stage2=3),
+    # thresholds above 1: no network overrules a label, both learn the fusion's labels as they learnt the pseudo-labels
+    "both networks learn the frozen stage-1 networks' late fusion (offline labels in place of the pseudo-labels; no self- or cross-training)":
+        dict(targets='stage1_fusion', tau_self=2.0, tau_cross=2.0, tau_cross_2d=2.0, dense_cross=False, min_class_recall=0.0, epochs_stage2=3),
+    "... new networks (initialised as stage 1's) learn it, for 13 epochs at the full learning rate (students, not fine-tuning)":
+        dict(targets='stage1_fusion', fresh=True, tau_self=2.0, tau_cross=2.0, tau_cross_2d=2.0, dense_cross=False, min_class_recall=0.0,
+             epochs_stage2=13, stage2_lr_scale=1.0),
+    # its own stage 1 (8 epochs)
     'dense 0.5, min_class_recall 0.2, and 8 + 5 epochs instead of 10 + 3 (the same steps)':
         dict(dense_cross=True, tau_cross_2d=0.5, min_class_recall=0.2, epochs_stage2=5, stage1=dict(epochs_stage1=8)),
-}   # a row's `stage1`: overrides of the demo config's stage 1 (its own stage-1 run)
+}   # a row's `stage1`: overrides of the demo config's stage 1 (its own stage-1 run); `targets`: what stage 2 learns
+    # instead of the pseudo-labels (bench_networks.stage1_fusion's labels)
 
 
 def _stage1(s: 'Setting', seed: int, over: dict | None = None) -> Path:
@@ -358,13 +374,26 @@ def _stage1(s: 'Setting', seed: int, over: dict | None = None) -> Path:
     return d
 
 
+def _fusion_train(s: 'Setting', seed: int) -> list:
+    "`s`'s training rooms with the stage-1 networks' late fusion (`bench_networks.stage1_fusion`) in place of their pseudo-labels."
+    from dataclasses import replace
+    from bench_networks import stage1_fusion
+    f = stage1_fusion(s, seed)
+    print(f"  the stage-1 networks' fused labels on the training rooms: 2D {f['miou']['2d']:.1f}, 3D {f['miou']['3d']:.1f}", flush=True)
+    return [replace(ts, labels=replace(ts.labels, refined2d=f[ts.scene.name][0], labels3d=f[ts.scene.name][1]), dense={})
+            for ts in s.train]
+
+
 def _stage2(s: 'Setting', seed: int, over: dict) -> dict:
-    "Stage 2 with `over` from `_stage1`'s checkpoint; its networks' and their fusion's scores (cached)."
+    """Stage 2 with `over` from `_stage1`'s checkpoint; its networks' and their fusion's scores (cached). `over`'s
+    `targets` 'stage1_fusion': stage 2 learns the stage-1 networks' late fusion in place of the pseudo-labels; its
+    `fresh`: stage 2 trains new networks (initialised as stage 1's were), class-balanced on its own targets."""
     from labelfree.data.io import atomic_path
     from labelfree.evaluate import evaluate_nets
     from labelfree.metrics import miou
     from labelfree.train.cns import load_checkpoint, train_cns
     from labelfree.train.setup import read_checkpoint
+    if over.get('targets') not in (None, 'stage1_fusion'): raise ValueError(f"unknown stage-2 targets {over['targets']!r}")
     over = dict(over); s1 = _stage1(s, seed, over.pop('stage1', None))
     d = CACHE / f'stage2-{_hash([s1.name, over])}'
     done = d / f'scores-{s.val_key}.json'
@@ -372,13 +401,20 @@ def _stage2(s: 'Setting', seed: int, over: dict) -> dict:
     if not (d / 'trained.json').exists():
         d.mkdir(parents=True, exist_ok=True)
         st = read_checkpoint(s1 / 'checkpoint.pt')
-        st['config'].update(over)                                 # the same stage 1, these stage-2 settings
+        st['config'].update({k: v for k, v in over.items() if k not in ('targets', 'fresh')})    # the same stage 1, these stage-2 settings
         with atomic_path(d / 'checkpoint.pt') as tmp: torch.save(st, tmp)
         (d / 'log.jsonl').write_text((s1 / 'log.jsonl').read_text())
         t = time.perf_counter()
         print(f'  stage 2 {over}, seed {seed} -> {d}', flush=True)
         tr = load_checkpoint(d / 'checkpoint.pt')
-        train_cns(tr.cfg, s.train, None, d, resume=True, progress=False)
+        train = _fusion_train(s, seed) if over.get('targets') == 'stage1_fusion' else s.train
+        if over.get('fresh'):                                     # students that start where stage 1 started
+            from labelfree.train.cns import CNSTrainer, class_weights, save_checkpoint
+            new = CNSTrainer(tr.cfg, tr.C, st['in_channels'], tr.steps_per_epoch)      # seeded by the config, as stage 1
+            tr.net2.load_state_dict(new.net2.state_dict()); tr.net3.load_state_dict(new.net3.state_dict())
+            tr.class_weight = class_weights([ts.labels.labels3d for ts in train], tr.C, tr.cfg.class_balance)
+            save_checkpoint(tr, d / 'checkpoint.pt')
+        train_cns(tr.cfg, train, None, d, resume=True, progress=False)
         with atomic_path(d / 'trained.json') as tmp: Path(tmp).write_text(json.dumps(dict(train_seconds=round(time.perf_counter() - t, 1))))
     tr = load_checkpoint(d / 'checkpoint.pt')
     res = dict(json.loads((d / 'trained.json').read_text()), over=over)

@@ -8,7 +8,10 @@ demo's optimiser, class balance and one-cycle schedule over `--steps`, and print
 held-out mIoU (the demo's held-out rooms) and mIoU on the first 8 training rooms, each with its per-class IoU, and
 seconds per step.
 `--labels gt` trains on the ground truth instead: the ceiling that the images (or points), the network and the
-steps allow, against which the pseudo-labels' cost can be read. `--augment` mirrors, rescales and colour-jitters the
+steps allow, against which the pseudo-labels' cost can be read. `--labels fused` trains on the late fusion
+(`labelfree.evaluate.fuse_scene`) of the demo config's stage-1 networks, trained with `--seed` on these rooms (bench_cns's
+cached stage 1, trained first if missing): labels that both co-trained networks agree on, as good as CNS's stage 1
+makes them (their mIoU on the training rooms is recorded as `labels_train`). `--augment` mirrors, rescales and colour-jitters the
 2D network's input (`labelfree.models.deeplab.augmented_forward`).
 
     python benchmarks/bench_networks.py --net 2d --size 240 320 --steps 400 --evals 200 400
@@ -50,8 +53,9 @@ def parser() -> argparse.ArgumentParser:
     ap.add_argument('--output-stride', type=int, default=16, choices=[8, 16, 32], help='2D: the backbone\'s output stride')
     ap.add_argument('--freeze-stages', type=int, default=0, help="2D: the backbone's stem and first stages that keep their ImageNet weights (DeepLab2D's freeze_stages)")
     ap.add_argument('--voxel-size', type=float, default=0.1); ap.add_argument('--width', type=float, default=0.5)
-    ap.add_argument('--labels', choices=['refined', 'raw', 'gt'], default='refined',
-                    help='what the network learns from: the refined or raw pseudo-labels, or the ground truth (the ceiling the images and points allow)')
+    ap.add_argument('--labels', choices=['refined', 'raw', 'gt', 'fused'], default='refined',
+                    help="what the network learns from: the refined or raw pseudo-labels, the ground truth (the ceiling the images and "
+                         "points allow), or the late fusion of the demo config's stage-1 networks (trained with --seed)")
     ap.add_argument('--ema', type=float, default=0.0,
                     help='2D: also score an exponential moving average of the weights with this decay (timm ModelEmaV3), beside the weights themselves')
     ap.add_argument('--data', nargs='+', default=[], metavar='KEY=VALUE',
@@ -76,7 +80,9 @@ def main(argv=None) -> dict:
     S = Setting(data_over=parse_overrides(a.data) if a.data else None, seed=a.rooms_seed)
     C, cfg = len(S.rooms.vocab), load_config('demo')
     evals = set(a.evals or [a.steps])
-    y = {id(ts): targets(ts, a.labels, a.net, C) for ts in S.train}
+    with torch.random.fork_rng(devices=[]):     # loading the stage-1 networks re-seeds torch: the network trained here
+        fused = stage1_fusion(S, a.seed) if a.labels == 'fused' else None     # starts as it does on other labels
+    y = {id(ts): targets(ts, a.labels, a.net, C, fused) for ts in S.train}
     if a.net == '2d': net, groups, batch, predict = _net2d(a, C, cfg, y)
     else: net, groups, batch, predict = _net3d(a, C, cfg, y)
     opt = torch.optim.AdamW(groups, weight_decay=cfg.weight_decay)
@@ -108,7 +114,7 @@ def main(argv=None) -> dict:
             if s in evals:
                 dt = time.perf_counter() - t0
                 rec = dict({k: (str(v) if isinstance(v, Path) else v) for k, v in vars(a).items()}, step=s,
-                           sec_per_step=round(dt / s, 3))
+                           sec_per_step=round(dt / s, 3), **({'labels_train': fused['miou']} if fused else {}))
                 scored = [(net, '')] + ([(ema.module, 'ema_')] if ema is not None else [])
                 for (m, pre), (name, scenes) in itertools.product(scored, [('held_out', S.val), ('train8', [ts.scene for ts in S.train[:8]])]):
                     cm, name = confusions(scenes, m), pre + name
@@ -132,11 +138,37 @@ def taken_for(cm: np.ndarray, classes: list, top: int = 2) -> dict:
     return out
 
 
-def targets(ts, which, net, C):
-    "A training room's per-view 2D label maps (`net` '2d') or 3D point labels: refined or raw pseudo-labels, or the ground truth."
+def stage1_fusion(S, seed: int) -> dict:
+    """Per training room of `S` (by its name), the late fusion of the demo config's stage-1 networks of training seed
+    `seed` (`bench_cns._stage1`, cached): 2D label maps and 3D labels, the latter ignored where no view sees the point
+    (as the pseudo-labels' vote); and under 'miou', their mIoU (%) on those rooms."""
+    from bench_cns import _stage1
+    from labelfree.evaluate import fuse_scene
+    from labelfree.metrics import confusion, miou
+    from labelfree.scene import IGNORE_INDEX
+    from labelfree.train.cns import load_checkpoint
+    tr = load_checkpoint(_stage1(S, seed) / 'checkpoint.pt', 'cpu')
+    C = len(S.rooms.vocab)
+    out, cm = {}, {d: np.zeros((C, C + 1), np.int64) for d in ('2d', '3d')}
+    for ts in S.train:
+        sc = ts.scene
+        maps, l3 = fuse_scene(tr.net2, tr.net3, sc, tr.cfg.image_size)
+        maps = [m.astype(np.uint8) for m in maps]
+        l3 = np.where(ts.labels.labels3d == IGNORE_INDEX, IGNORE_INDEX, l3).astype(np.uint8)
+        out[sc.name] = (maps, l3)
+        for v, m in zip(sc.views, maps): cm['2d'] += confusion(v.labels, m, C)
+        cm['3d'] += confusion(sc.points.labels, l3, C)
+    out['miou'] = {d: round(miou(c), 2) for d, c in cm.items()}
+    return out
+
+
+def targets(ts, which, net, C, fused: dict | None = None):
+    """A training room's per-view 2D label maps (`net` '2d') or 3D point labels: refined or raw pseudo-labels, the
+    ground truth, or the stage-1 networks' late fusion (`fused`: `stage1_fusion`'s)."""
     from labelfree.labels import vote
     pl, sc = ts.labels, ts.scene
     if which == 'gt': return [v.labels for v in sc.views] if net == '2d' else sc.points.labels
+    if which == 'fused': return fused[sc.name][0 if net == '2d' else 1]
     if which == 'raw': return pl.raw2d if net == '2d' else vote(ts.pairs, pl.raw2d, C)[0]
     return pl.labels2d if net == '2d' else pl.labels3d
 

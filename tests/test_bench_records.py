@@ -2,8 +2,10 @@
 `bench_networks.py` record on every option that changes training, reads options a record predates as their defaults,
 and lets a run with a moving-average readout serve a request without one (never the reverse)."""
 import json
+import pytest
 import sys
 from pathlib import Path
+from types import SimpleNamespace
 
 BENCH = Path(__file__).resolve().parents[1] / 'benchmarks'
 sys.path.insert(0, str(BENCH))
@@ -47,3 +49,23 @@ def test_knobs_train_the_demo_stage2():
     assert got == {k: getattr(demo, k) for k in bench_cns.STAGE2_FIELDS}
     assert set(bench_cns.KNOBS["the demo's rooms and labels"]) == set()                 # the first row: the demo's own rooms
     assert bench_cns._per_class(__import__('numpy').array([[3, 0, 1], [0, 0, 0]])) == [75.0, None]   # an absent class: no IoU
+
+
+def test_fused_labels_are_their_own_runs(tmp_path, monkeypatch):
+    "A run on the stage-1 networks' fused labels serves only a request for them, and `targets` hands them out per room."
+    monkeypatch.setattr(bench_networks, 'main', lambda argv: {'new': True})
+    log = tmp_path / 'networks.jsonl'
+    log.write_text(json.dumps(_record(['--net', '2d', '--steps', '624', '--labels', 'fused'], held_out=38.0)) + '\n')
+    get = lambda *argv: bench_cns.network_record(list(argv), log)
+    assert get('--net', '2d', '--steps', '624', '--labels', 'fused')['held_out'] == 38.0
+    assert get('--net', '2d', '--steps', '624') == {'new': True}                        # refined labels: another run
+    room = SimpleNamespace(scene=SimpleNamespace(name='r0'), labels=None)
+    fused = {'r0': (['maps'], 'points')}
+    assert bench_networks.targets(room, 'fused', '2d', 20, fused) == ['maps']
+    assert bench_networks.targets(room, 'fused', '3d', 20, fused) == 'points'
+
+
+def test_stage2_refuses_unknown_targets():
+    "A stage-2 lever's `targets` other than the stage-1 fusion is refused before any room is made or trained."
+    with pytest.raises(ValueError, match='unknown stage-2 targets'):
+        bench_cns._stage2(None, 0, dict(targets='stage2_fusion'))
