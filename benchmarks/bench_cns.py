@@ -378,8 +378,8 @@ def _fusion_train(s: 'Setting', seed: int) -> list:
     "`s`'s training rooms with the stage-1 networks' late fusion (`bench_networks.stage1_fusion`) in place of their pseudo-labels."
     from dataclasses import replace
     from bench_networks import stage1_fusion
-    f = stage1_fusion(s, seed)
-    print(f"  the stage-1 networks' fused labels on the training rooms: 2D {f['miou']['2d']:.1f}, 3D {f['miou']['3d']:.1f}", flush=True)
+    f, m = stage1_fusion(s, seed)
+    print(f"  the stage-1 networks' fused labels on the training rooms: 2D {m['2d']:.1f}, 3D {m['3d']:.1f}", flush=True)
     return [replace(ts, labels=replace(ts.labels, refined2d=f[ts.scene.name][0], labels3d=f[ts.scene.name][1]), dense={})
             for ts in s.train]
 

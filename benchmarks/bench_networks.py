@@ -81,7 +81,7 @@ def main(argv=None) -> dict:
     C, cfg = len(S.rooms.vocab), load_config('demo')
     evals = set(a.evals or [a.steps])
     with torch.random.fork_rng(devices=[]):     # loading the stage-1 networks re-seeds torch: the network trained here
-        fused = stage1_fusion(S, a.seed) if a.labels == 'fused' else None     # starts as it does on other labels
+        fused, fused_miou = stage1_fusion(S, a.seed) if a.labels == 'fused' else (None, None)  # starts as it does on other labels
     y = {id(ts): targets(ts, a.labels, a.net, C, fused) for ts in S.train}
     if a.net == '2d': net, groups, batch, predict = _net2d(a, C, cfg, y)
     else: net, groups, batch, predict = _net3d(a, C, cfg, y)
@@ -114,7 +114,7 @@ def main(argv=None) -> dict:
             if s in evals:
                 dt = time.perf_counter() - t0
                 rec = dict({k: (str(v) if isinstance(v, Path) else v) for k, v in vars(a).items()}, step=s,
-                           sec_per_step=round(dt / s, 3), **({'labels_train': fused['miou']} if fused else {}))
+                           sec_per_step=round(dt / s, 3), **({'labels_train': fused_miou} if fused else {}))
                 scored = [(net, '')] + ([(ema.module, 'ema_')] if ema is not None else [])
                 for (m, pre), (name, scenes) in itertools.product(scored, [('held_out', S.val), ('train8', [ts.scene for ts in S.train[:8]])]):
                     cm, name = confusions(scenes, m), pre + name
@@ -138,10 +138,10 @@ def taken_for(cm: np.ndarray, classes: list, top: int = 2) -> dict:
     return out
 
 
-def stage1_fusion(S, seed: int) -> dict:
+def stage1_fusion(S, seed: int) -> tuple[dict, dict]:
     """Per training room of `S` (by its name), the late fusion of the demo config's stage-1 networks of training seed
     `seed` (`bench_cns._stage1`, cached): 2D label maps and 3D labels, the latter ignored where no view sees the point
-    (as the pseudo-labels' vote); and under 'miou', their mIoU (%) on those rooms."""
+    (as the pseudo-labels' vote); and their mIoU (%) on those rooms ({'2d', '3d'})."""
     from bench_cns import _stage1
     from labelfree.evaluate import fuse_scene
     from labelfree.metrics import confusion, miou
@@ -158,8 +158,7 @@ def stage1_fusion(S, seed: int) -> dict:
         out[sc.name] = (maps, l3)
         for v, m in zip(sc.views, maps): cm['2d'] += confusion(v.labels, m, C)
         cm['3d'] += confusion(sc.points.labels, l3, C)
-    out['miou'] = {d: round(miou(c), 2) for d, c in cm.items()}
-    return out
+    return out, {d: round(miou(c), 2) for d, c in cm.items()}
 
 
 def targets(ts, which, net, C, fused: dict | None = None):
