@@ -351,6 +351,11 @@ STAGE2_LEVERS = {  # row: the stage-2 settings it trains with, from the same sta
     "... new networks (initialised as stage 1's) learn it, for 13 epochs at the full learning rate (students, not fine-tuning)":
         dict(targets='stage1_fusion', fresh=True, tau_self=2.0, tau_cross=2.0, tau_cross_2d=2.0, dense_cross=False, min_class_recall=0.0,
              epochs_stage2=13, stage2_lr_scale=1.0),
+    # the same students with no latent consistency (and so no projection heads): alone on these labels the 3D network
+    # reaches more than it does as a student beside the 2D one (ceilings); is it the cosine to the image features?
+    "... the same students without the latent loss (lambda_latent 0)":
+        dict(targets='stage1_fusion', fresh=True, tau_self=2.0, tau_cross=2.0, tau_cross_2d=2.0, dense_cross=False, min_class_recall=0.0,
+             epochs_stage2=13, stage2_lr_scale=1.0, lambda_latent=0.0),
     # its own stage 1 (8 epochs)
     'dense 0.5, min_class_recall 0.2, and 8 + 5 epochs instead of 10 + 3 (the same steps)':
         dict(dense_cross=True, tau_cross_2d=0.5, min_class_recall=0.2, epochs_stage2=5, stage1=dict(epochs_stage1=8)),
@@ -402,18 +407,20 @@ def _stage2(s: 'Setting', seed: int, over: dict) -> dict:
         d.mkdir(parents=True, exist_ok=True)
         st = read_checkpoint(s1 / 'checkpoint.pt')
         st['config'].update({k: v for k, v in over.items() if k not in ('targets', 'fresh')})    # the same stage 1, these stage-2 settings
-        with atomic_path(d / 'checkpoint.pt') as tmp: torch.save(st, tmp)
         (d / 'log.jsonl').write_text((s1 / 'log.jsonl').read_text())
         t = time.perf_counter()
         print(f'  stage 2 {over}, seed {seed} -> {d}', flush=True)
-        tr = load_checkpoint(d / 'checkpoint.pt')
         train = _fusion_train(s, seed) if over.get('targets') == 'stage1_fusion' else s.train
-        if over.get('fresh'):                                     # students that start where stage 1 started
-            from labelfree.train.cns import CNSTrainer, class_weights, save_checkpoint
-            new = CNSTrainer(tr.cfg, tr.C, st['in_channels'], tr.steps_per_epoch)      # seeded by the config, as stage 1
-            tr.net2.load_state_dict(new.net2.state_dict()); tr.net3.load_state_dict(new.net3.state_dict())
-            tr.class_weight = class_weights([ts.labels.labels3d for ts in train], tr.C, tr.cfg.class_balance)
+        if over.get('fresh'):     # students that start where stage 1 started: new networks (seeded by the config, as stage 1's),
+            from labelfree.train.cns import CNSConfig, CNSTrainer, class_weights, save_checkpoint   # built from the config, so a
+            cfg = CNSConfig(**st['config']); cfg.image_size = tuple(cfg.image_size)            # row may drop the projection heads
+            tr = CNSTrainer(cfg, st['n_classes'], st['in_channels'], st['steps_per_epoch'])    # (lambda_latent 0)
+            tr.epoch, tr.classes = st['epoch'], st.get('classes')         # stage 1 done: `train_cns` starts stage 2 at this epoch
+            tr.class_weight = class_weights([ts.labels.labels3d for ts in train], tr.C, cfg.class_balance)
             save_checkpoint(tr, d / 'checkpoint.pt')
+        else:
+            with atomic_path(d / 'checkpoint.pt') as tmp: torch.save(st, tmp)
+        tr = load_checkpoint(d / 'checkpoint.pt')
         train_cns(tr.cfg, train, None, d, resume=True, progress=False)
         with atomic_path(d / 'trained.json') as tmp: Path(tmp).write_text(json.dumps(dict(train_seconds=round(time.perf_counter() - t, 1))))
     tr = load_checkpoint(d / 'checkpoint.pt')
@@ -431,17 +438,34 @@ def _stage2(s: 'Setting', seed: int, over: dict) -> dict:
     return res
 
 
-def stage2_levers(seeds=(0, 1)):
+def lever_rows(table: dict, keys) -> list:
+    "The names in `table` that each of `keys` (a part of one name) picks, in `table`'s order; all of them for no keys."
+    if not keys: return list(table)
+    picked = set()
+    for k in keys:
+        hit = [n for n in table if k in n]
+        if len(hit) != 1: raise SystemExit(f"--rows {k!r}: matches {len(hit)} rows of {len(table)}, not one ({'; '.join(hit or table)})")
+        picked.add(hit[0])
+    return [n for n in table if n in picked]
+
+
+def stage2_levers(seeds=(0, 1), rows=None):
     """Each stage-2 lever trained from the same stage-1 checkpoint, per seed: the networks' and their fusion's mIoU on
-    the held-out and training rooms, and per class on the held-out rooms (with the classes each erases)."""
+    the held-out and training rooms, and per class on the held-out rooms (with the classes each erases). `rows`: these
+    rows only (`lever_rows`); the JSON's other rows, and a row's other seeds trained with the same settings, are kept."""
     from labelfree.demo import dying_classes
     s = Setting()
     labels = s.label_scores(TRAIN_ROOMS_SCORED)                 # on the training rooms the networks are scored on
     refined = {d: _per_class(s.held_out_confusions[f'ref{d}']) for d in ('2d', '3d')}
     classes = list(s.rooms.vocab.classes)
+    prev = (json.loads(OUT.read_text()).get('stage2_levers', {}) if OUT.exists() else {}).get('rows', {})
     out = dict(seeds=list(seeds), classes=classes, labels=labels, refined_per_class=refined, rows={}, **_measured_with(s))
-    for name, over in STAGE2_LEVERS.items():
-        row = out['rows'][name] = dict(over=over, seeds={})
+    for name in STAGE2_LEVERS:                               # the rows measured before, in STAGE2_LEVERS' order, if unchanged
+        if name in prev and prev[name]['over'] == STAGE2_LEVERS[name]: out['rows'][name] = prev[name]
+    for name in lever_rows(STAGE2_LEVERS, rows):
+        over = STAGE2_LEVERS[name]
+        row = out['rows'][name] = dict(over=over, seeds=dict(out['rows'].get(name, {}).get('seeds', {})))
+        out['rows'] = {k: out['rows'][k] for k in STAGE2_LEVERS if k in out['rows']}
         for seed in seeds:
             r = _stage2(s, seed, over)
             for k in ('networks', 'fused'):
@@ -452,6 +476,7 @@ def stage2_levers(seeds=(0, 1)):
             print(f"  {name} / seed {seed}: held-out 2D {r['networks']['held_out']['2d']:.1f} 3D {r['networks']['held_out']['3d']:.1f}; "
                   f"fused 2D {r['fused']['held_out']['2d']:.1f} 3D {r['fused']['held_out']['3d']:.1f}; "
                   f"erased {sorted(set(c for d in r['networks']['dying'].values() for c in d))}", flush=True)
+            out['seeds'] = sorted({int(k) for r in out['rows'].values() for k in r['seeds']})   # every row's, this run's and kept
             write_result(OUT, 'stage2_levers', out)
     return out
 
@@ -639,6 +664,7 @@ if __name__ == '__main__':
     ap.add_argument('--seeds', nargs='+', type=int, default=[0, 1])
     ap.add_argument('--device', default='cpu', help='step: the device the CNS and bare steps run on (cpu, cuda)')
     ap.add_argument('--knobs', nargs='+', choices=list(KNOBS), help='knobs: these rows only (all of KNOBS if not given)')
+    ap.add_argument('--rows', nargs='+', metavar='PART', help='stage2: the rows whose names hold these words only (all if not given)')
     ap.add_argument('--mixes', nargs='+', type=float, default=[0.0, 0.5, 0.75, 1.0])
     a = ap.parse_args()
     print(__doc__.strip().splitlines()[0])
@@ -650,5 +676,5 @@ if __name__ == '__main__':
     if 'run' in a.only: one_run(a.set, a.seeds[0])
     if 'levers2d' in a.only: levers_2d()
     if 'ceilings' in a.only: ceilings()
-    if 'stage2' in a.only: stage2_levers(a.seeds)
+    if 'stage2' in a.only: stage2_levers(a.seeds, a.rows)
     if 'knobs' in a.only: knobs(a.seeds[:1] if a.seeds == [0, 1] else a.seeds, a.knobs)

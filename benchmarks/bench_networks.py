@@ -11,7 +11,8 @@ seconds per step.
 steps allow, against which the pseudo-labels' cost can be read. `--labels fused` trains on the late fusion
 (`labelfree.evaluate.fuse_scene`) of the demo config's stage-1 networks, trained with `--seed` on these rooms (bench_cns's
 cached stage 1, trained first if missing): labels that both co-trained networks agree on, as good as CNS's stage 1
-makes them (their mIoU on the training rooms is recorded as `labels_train`). `--augment` mirrors, rescales and colour-jitters the
+makes them (their mIoU on the training rooms is recorded as `labels_train`); with `--soft` the 2D network learns the
+fusion's probabilities themselves, not their arg-max (knowledge distillation's soft targets). `--augment` mirrors, rescales and colour-jitters the
 2D network's input (`labelfree.models.deeplab.augmented_forward`).
 
     python benchmarks/bench_networks.py --net 2d --size 240 320 --steps 400 --evals 200 400
@@ -56,6 +57,8 @@ def parser() -> argparse.ArgumentParser:
     ap.add_argument('--labels', choices=['refined', 'raw', 'gt', 'fused'], default='refined',
                     help="what the network learns from: the refined or raw pseudo-labels, the ground truth (the ceiling the images and "
                          "points allow), or the late fusion of the demo config's stage-1 networks (trained with --seed)")
+    ap.add_argument('--soft', action='store_true',
+                    help="2D, with --labels fused: learn the fusion's probabilities (soft targets, as knowledge distillation) instead of their arg-max")
     ap.add_argument('--ema', type=float, default=0.0,
                     help='2D: also score an exponential moving average of the weights with this decay (timm ModelEmaV3), beside the weights themselves')
     ap.add_argument('--data', nargs='+', default=[], metavar='KEY=VALUE',
@@ -68,6 +71,7 @@ def parser() -> argparse.ArgumentParser:
 def main(argv=None) -> dict:
     "Train one network alone as the arguments say; the last evaluation's record."
     a = parser().parse_args(argv)
+    if a.soft and (a.net, a.labels) != ('2d', 'fused'): raise SystemExit('--soft: the 2D network on --labels fused only')
     if a.ema > 0 and a.net == '3d': raise SystemExit('--ema: the 2D network only (MinkowskiEngine modules do not survive the copy ModelEmaV3 makes)')
     from bench_cns import Setting
     from labelfree.scene import IGNORE_INDEX
@@ -81,9 +85,9 @@ def main(argv=None) -> dict:
     C, cfg = len(S.rooms.vocab), load_config('demo')
     evals = set(a.evals or [a.steps])
     with torch.random.fork_rng(devices=[]):     # loading the stage-1 networks re-seeds torch: the network trained here
-        fused, fused_miou = stage1_fusion(S, a.seed) if a.labels == 'fused' else (None, None)  # starts as it does on other labels
+        fused, fused_miou = stage1_fusion(S, a.seed, a.soft) if a.labels == 'fused' else (None, None)  # starts as it does on other labels
     y = {id(ts): targets(ts, a.labels, a.net, C, fused) for ts in S.train}
-    if a.net == '2d': net, groups, batch, predict = _net2d(a, C, cfg, y)
+    if a.net == '2d': net, groups, batch, predict = _net2d(a, C, cfg, y, {k: v[2] for k, v in fused.items()} if a.soft else None)
     else: net, groups, batch, predict = _net3d(a, C, cfg, y)
     opt = torch.optim.AdamW(groups, weight_decay=cfg.weight_decay)
     sched = torch.optim.lr_scheduler.OneCycleLR(opt, max_lr=[g['lr'] for g in groups], total_steps=a.steps, pct_start=0.1,
@@ -108,7 +112,8 @@ def main(argv=None) -> dict:
         for s in range(1, a.steps + 1):
             net.train()
             out, y = batch(S.train[int(rng.integers(len(S.train)))], rng)
-            loss = F.cross_entropy(out, y, weight=w, ignore_index=IGNORE_INDEX)
+            loss = (F.cross_entropy(out, y, weight=w) if y.is_floating_point()           # soft targets: every pixel has some
+                    else F.cross_entropy(out, y, weight=w, ignore_index=IGNORE_INDEX))
             opt.zero_grad(); loss.backward(); opt.step(); sched.step()
             if ema is not None: ema.update(net, step=s)
             if s in evals:
@@ -138,12 +143,16 @@ def taken_for(cm: np.ndarray, classes: list, top: int = 2) -> dict:
     return out
 
 
-def stage1_fusion(S, seed: int) -> tuple[dict, dict]:
+SOFT_POOL = 4   # soft targets are kept at a quarter of each view's height and width (float16), upsampled for the 2D network
+
+
+def stage1_fusion(S, seed: int, soft: bool = False) -> tuple[dict, dict]:
     """Per training room of `S` (by its name), the late fusion of the demo config's stage-1 networks of training seed
     `seed` (`bench_cns._stage1`, cached): 2D label maps and 3D labels, the latter ignored where no view sees the point
-    (as the pseudo-labels' vote); and their mIoU (%) on those rooms ({'2d', '3d'})."""
+    (as the pseudo-labels' vote), and with `soft` the views' fused probabilities ((V, C, H/4, W/4) float16); and the
+    labels' mIoU (%) on those rooms ({'2d', '3d'})."""
     from bench_cns import _stage1
-    from labelfree.evaluate import fuse_scene
+    from labelfree.evaluate import fused_probabilities
     from labelfree.metrics import confusion, miou
     from labelfree.scene import IGNORE_INDEX
     from labelfree.train.cns import load_checkpoint
@@ -152,10 +161,10 @@ def stage1_fusion(S, seed: int) -> tuple[dict, dict]:
     out, cm = {}, {d: np.zeros((C, C + 1), np.int64) for d in ('2d', '3d')}
     for ts in S.train:
         sc = ts.scene
-        maps, l3 = fuse_scene(tr.net2, tr.net3, sc, tr.cfg.image_size)
-        maps = [m.astype(np.uint8) for m in maps]
-        l3 = np.where(ts.labels.labels3d == IGNORE_INDEX, IGNORE_INDEX, l3).astype(np.uint8)
-        out[sc.name] = (maps, l3)
+        p2, p3 = fused_probabilities(tr.net2, tr.net3, sc, tr.cfg.image_size)
+        maps = [p.argmax(0).numpy().astype(np.uint8) for p in p2]
+        l3 = np.where(ts.labels.labels3d == IGNORE_INDEX, IGNORE_INDEX, p3.argmax(1).numpy()).astype(np.uint8)
+        out[sc.name] = (maps, l3) + ((torch.stack([F.avg_pool2d(p[None], SOFT_POOL)[0] for p in p2]).half(),) if soft else ())
         for v, m in zip(sc.views, maps): cm['2d'] += confusion(v.labels, m, C)
         cm['3d'] += confusion(sc.points.labels, l3, C)
     return out, {d: round(miou(c), 2) for d, c in cm.items()}
@@ -163,7 +172,7 @@ def stage1_fusion(S, seed: int) -> tuple[dict, dict]:
 
 def targets(ts, which, net, C, fused: dict | None = None):
     """A training room's per-view 2D label maps (`net` '2d') or 3D point labels: refined or raw pseudo-labels, the
-    ground truth, or the stage-1 networks' late fusion (`fused`: `stage1_fusion`'s)."""
+    ground truth, or the stage-1 networks' late fusion (`fused`: `stage1_fusion`'s; its arg-max)."""
     from labelfree.labels import vote
     pl, sc = ts.labels, ts.scene
     if which == 'gt': return [v.labels for v in sc.views] if net == '2d' else sc.points.labels
@@ -172,7 +181,7 @@ def targets(ts, which, net, C, fused: dict | None = None):
     return pl.labels2d if net == '2d' else pl.labels3d
 
 
-def _net2d(a, C, cfg, y):
+def _net2d(a, C, cfg, y, soft=None):
     from labelfree.models.deeplab import DeepLab2D
     from labelfree.evaluate import predict_views
     from labelfree.models.deeplab import augmented_forward, resize_labels, view_images
@@ -186,7 +195,10 @@ def _net2d(a, C, cfg, y):
     def batch(ts, rng):
         vs = sorted(rng.choice(len(ts.scene.views), a.views, replace=False).tolist())
         x = view_images(ts.scene, vs, size)
-        return (augmented_forward(net, x, rng) if a.augment else net(x))['logits'], resize_labels([y[id(ts)][v] for v in vs], size)
+        out = (augmented_forward(net, x, rng) if a.augment else net(x))['logits']
+        if a.soft:                                    # the fused probabilities, upsampled to the network's output
+            return out, F.interpolate(soft[ts.scene.name][vs].float(), size=out.shape[-2:], mode='bilinear', align_corners=False)
+        return out, resize_labels([y[id(ts)][v] for v in vs], size)
 
     def predict(sc, m):
         yield from zip((v.labels for v in sc.views), predict_views(m, sc, size)[0])

@@ -21,8 +21,8 @@ from .models.minkunet import point_inputs, single_blas_thread, sparse_batch
 
 # %% auto #0
 __all__ = ['pseudo_label_confusions', 'pseudo_label_miou', 'compare_dense_modes', 'dense_modes_markdown', 'view_probabilities',
-           'predict_views', 'point_probabilities', 'predict_scene', 'evaluate_nets', 'fuse_scene', 'summarize',
-           'plot_confusion', 'plot_iou_bars', 'write_report']
+           'predict_views', 'point_probabilities', 'predict_scene', 'evaluate_nets', 'fused_probabilities',
+           'fuse_scene', 'summarize', 'plot_confusion', 'plot_iou_bars', 'write_report']
 
 # %% ../nbs/23_evaluate.ipynb #4232d31e
 def pseudo_label_confusions(scenes, labeler, regions=None) -> dict:
@@ -124,16 +124,15 @@ def _log(p: torch.Tensor, eps: float = 1e-6) -> torch.Tensor: return p.clamp_min
 
 @torch.no_grad()
 @single_blas_thread
-def fuse_scene(net2, net3, scene: Scene, image_size, batch: int = 4, confidence: bool = False,
-               max_dist: float | None = None):
-    """`predict_scene`'s outputs from the two networks' late fusion: each point's and each pixel's label is the
-    arg-max of the product of the two networks' probabilities where both see it, the one network's elsewhere."""
-    if not len(scene.points): return predict_scene(net2, net3, scene, image_size, batch, confidence)
+def fused_probabilities(net2, net3, scene: Scene, image_size, batch: int = 4, max_dist: float | None = None) -> tuple[list, torch.Tensor]:
+    """The two networks' late fusion as probabilities: per view (C, H, W) at the view's resolution, and per point
+    (N, C): the normalised product of the two networks' probabilities where both see it, the one network's elsewhere.
+    For a scene with points (`fuse_scene` takes the arg-max)."""
     from scipy.spatial import cKDTree
     dev = next(net3.parameters()).device
     lp3 = _log(point_probabilities(net3, scene))
     vote, n = torch.zeros_like(lp3), torch.zeros(len(lp3), device=dev)
-    pp, tree, maps, conf2 = scene_pairs(scene), None, [], []
+    pp, tree, probs2 = scene_pairs(scene), None, []
     for v, (view, p2) in enumerate(zip(scene.views, view_probabilities(net2, scene, image_size, batch))):
         b = pp.block(v)
         pt, r, q = (torch.from_numpy(a[b]).long() for a in (pp.point, pp.row, pp.col))
@@ -144,12 +143,24 @@ def fuse_scene(net2, net3, scene: Scene, image_size, batch: int = 4, confidence:
             pt, r, q = (torch.from_numpy(a).long() for a in (j, r, q))
         s2 = _log(p2)
         s2[:, r, q] += lp3[pt.to(dev)].T.to(s2.device)
-        c, m = s2.softmax(0).max(0)
-        maps.append(m.cpu().numpy()); conf2.append(c.cpu().numpy())
+        probs2.append(s2.softmax(0))
     seen = n > 0
     s3 = lp3.clone()
     s3[seen] += _log(vote[seen] / n[seen, None])
-    p3, l3 = s3.softmax(1).max(1)
+    return probs2, s3.softmax(1)
+
+def fuse_scene(net2, net3, scene: Scene, image_size, batch: int = 4, confidence: bool = False,
+               max_dist: float | None = None):
+    """`predict_scene`'s outputs from the two networks' late fusion: each point's and each pixel's label is the
+    arg-max of `fused_probabilities`, the product of the two networks' probabilities where both see it, the one
+    network's elsewhere."""
+    if not len(scene.points): return predict_scene(net2, net3, scene, image_size, batch, confidence)
+    probs2, probs3 = fused_probabilities(net2, net3, scene, image_size, batch, max_dist)
+    maps, conf2 = [], []
+    for p in probs2:
+        c, m = p.max(0)
+        maps.append(m.cpu().numpy()); conf2.append(c.cpu().numpy())
+    p3, l3 = probs3.max(1)
     l3, p3 = l3.cpu().numpy(), p3.cpu().numpy()
     return (maps, l3, conf2, p3) if confidence else (maps, l3)
 

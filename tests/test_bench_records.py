@@ -69,3 +69,25 @@ def test_stage2_refuses_unknown_targets():
     "A stage-2 lever's `targets` other than the stage-1 fusion is refused before any room is made or trained."
     with pytest.raises(ValueError, match='unknown stage-2 targets'):
         bench_cns._stage2(None, 0, dict(targets='stage2_fusion'))
+
+
+def test_lever_rows_pick_one_row_each():
+    "`--rows` words pick one stage-2 lever each, in the table's order; a word that matches none or several is refused."
+    table = {'the paper': 1, 'dense targets': 2, 'dense and longer': 3}
+    assert bench_cns.lever_rows(table, None) == list(table)
+    assert bench_cns.lever_rows(table, ['longer', 'paper']) == ['the paper', 'dense and longer']
+    for words in (['dense'], ['absent']):
+        with pytest.raises(SystemExit, match='matches'): bench_cns.lever_rows(table, words)
+    assert all(len(bench_cns.lever_rows(bench_cns.STAGE2_LEVERS, [n])) == 1 for n in bench_cns.STAGE2_LEVERS)
+
+
+def test_soft_targets_are_their_own_runs(tmp_path, monkeypatch):
+    "A run on the fusion's probabilities serves only a request for them; `--soft` is refused where there is no fusion to learn."
+    for argv in (['--net', '3d', '--labels', 'fused', '--soft'], ['--net', '2d', '--soft']):
+        with pytest.raises(SystemExit, match='--soft'): bench_networks.main(argv)
+    monkeypatch.setattr(bench_networks, 'main', lambda argv: {'new': True})
+    log = tmp_path / 'networks.jsonl'
+    log.write_text(json.dumps(_record(['--net', '2d', '--steps', '624', '--labels', 'fused', '--soft'], held_out=39.0)) + '\n')
+    get = lambda *argv: bench_cns.network_record(list(argv), log)
+    assert get('--net', '2d', '--steps', '624', '--labels', 'fused', '--soft')['held_out'] == 39.0
+    assert get('--net', '2d', '--steps', '624', '--labels', 'fused') == {'new': True}    # the arg-max: another run
