@@ -234,6 +234,7 @@ LEVERS_2D = {  # row: bench_networks.py arguments and the readout scored ('' the
     # what it learns from: the late fusion of the demo config's stage-1 networks on the training rooms (bench_networks.py --labels fused)
     "labels: the stage-1 networks' late fusion": (['--labels', 'fused'], ''),
     "labels: the stage-1 networks' late fusion, twice the steps (1248)": (['--labels', 'fused', '--steps', '1248'], ''),
+    "labels: the stage-1 networks' late fusion as probabilities (soft targets, knowledge distillation)": (['--labels', 'fused', '--soft'], ''),
 }
 
 
@@ -279,20 +280,25 @@ def resolution_ceiling(scenes, strides=(8, 16, 32)) -> dict:
     return out
 
 
-def levers_2d(steps: int = 624):
+def levers_2d(steps: int = 624, rows=None):
     """Which 2D levers close the 2D network's gap to its refined labels: each trained alone on them (bench_networks.py),
-    scored per class on the demo's held-out rooms and on its first 8 training rooms."""
+    scored per class on the demo's held-out rooms and on its first 8 training rooms. `rows`: these rows only
+    (`lever_rows`), the JSON's other rows kept."""
     base = Setting()
     labels = base.label_scores(n_train=8)
+    prev = (json.loads(OUT.read_text()).get('levers_2d', {}) if OUT.exists() else {}).get('rows', {})
     out = dict(steps=steps, classes=list(base.rooms.vocab.classes), refined=labels['refined pseudo-labels'],
-               refined_per_class_held_out=_label_per_class(base), ceiling_held_out=resolution_ceiling(base.val), rows={},
-               **_measured_with(base))
-    for name, (argv, readout) in LEVERS_2D.items():
+               refined_per_class_held_out=_label_per_class(base), ceiling_held_out=resolution_ceiling(base.val),
+               rows={k: prev[k] for k in LEVERS_2D if k in prev and rows}, **_measured_with(base))
+    for name in lever_rows(LEVERS_2D, rows):
+        argv, readout = LEVERS_2D[name]
         rec = network_record([*_demo_2d(), '--labels', 'refined', '--steps', str(steps), *argv])     # a row's own --steps wins
         pc = rec[f'{readout}held_out_per_class']
         out['rows'][name] = dict(held_out=dict(miou=rec[f'{readout}held_out'], per_class=[pc[c] for c in out['classes']]),
                                  train=dict(miou=rec[f'{readout}train8']), steps=rec['step'], seconds=round(rec['sec_per_step'] * rec['step']),
-                                 labels=rec['labels'], **({'labels_train': rec['labels_train']} if 'labels_train' in rec else {}))
+                                 labels=rec['labels'] + (' probabilities' if rec.get('soft') else ''), **({'labels_train': rec['labels_train']} if 'labels_train' in rec else {}),
+                                 **({'machine': rec['machine']} if 'machine' in rec else {}))
+        out['rows'] = {k: out['rows'][k] for k in LEVERS_2D if k in out['rows']}
         r = out['rows'][name]
         print(f"  {name}: held-out {r['held_out']['miou']:.1f} (refined labels {out['refined']['held_out']['2d']:.1f}), "
               f"first 8 training rooms {r['train']['miou']:.1f}, {r['seconds']:.0f} s", flush=True)
@@ -333,7 +339,7 @@ def ceilings(rows=None, steps: int = 624):
 
 TRAIN_ROOMS_SCORED = 16   # the networks are scored on the first 16 training rooms too (all 48 would triple the scoring time)
 STAGE2_FIELDS = ('tau_self', 'tau_cross', 'tau_cross_2d', 'dense_cross', 'fused_targets', 'min_class_recall', 'epochs_stage2',
-                 'stage2_lr_scale')
+                 'stage2_lr_scale', 'students', 'students_min_recall')
 STAGE2_LEVERS = {  # row: the stage-2 settings it trains with, from the same stage-1 checkpoint (the demo config's stage 1)
     "the paper's: 3D teaches 2D at the pixels its points hit, from confidence 0.9":
         dict(dense_cross=False, tau_cross_2d=None, min_class_recall=0.0, epochs_stage2=3),
@@ -356,6 +362,9 @@ STAGE2_LEVERS = {  # row: the stage-2 settings it trains with, from the same sta
     "... the same students without the latent loss (lambda_latent 0)":
         dict(targets='stage1_fusion', fresh=True, tau_self=2.0, tau_cross=2.0, tau_cross_2d=2.0, dense_cross=False, min_class_recall=0.0,
              epochs_stage2=13, stage2_lr_scale=1.0, lambda_latent=0.0),
+    # the package's `students`: new networks learn the stage-1 fusion's labels, with no latent loss (the row above)
+    "students (the package's `students`), where the fusion knows the class (students_min_recall 0.2), else the pseudo-label":
+        dict(students=True, students_min_recall=0.2, dense_cross=False, min_class_recall=0.0, epochs_stage2=13, stage2_lr_scale=1.0),
     # its own stage 1 (8 epochs)
     'dense 0.5, min_class_recall 0.2, and 8 + 5 epochs instead of 10 + 3 (the same steps)':
         dict(dense_cross=True, tau_cross_2d=0.5, min_class_recall=0.2, epochs_stage2=5, stage1=dict(epochs_stage1=8)),
@@ -419,12 +428,16 @@ def _stage2(s: 'Setting', seed: int, over: dict) -> dict:
             tr.class_weight = class_weights([ts.labels.labels3d for ts in train], tr.C, cfg.class_balance)
             save_checkpoint(tr, d / 'checkpoint.pt')
         else:
-            with atomic_path(d / 'checkpoint.pt') as tmp: torch.save(st, tmp)
+            for f in ('checkpoint.pt', 'stage1.pt'):              # the stage-1 copy: what `students` learn from
+                with atomic_path(d / f) as tmp: torch.save(st, tmp)
         tr = load_checkpoint(d / 'checkpoint.pt')
         train_cns(tr.cfg, train, None, d, resume=True, progress=False)
-        with atomic_path(d / 'trained.json') as tmp: Path(tmp).write_text(json.dumps(dict(train_seconds=round(time.perf_counter() - t, 1))))
+        from labelfree.demo import machine_info
+        with atomic_path(d / 'trained.json') as tmp:
+            Path(tmp).write_text(json.dumps(dict(train_seconds=round(time.perf_counter() - t, 1), machine=machine_info()['cpu'])))
     tr = load_checkpoint(d / 'checkpoint.pt')
     res = dict(json.loads((d / 'trained.json').read_text()), over=over)
+    res.setdefault('machine', None)                   # trained.json names the CPU it trained on (since the `students` rows)
     res['train_rooms'] = TRAIN_ROOMS_SCORED
     for fuse in (False, True):
         row = 'fused' if fuse else 'networks'
@@ -664,7 +677,7 @@ if __name__ == '__main__':
     ap.add_argument('--seeds', nargs='+', type=int, default=[0, 1])
     ap.add_argument('--device', default='cpu', help='step: the device the CNS and bare steps run on (cpu, cuda)')
     ap.add_argument('--knobs', nargs='+', choices=list(KNOBS), help='knobs: these rows only (all of KNOBS if not given)')
-    ap.add_argument('--rows', nargs='+', metavar='PART', help='stage2: the rows whose names hold these words only (all if not given)')
+    ap.add_argument('--rows', nargs='+', metavar='PART', help='stage2, levers2d: the rows whose names hold these words only, the others kept as measured (all rows if not given)')
     ap.add_argument('--mixes', nargs='+', type=float, default=[0.0, 0.5, 0.75, 1.0])
     a = ap.parse_args()
     print(__doc__.strip().splitlines()[0])
@@ -674,7 +687,7 @@ if __name__ == '__main__':
     if 'demo' in a.only:
         for seed in a.seeds: demo_time(seed)
     if 'run' in a.only: one_run(a.set, a.seeds[0])
-    if 'levers2d' in a.only: levers_2d()
+    if 'levers2d' in a.only: levers_2d(rows=a.rows)
     if 'ceilings' in a.only: ceilings()
     if 'stage2' in a.only: stage2_levers(a.seeds, a.rows)
     if 'knobs' in a.only: knobs(a.seeds[:1] if a.seeds == [0, 1] else a.seeds, a.knobs)

@@ -78,6 +78,7 @@ def main(argv=None) -> dict:
     from labelfree.metrics import confusion, iou, miou
     from labelfree.models.minkunet import single_blas_thread
     from labelfree.train.cns import class_weights, load_config
+    from labelfree.demo import machine_info
     torch.manual_seed(a.seed)
     rng = np.random.default_rng(a.seed)
     from labelfree.train.setup import parse_overrides
@@ -119,7 +120,7 @@ def main(argv=None) -> dict:
             if s in evals:
                 dt = time.perf_counter() - t0
                 rec = dict({k: (str(v) if isinstance(v, Path) else v) for k, v in vars(a).items()}, step=s,
-                           sec_per_step=round(dt / s, 3), **({'labels_train': fused_miou} if fused else {}))
+                           sec_per_step=round(dt / s, 3), machine=machine_info()['cpu'], **({'labels_train': fused_miou} if fused else {}))
                 scored = [(net, '')] + ([(ema.module, 'ema_')] if ema is not None else [])
                 for (m, pre), (name, scenes) in itertools.product(scored, [('held_out', S.val), ('train8', [ts.scene for ts in S.train[:8]])]):
                     cm, name = confusions(scenes, m), pre + name

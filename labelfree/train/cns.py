@@ -5,8 +5,9 @@
 # %% ../../nbs/25_train.cns.ipynb #44d4149a
 from __future__ import annotations
 
+import json
 import random
-from dataclasses import asdict, dataclass, field
+from dataclasses import asdict, dataclass, field, replace
 from pathlib import Path
 
 import numpy as np
@@ -15,7 +16,8 @@ import torch.nn.functional as F
 
 from ..scene import Scene, IGNORE_INDEX
 from ..geometry import PointPixelPairs, depth_points, scene_pairs
-from ..evaluate import evaluate_nets
+from ..data.io import atomic_path
+from ..evaluate import evaluate_nets, fused_probabilities
 from ..labels import PseudoLabels
 from ..metrics import miou
 from ..models.deeplab import DeepLab2D, augmented_forward, resize_labels, view_images
@@ -25,9 +27,10 @@ from .setup import (ConfigBase, set_rng_state, tensorboard_writer, append_log, c
                                   trim_log, write_checkpoint)
 
 # %% auto #0
-__all__ = ['CNSConfig', 'load_config', 'TrainScene', 'prepare', 'pixel_points', 'class_weights', 'knows', 'class_recall_counts',
-           'agreement', 'one_cycle', 'step_pairs', 'teaching_points', 'at_pixels', 'param_groups_2d', 'step_targets',
-           'CNSTrainer', 'save_checkpoint', 'check_vocabulary', 'load_checkpoint', 'train_cns']
+__all__ = ['CNSConfig', 'load_config', 'config_changes', 'TrainScene', 'prepare', 'pixel_points', 'class_weights', 'knows',
+           'class_recall_counts', 'agreement', 'one_cycle', 'step_pairs', 'teaching_points', 'at_pixels',
+           'param_groups_2d', 'step_targets', 'CNSTrainer', 'fusion_labels', 'student_scenes', 'save_checkpoint',
+           'check_vocabulary', 'load_checkpoint', 'train_cns']
 
 # %% ../../nbs/25_train.cns.ipynb #e55fa32f
 @dataclass
@@ -53,6 +56,8 @@ class CNSConfig(ConfigBase):
     tau_cross_2d: float | None = None    # stage 2: the 3D network's confidence from which it teaches the 2D one (None: tau_cross)
     dense_cross: bool = False            # stage 2: 3D teaches 2D at every pixel with a point near its depth, not only at hit pixels
     fused_targets: bool = False          # stage 2: a network cross-trains on both networks' probabilities multiplied (a product of experts, as `labelfree.evaluate.fuse_scene`), not on the other's alone
+    students: bool = False               # stage 2: new networks, started as stage 1's, learn the stage-1 networks' late fusion of the training scenes (`fusion_labels`), with no switching, latent loss, self- or cross-training; False: the paper's stage 2
+    students_min_recall: float = 0.0     # students: the fusion overrules a pseudo-label of class c only if it predicts c on at least this share of c's pseudo-labels (0: always)
     min_class_recall: float = 0.0        # stage 2: a network overrules a pseudo-label of class c only if, over the last epoch, it predicted c on at least this share of c's labels (0: always)
     class_balance: float = 0.0           # weight classes by (1 / pseudo-label frequency) ** this in both cross-entropies (0: off, as the paper)
     augment: bool = False                # random rotation about the vertical axis and scaling of the 3D network's input
@@ -81,6 +86,13 @@ def load_config(path: str | Path | None = None, overrides: list[str] = ()) -> CN
     cfg = cfg.update(**parse_overrides(overrides))
     cfg.image_size = tuple(cfg.image_size)
     return cfg
+
+def config_changes(ran: dict, config: str | Path = 'demo') -> list[str]:
+    """The fields of the CNS config `config` (as `load_config` reads it now) whose values differ from `ran`, a config
+    recorded as a dict (with a bench's figures, say): what those figures were not measured with."""
+    norm = lambda v: json.loads(json.dumps(v, default=str))
+    ran, cur = norm(ran), norm(asdict(load_config(config)))
+    return [k for k in sorted(set(ran) | set(cur)) if ran.get(k) != cur.get(k)]
 
 # %% ../../nbs/25_train.cns.ipynb #8d155008
 @dataclass
@@ -231,6 +243,7 @@ def step_targets(cfg: CNSConfig, stage: int, epoch: int, ts: TrainScene, views, 
             if rng.random() < c.p_switch and from3:                   # 2D learns from 3D at the hit pixels
                 _, l3, hit = at_pixels(p3, teaching_points(ts, views, (k, pt, r, q), lg2.shape))
                 y2 = torch.where(hit, l3, torch.full_like(y2, IGNORE_INDEX))
+    elif c.students: pass                                         # students: the stage-1 fusion's labels, as they are
     else:
         k2, k3 = known
         idx = teaching_points(ts, views, (k, pt, r, q), lg2.shape, c.dense_cross, c.voxel_size)
@@ -254,12 +267,8 @@ class CNSTrainer:
     def __init__(self, cfg: CNSConfig, n_classes: int, in_channels: int, steps_per_epoch: int = 1):
         self.cfg, self.C, self.steps_per_epoch = cfg, n_classes, steps_per_epoch
         self.classes: list[str] | None = None          # the vocabulary's class names, saved with checkpoints
-        torch.manual_seed(cfg.seed)
-        self.device = train_device(cfg.device)
-        proj = cfg.proj_dim if cfg.lambda_latent > 0 else None
-        self.net2 = DeepLab2D(n_classes, cfg.backbone_2d, proj, cfg.weights_2d, cfg.pretrained_2d,
-                              freeze_stages=cfg.freeze_2d).to(self.device)
-        self.net3 = Net3D(in_channels, n_classes, cfg.voxel_size, proj, cfg.width_3d).to(self.device)
+        self.device, self.in_channels = train_device(cfg.device), in_channels
+        self.net2, self.net3 = self._networks()
         self.rank, self.world = dist_info()
         self.f2 = ddp(self.net2, self.device, find_unused_parameters=True)    # the networks themselves in one process
         self.f3 = ddp(self.net3, self.device, find_unused_parameters=True)
@@ -268,6 +277,18 @@ class CNSTrainer:
         self.class_weight = None              # (C,) set by `train_cns` from the pseudo-labels when cfg.class_balance > 0
         self.recall: dict | None = None       # {'2d', '3d'}: (C,) per-class recall of the pseudo-labels over the last epoch
         self._make_optim(1.0, cfg.epochs_stage1)
+
+    def _networks(self) -> tuple:
+        "New 2D and 3D networks, seeded by the config: the same weights each time (ImageNet backbone included)."
+        cfg, proj = self.cfg, (self.cfg.proj_dim if self.cfg.lambda_latent > 0 else None)
+        torch.manual_seed(cfg.seed)
+        net2 = DeepLab2D(self.C, cfg.backbone_2d, proj, cfg.weights_2d, cfg.pretrained_2d, freeze_stages=cfg.freeze_2d).to(self.device)
+        return net2, Net3D(self.in_channels, self.C, cfg.voxel_size, proj, cfg.width_3d).to(self.device)
+
+    def restart_networks(self) -> None:
+        "Both networks back to where stage 1 started (`_networks`), in place: `students`' stage 2 trains new networks."
+        n2, n3 = self._networks()
+        self.net2.load_state_dict(n2.state_dict()); self.net3.load_state_dict(n3.state_dict())
 
     def _make_optim(self, scale: float, epochs: int):
         c = self.cfg
@@ -302,7 +323,7 @@ class CNSTrainer:
         c, dev = self.cfg, self.device
         size = tuple(c.image_size)
         self.net2.train(); self.net3.train()
-        latent = c.lambda_latent > 0 and ts.features is not None
+        latent = c.lambda_latent > 0 and ts.features is not None and not (c.students and self.stage == 2)
         pairs = k, pt, r, q = step_pairs(ts, views, size, dev)
         if latent and 0 < c.latent_pairs < len(pt):                      # an unbiased sample of the pairs for the latent loss
             j = torch.from_numpy(np.sort(rng.choice(len(pt), c.latent_pairs, replace=False))).to(dev)
@@ -327,6 +348,54 @@ class CNSTrainer:
         total.backward()
         self.opt.step()
         return {**{k: float(v.detach()) for k, v in dict(loss, total=total).items()}, **agree}
+
+# %% ../../nbs/25_train.cns.ipynb #edb5b1fa
+def fusion_labels(net2, net3, train: list[TrainScene], image_size, min_recall: float = 0.0) -> tuple[list[TrainScene], dict]:
+    """`train` relabelled by the two networks' late fusion (`fused_probabilities`' arg-max): per view 2D maps and per
+    point 3D labels, unlabelled where the pseudo-labels are (points no view sees). The fusion overrules a pseudo-label
+    of class c only if, over all of `train`, it predicts c on at least `min_recall` of c's pseudo-labels (per
+    dimension; 0: always). Also returns, per dimension, the fusion's recall of each class's pseudo-labels ((C,) float)."""
+    C = len(train[0].scene.vocab)
+    fused, counts = [], {d: torch.zeros(2, C, dtype=torch.int64) for d in ('2d', '3d')}
+    for ts in train:
+        p2, p3 = fused_probabilities(net2, net3, ts.scene, image_size)
+        maps, l3 = [p.argmax(0).to(torch.uint8).cpu() for p in p2], p3.argmax(1).cpu()      # uint8 maps: a run's views add up
+        for m, y in zip(maps, ts.labels.labels2d): counts['2d'] += class_recall_counts(m, torch.from_numpy(y.astype(np.int64)), C)
+        counts['3d'] += class_recall_counts(l3, torch.from_numpy(ts.labels.labels3d.astype(np.int64)), C)
+        fused.append((maps, l3))
+    recall = {d: (c[1] / c[0].clamp(min=1)).float() for d, c in counts.items()}
+    known = {d: recall[d] >= min_recall for d in recall}
+    def keep(y: np.ndarray, f: torch.Tensor, k) -> np.ndarray:     # the fused label where it may overrule, else the pseudo-label
+        yt = torch.from_numpy(y.astype(np.int64))
+        return torch.where(knows(k, yt), f, yt).numpy().astype(np.uint8)
+    out = []
+    for ts, (maps, l3) in zip(train, fused):
+        pl = ts.labels
+        l3 = np.where(pl.labels3d == IGNORE_INDEX, IGNORE_INDEX, keep(pl.labels3d, l3, known['3d'])).astype(np.uint8)
+        new = replace(pl, refined2d=[keep(y, m, known['2d']) for y, m in zip(pl.labels2d, maps)], labels3d=l3)
+        out.append(replace(ts, labels=new, dense={}))
+    return out, recall
+
+
+def student_scenes(out: Path, train: list[TrainScene], cfg: CNSConfig, device=None) -> tuple[list[TrainScene], dict]:
+    """Stage 2's training scenes with `students`: `train` relabelled by `fusion_labels` of the stage-1 networks in
+    `out/stage1.pt`, made once and kept in `out/student_labels.npz` (written atomically; rank 0 writes it, every rank
+    makes its own copy when it is missing); and the fusion's recall of each class's pseudo-labels, per dimension."""
+    f, names = out / 'student_labels.npz', [ts.scene.name for ts in train]
+    if f.exists():
+        with np.load(f, allow_pickle=False) as z:
+            if list(z['names']) != names: raise ValueError(f"{f}: labels of scenes {list(z['names'])[:3]}..., not of this run's training scenes {names[:3]}...")
+            return ([replace(ts, labels=replace(ts.labels, refined2d=[z[f's{i}_v{v}'] for v in range(len(ts.scene.views))],
+                                                labels3d=z[f's{i}_3d']), dense={}) for i, ts in enumerate(train)],
+                    {d: torch.from_numpy(z[f'recall_{d}']) for d in ('2d', '3d')})
+    t = load_checkpoint(out / 'stage1.pt', device)
+    new, recall = fusion_labels(t.net2, t.net3, train, cfg.image_size, cfg.students_min_recall)
+    if dist_info()[0] == 0:
+        arrays = {f's{i}_v{v}': m for i, ts in enumerate(new) for v, m in enumerate(ts.labels.labels2d)}
+        arrays |= {f's{i}_3d': ts.labels.labels3d for i, ts in enumerate(new)}
+        with atomic_path(f) as tmp:
+            with open(tmp, 'wb') as fh: np.savez_compressed(fh, names=np.array(names), **arrays, **{f'recall_{d}': r.numpy() for d, r in recall.items()})
+    return new, recall
 
 # %% ../../nbs/25_train.cns.ipynb #9dec2ae7
 def save_checkpoint(tr: CNSTrainer, path: Path) -> None:
@@ -368,7 +437,7 @@ def train_cns(cfg: CNSConfig, train: list[TrainScene], val: list[Scene] | None, 
     out = Path(out); out.mkdir(parents=True, exist_ok=True)
     if resume and (out / 'checkpoint.pt').exists(): tr = load_checkpoint(out / 'checkpoint.pt', cfg.device, restore_rng=True)
     else:
-        (out / 'stage1.pt').unlink(missing_ok=True)       # a new run: an earlier run's stage 1 is not this one's
+        for f in ('stage1.pt', 'student_labels.npz'): (out / f).unlink(missing_ok=True)   # a new run: an earlier run's stage 1 is not this one's
         random.seed(cfg.seed); np.random.seed(cfg.seed)
         tr = CNSTrainer(cfg, len(train[0].scene.vocab), point_inputs(train[0].scene).shape[1], -(-len(train) // dist_info()[1]))
         tr.classes = list(train[0].scene.vocab.classes)
@@ -378,17 +447,26 @@ def train_cns(cfg: CNSConfig, train: list[TrainScene], val: list[Scene] | None, 
     if tr.rank == 0: trim_log(out, tr.epoch)
     total = cfg.epochs_stage1 + cfg.epochs_stage2
     tb = tensorboard_writer(out) if tr.rank == 0 else None
+    now = {'train': train, 'recall': None}            # stage 2 with `students`: the stage-1 fusion's labels
+    if cfg.students and tr.stage == 2: now['train'], now['recall'] = student_scenes(out, train, cfg, tr.device)
     def begin(e):
         if e == cfg.epochs_stage1 and tr.stage == 1:
+            if cfg.students:                              # relabel by the stage-1 fusion, then new networks learn it
+                now['train'], now['recall'] = student_scenes(out, train, cfg, tr.device)
+                tr.restart_networks()
+                if cfg.class_balance > 0: tr.class_weight = class_weights([ts.labels.labels3d for ts in now['train']], tr.C, cfg.class_balance)
             tr.stage = 2; tr._make_optim(cfg.stage2_lr_scale, cfg.epochs_stage2)
     def step(batch, rng):
-        ts = train[batch[0]]
+        ts = now['train'][batch[0]]
         views = sorted(rng.choice(len(ts.scene.views), min(cfg.views_per_step, len(ts.scene.views)), replace=False).tolist())
         r = tr.step(ts, views, rng)
         tr.sched.step()
         return r
     def end(e, rec):                                      # rank 0: evaluate, log, then the checkpoints
         rec.update(stage=tr.stage, lr=[g['lr'] for g in tr.opt.param_groups])
+        if cfg.students and e == cfg.epochs_stage1:      # the classes whose pseudo-labels the fusion left as they were
+            rec.update({f'fusion_unknown_{d}': [tr.classes[i] for i in np.flatnonzero(now['recall'][d].numpy() < cfg.students_min_recall)]
+                        for d in ('2d', '3d')})
         if cfg.min_class_recall > 0:                      # the classes each network may not overrule next epoch
             rec.update({f'unknown_{d}': [tr.classes[i] for i in np.flatnonzero(tr.recall[d].numpy() < cfg.min_class_recall)]
                         for d in ('2d', '3d')})
