@@ -162,10 +162,11 @@ def stage1_fusion(S, seed: int, soft: bool = False) -> tuple[dict, dict]:
     out, cm = {}, {d: np.zeros((C, C + 1), np.int64) for d in ('2d', '3d')}
     for ts in S.train:
         sc = ts.scene
-        p2, p3 = fused_probabilities(tr.net2, tr.net3, sc, tr.cfg.image_size)
-        maps = [p.argmax(0).numpy().astype(np.uint8) for p in p2]
+        kept, p3 = fused_probabilities(tr.net2, tr.net3, sc, tr.cfg.image_size,        # view by view: the arg-max, and pooled probabilities
+                                       per_view=lambda p: (p.argmax(0).numpy().astype(np.uint8), F.avg_pool2d(p[None], SOFT_POOL)[0].half() if soft else None))
+        maps = [m for m, _ in kept]
         l3 = np.where(ts.labels.labels3d == IGNORE_INDEX, IGNORE_INDEX, p3.argmax(1).numpy()).astype(np.uint8)
-        out[sc.name] = (maps, l3) + ((torch.stack([F.avg_pool2d(p[None], SOFT_POOL)[0] for p in p2]).half(),) if soft else ())
+        out[sc.name] = (maps, l3) + ((torch.stack([q for _, q in kept]),) if soft else ())
         for v, m in zip(sc.views, maps): cm['2d'] += confusion(v.labels, m, C)
         cm['3d'] += confusion(sc.points.labels, l3, C)
     return out, {d: round(miou(c), 2) for d, c in cm.items()}

@@ -124,10 +124,12 @@ def _log(p: torch.Tensor, eps: float = 1e-6) -> torch.Tensor: return p.clamp_min
 
 @torch.no_grad()
 @single_blas_thread
-def fused_probabilities(net2, net3, scene: Scene, image_size, batch: int = 4, max_dist: float | None = None) -> tuple[list, torch.Tensor]:
+def fused_probabilities(net2, net3, scene: Scene, image_size, batch: int = 4, max_dist: float | None = None,
+                        per_view=None) -> tuple[list, torch.Tensor]:
     """The two networks' late fusion as probabilities: per view (C, H, W) at the view's resolution, and per point
     (N, C): the normalised product of the two networks' probabilities where both see it, the one network's elsewhere.
-    For a scene with points (`fuse_scene` takes the arg-max)."""
+    For a scene with points (`fuse_scene` takes the arg-max). `per_view`: applied to each view's probabilities as they
+    are made, and what it returns is kept instead (an arg-max, say: a scan's many large views need not all be held)."""
     from scipy.spatial import cKDTree
     dev = next(net3.parameters()).device
     lp3 = _log(point_probabilities(net3, scene))
@@ -143,7 +145,7 @@ def fused_probabilities(net2, net3, scene: Scene, image_size, batch: int = 4, ma
             pt, r, q = (torch.from_numpy(a).long() for a in (j, r, q))
         s2 = _log(p2)
         s2[:, r, q] += lp3[pt.to(dev)].T.to(s2.device)
-        probs2.append(s2.softmax(0))
+        probs2.append(s2.softmax(0) if per_view is None else per_view(s2.softmax(0)))
     seen = n > 0
     s3 = lp3.clone()
     s3[seen] += _log(vote[seen] / n[seen, None])
@@ -155,11 +157,8 @@ def fuse_scene(net2, net3, scene: Scene, image_size, batch: int = 4, confidence:
     arg-max of `fused_probabilities`, the product of the two networks' probabilities where both see it, the one
     network's elsewhere."""
     if not len(scene.points): return predict_scene(net2, net3, scene, image_size, batch, confidence)
-    probs2, probs3 = fused_probabilities(net2, net3, scene, image_size, batch, max_dist)
-    maps, conf2 = [], []
-    for p in probs2:
-        c, m = p.max(0)
-        maps.append(m.cpu().numpy()); conf2.append(c.cpu().numpy())
+    best, probs3 = fused_probabilities(net2, net3, scene, image_size, batch, max_dist, per_view=lambda p: p.max(0))
+    maps, conf2 = [m.cpu().numpy() for _, m in best], [c.cpu().numpy() for c, _ in best]
     p3, l3 = probs3.max(1)
     l3, p3 = l3.cpu().numpy(), p3.cpu().numpy()
     return (maps, l3, conf2, p3) if confidence else (maps, l3)

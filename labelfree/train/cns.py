@@ -358,8 +358,8 @@ def fusion_labels(net2, net3, train: list[TrainScene], image_size, min_recall: f
     C = len(train[0].scene.vocab)
     fused, counts = [], {d: torch.zeros(2, C, dtype=torch.int64) for d in ('2d', '3d')}
     for ts in train:
-        p2, p3 = fused_probabilities(net2, net3, ts.scene, image_size)
-        maps, l3 = [p.argmax(0).to(torch.uint8).cpu() for p in p2], p3.argmax(1).cpu()      # uint8 maps: a run's views add up
+        maps, p3 = fused_probabilities(net2, net3, ts.scene, image_size, per_view=lambda p: p.argmax(0).to(torch.uint8).cpu())
+        l3 = p3.argmax(1).cpu()                                    # uint8 maps, made view by view: a run's views add up
         for m, y in zip(maps, ts.labels.labels2d): counts['2d'] += class_recall_counts(m, torch.from_numpy(y.astype(np.int64)), C)
         counts['3d'] += class_recall_counts(l3, torch.from_numpy(ts.labels.labels3d.astype(np.int64)), C)
         fused.append((maps, l3))
