@@ -312,6 +312,10 @@ CEILINGS = {  # row: bench_networks.py arguments (2D: the demo's input size and 
     '3D on ground truth, 5 cm voxels': ['--net', '3d', '--labels', 'gt', '--voxel-size', '0.05'],   # the paper's voxels, at the demo's width and steps
     '2D on ground truth': ['--labels', 'gt'],
     '2D on refined labels': ['--labels', 'refined'],
+    # more steps: are the classes the ground truth cannot teach in the demo's steps (window, refrigerator, toilet) a
+    # matter of budget?
+    '3D on ground truth, twice the steps': ['--net', '3d', '--labels', 'gt', '--steps', '1248'],
+    '2D on ground truth, twice the steps': ['--labels', 'gt', '--steps', '1248'],
     # the labels CNS's stage 1 makes: its two networks' late fusion on the training rooms (bench_networks.py --labels fused)
     "3D on the stage-1 networks' fused labels": ['--net', '3d', '--labels', 'fused'],
     "2D on the stage-1 networks' fused labels": ['--labels', 'fused'],
@@ -322,16 +326,21 @@ def ceilings(rows=None, steps: int = 624):
     """Per class, what each network reaches alone in the demo's steps, on the ground truth (the ceiling that its input,
     its size and the budget allow) and on the refined labels (no co-training), beside the refined labels' own IoU, and
     what each class is most often taken for: a class the network cannot learn from the ground truth is out of its
-    reach, not erased by co-training. Runs are kept in `cache/cns/networks.jsonl` (bench_networks.py's records) and reused."""
+    reach, not erased by co-training. Runs are kept in `cache/cns/networks.jsonl` (bench_networks.py's records) and reused.
+    `rows`: these rows only (`lever_rows`), the JSON's others kept as measured; a row may set its own `--steps`."""
     s = Setting()
+    prev = (json.loads(OUT.read_text()).get('ceilings', {}) if OUT.exists() else {}).get('rows', {})
     out = dict(steps=steps, refined={d: _per_class(s.held_out_confusions[f'ref{d}']) for d in ('2d', '3d')}, classes=list(s.rooms.vocab.classes), rows={})
-    for name in rows or CEILINGS:
+    rows = lever_rows(CEILINGS, rows)
+    out['rows'] = {n: prev[n] for n in CEILINGS if n in prev and n not in rows}    # the rows not asked for, as measured
+    for name in rows:
         argv = CEILINGS[name] if '--net' in CEILINGS[name] else [*_demo_2d(), *CEILINGS[name]]
-        rec = network_record([*argv, '--steps', str(steps)])
-        out['rows'][name] = dict(net=rec['net'], labels=rec['labels'], held_out=rec['held_out'],
+        rec = network_record(argv if '--steps' in argv else [*argv, '--steps', str(steps)])    # a row's own steps, else `steps`
+        out['rows'][name] = dict(net=rec['net'], labels=rec['labels'], steps=rec['step'], held_out=rec['held_out'],
                                  per_class=[rec['held_out_per_class'][c] for c in out['classes']],
-                                 taken_for=rec.get('held_out_taken_for'), sec_per_step=rec['sec_per_step'],
+                                 taken_for=rec.get('held_out_taken_for'), sec_per_step=rec['sec_per_step'], machine=rec.get('machine'),
                                  **({'labels_train': rec['labels_train']} if 'labels_train' in rec else {}))
+        out['rows'] = {n: out['rows'][n] for n in CEILINGS if n in out['rows']}
         print(f"  {name}: held-out mIoU {rec['held_out']:.1f}", flush=True)
         write_result(OUT, 'ceilings', out)
     return out
@@ -365,6 +374,13 @@ STAGE2_LEVERS = {  # row: the stage-2 settings it trains with, from the same sta
     # the package's `students`: new networks learn the stage-1 fusion's labels, with no latent loss (the row above)
     "students (the package's `students`), where the fusion knows the class (students_min_recall 0.2), else the pseudo-label":
         dict(students=True, students_min_recall=0.2, dense_cross=False, min_class_recall=0.0, epochs_stage2=13, stage2_lr_scale=1.0),
+    # cheaper students, for the demo's time: fewer epochs, or 2 of a room's views a step in place of 4 (the 2D network
+    # costs two thirds of a student step on 2 CPU cores)
+    'students for 7 epochs instead of 13':
+        dict(students=True, students_min_recall=0.2, dense_cross=False, min_class_recall=0.0, epochs_stage2=7, stage2_lr_scale=1.0),
+    'students with 2 views a step instead of 4':
+        dict(students=True, students_min_recall=0.2, dense_cross=False, min_class_recall=0.0, epochs_stage2=13, stage2_lr_scale=1.0,
+             views_per_step=2),
     # its own stage 1 (8 epochs)
     'dense 0.5, min_class_recall 0.2, and 8 + 5 epochs instead of 10 + 3 (the same steps)':
         dict(dense_cross=True, tau_cross_2d=0.5, min_class_recall=0.2, epochs_stage2=5, stage1=dict(epochs_stage1=8)),
@@ -452,11 +468,11 @@ def _stage2(s: 'Setting', seed: int, over: dict) -> dict:
 
 
 def lever_rows(table: dict, keys) -> list:
-    "The names in `table` that each of `keys` (a part of one name) picks, in `table`'s order; all of them for no keys."
+    "The names in `table` that each of `keys` (a whole name, or a part of one name) picks, in `table`'s order; all of them for no keys."
     if not keys: return list(table)
     picked = set()
     for k in keys:
-        hit = [n for n in table if k in n]
+        hit = [k] if k in table else [n for n in table if k in n]      # a whole name picks its row
         if len(hit) != 1: raise SystemExit(f"--rows {k!r}: matches {len(hit)} rows of {len(table)}, not one ({'; '.join(hit or table)})")
         picked.add(hit[0])
     return [n for n in table if n in picked]
@@ -518,6 +534,14 @@ def _per_class(conf) -> list:
     return [None if np.isnan(x) else round(100 * float(x), 1) for x in iou(conf)]
 
 
+def knob_rows(part: dict) -> dict:
+    "The knobs part's rows, each run naming the demo config it trained (a run from before runs named theirs: the part's)."
+    rows = json.loads(json.dumps(part.get('rows', {})))
+    for row in rows.values():
+        for r in row['seeds'].values(): r.setdefault('demo_config', part.get('demo_config'))
+    return rows
+
+
 def knobs(seeds=(0,), rows=None):
     """The demo's claims on rooms and labels it was not tuned on: for each knob of the room generator and simulated
     CLIP (`KNOBS`), the demo config trained (stages 1 and 2) on rooms made with it and scored on held-out rooms made
@@ -526,7 +550,7 @@ def knobs(seeds=(0,), rows=None):
     from labelfree.metrics import miou
     over = _demo_stage2()
     prev = json.loads(OUT.read_text()).get('knobs', {}) if OUT.exists() else {}
-    out = dict(seeds=list(seeds), stage2=over, rows=prev.get('rows', {}))
+    out = dict(seeds=list(seeds), stage2=over, rows=knob_rows(prev))
     for name in rows or KNOBS:
         s = Setting(data_over=KNOBS[name])
         h = s.held_out_confusions
@@ -545,7 +569,8 @@ def knobs(seeds=(0,), rows=None):
             row['seeds'][str(seed)] = dict(networks=r['networks']['held_out'], fused=r['fused']['held_out'],
                                            train=r['networks']['train'], per_class={k: pc[k] for k in ('cns_stage2', 'cns_stage2_fused')},
                                            claims=cns_claims(m, pc), erased=dying_classes(pc),
-                                           erased_fused=dying_classes(pc, row='cns_stage2_fused'), train_seconds=r['train_seconds'])
+                                           erased_fused=dying_classes(pc, row='cns_stage2_fused'), train_seconds=r['train_seconds'],
+                                           machine=r.get('machine'), demo_config=_measured_with(s)['demo_config'])
             g = row['seeds'][str(seed)]
             print(f"  {name} / seed {seed}: refined labels 2D {labels['pseudo_refined']['2d']:.1f} 3D {labels['pseudo_refined']['3d']:.1f}; "
                   f"networks 2D {g['networks']['2d']:.1f} 3D {g['networks']['3d']:.1f}; fused 2D {g['fused']['2d']:.1f} 3D {g['fused']['3d']:.1f}; "
@@ -677,7 +702,7 @@ if __name__ == '__main__':
     ap.add_argument('--seeds', nargs='+', type=int, default=[0, 1])
     ap.add_argument('--device', default='cpu', help='step: the device the CNS and bare steps run on (cpu, cuda)')
     ap.add_argument('--knobs', nargs='+', choices=list(KNOBS), help='knobs: these rows only (all of KNOBS if not given)')
-    ap.add_argument('--rows', nargs='+', metavar='PART', help='stage2, levers2d: the rows whose names hold these words only, the others kept as measured (all rows if not given)')
+    ap.add_argument('--rows', nargs='+', metavar='PART', help='stage2, levers2d, ceilings: the rows whose names hold these words only, the others kept as measured (all rows if not given)')
     ap.add_argument('--mixes', nargs='+', type=float, default=[0.0, 0.5, 0.75, 1.0])
     a = ap.parse_args()
     print(__doc__.strip().splitlines()[0])
@@ -688,6 +713,6 @@ if __name__ == '__main__':
         for seed in a.seeds: demo_time(seed)
     if 'run' in a.only: one_run(a.set, a.seeds[0])
     if 'levers2d' in a.only: levers_2d(rows=a.rows)
-    if 'ceilings' in a.only: ceilings()
+    if 'ceilings' in a.only: ceilings(a.rows)
     if 'stage2' in a.only: stage2_levers(a.seeds, a.rows)
     if 'knobs' in a.only: knobs(a.seeds[:1] if a.seeds == [0, 1] else a.seeds, a.knobs)

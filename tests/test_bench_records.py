@@ -78,7 +78,8 @@ def test_lever_rows_pick_one_row_each():
     assert bench_cns.lever_rows(table, ['longer', 'paper']) == ['the paper', 'dense and longer']
     for words in (['dense'], ['absent']):
         with pytest.raises(SystemExit, match='matches'): bench_cns.lever_rows(table, words)
-    assert all(len(bench_cns.lever_rows(bench_cns.STAGE2_LEVERS, [n])) == 1 for n in bench_cns.STAGE2_LEVERS)
+    for rows in (bench_cns.STAGE2_LEVERS, bench_cns.CEILINGS):          # a whole name picks its row, also one inside others
+        assert all(bench_cns.lever_rows(rows, [n]) == [n] for n in rows)
 
 
 def test_soft_targets_are_their_own_runs(tmp_path, monkeypatch):
@@ -91,3 +92,15 @@ def test_soft_targets_are_their_own_runs(tmp_path, monkeypatch):
     get = lambda *argv: bench_cns.network_record(list(argv), log)
     assert get('--net', '2d', '--steps', '624', '--labels', 'fused', '--soft')['held_out'] == 39.0
     assert get('--net', '2d', '--steps', '624', '--labels', 'fused') == {'new': True}    # the arg-max: another run
+
+
+def test_knob_runs_name_their_config():
+    # a run kept from before runs recorded their config takes the part's; a run that names its own keeps it
+    part = dict(demo_config={'students': False}, rows={
+        'old': {'seeds': {'0': {'networks': {}}}},
+        'new': {'seeds': {'0': {'networks': {}, 'demo_config': {'students': True}}}}})
+    rows = bench_cns.knob_rows(part)
+    assert rows['old']['seeds']['0']['demo_config'] == {'students': False}
+    assert rows['new']['seeds']['0']['demo_config'] == {'students': True}
+    assert 'demo_config' not in part['rows']['old']['seeds']['0']        # the part read is left as it was
+    assert bench_cns.knob_rows({}) == {}
