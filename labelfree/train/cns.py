@@ -27,10 +27,10 @@ from .setup import (ConfigBase, set_rng_state, tensorboard_writer, append_log, c
                                   trim_log, write_checkpoint)
 
 # %% auto #0
-__all__ = ['CNSConfig', 'load_config', 'config_changes', 'TrainScene', 'prepare', 'pixel_points', 'class_weights', 'knows',
-           'class_recall_counts', 'agreement', 'one_cycle', 'step_pairs', 'teaching_points', 'at_pixels',
-           'param_groups_2d', 'step_targets', 'CNSTrainer', 'fusion_labels', 'student_scenes', 'save_checkpoint',
-           'check_vocabulary', 'load_checkpoint', 'train_cns']
+__all__ = ['CNSConfig', 'load_config', 'config_changes', 'earlier_configs', 'TrainScene', 'prepare', 'pixel_points',
+           'class_weights', 'knows', 'class_recall_counts', 'agreement', 'one_cycle', 'step_pairs', 'teaching_points',
+           'at_pixels', 'param_groups_2d', 'step_targets', 'CNSTrainer', 'fusion_labels', 'student_scenes',
+           'save_checkpoint', 'check_vocabulary', 'load_checkpoint', 'train_cns']
 
 # %% ../../nbs/25_train.cns.ipynb #e55fa32f
 @dataclass
@@ -93,6 +93,17 @@ def config_changes(ran: dict, config: str | Path = 'demo') -> list[str]:
     norm = lambda v: json.loads(json.dumps(v, default=str))
     ran, cur = norm(ran), norm(asdict(load_config(config)))
     return [k for k in sorted(set(ran) | set(cur)) if ran.get(k) != cur.get(k)]
+
+def earlier_configs(runs: dict, config: str | Path = 'demo', remedy: str = '') -> tuple[dict, str]:
+    """Which of `runs` (key → a run's record, with the config it trained as `demo_config`) trained another `config`
+    than the current one: the fields each differs in (`config_changes`; None for a run that recorded none), and a
+    footnote for the runs a table marks with †, naming those fields and `remedy` ('' when every run is current)."""
+    changes = {key: config_changes(r['demo_config'], config) if r.get('demo_config') else None for key, r in runs.items()}
+    old = [c for c in changes.values() if c != []]
+    if not old: return changes, ''
+    diffs = sorted({f for c in old for f in c or []})
+    return changes, (f"† trained an earlier `{Path(config).stem}` configuration" + (f" (it differs in {', '.join(diffs)})" if diffs else '')
+                     + (' or one it did not record' if None in old else '') + (f': {remedy}' if remedy else '') + '.')
 
 # %% ../../nbs/25_train.cns.ipynb #8d155008
 @dataclass
