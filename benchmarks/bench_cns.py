@@ -315,6 +315,10 @@ CEILINGS = {  # row: bench_networks.py arguments (2D: the demo's input size and 
     # more steps: are the classes the ground truth cannot teach in the demo's steps (window, refrigerator, toilet) a
     # matter of budget?
     '3D on ground truth, twice the steps': ['--net', '3d', '--labels', 'gt', '--steps', '1248'],
+    # batch normalisation evaluates with running averages over rooms, though each step normalises one room by its own
+    # statistics; instance normalisation normalises each room by its own in training and evaluation (MinkUNet34's norm)
+    '3D on ground truth, instance normalisation': ['--net', '3d', '--labels', 'gt', '--norm-3d', 'instance'],
+    '3D on refined labels, instance normalisation': ['--net', '3d', '--labels', 'refined', '--norm-3d', 'instance'],
     '2D on ground truth, twice the steps': ['--labels', 'gt', '--steps', '1248'],
     # the labels CNS's stage 1 makes: its two networks' late fusion on the training rooms (bench_networks.py --labels fused)
     "3D on the stage-1 networks' fused labels": ['--net', '3d', '--labels', 'fused'],

@@ -18,6 +18,7 @@ fusion's probabilities themselves, not their arg-max (knowledge distillation's s
     python benchmarks/bench_networks.py --net 2d --size 240 320 --steps 400 --evals 200 400
     python benchmarks/bench_networks.py --net 2d --size 240 320 --steps 300 --labels gt
     python benchmarks/bench_networks.py --net 3d --steps 384 --lr 1e-3
+    python benchmarks/bench_networks.py --net 3d --steps 624 --labels gt --norm-3d instance
     python benchmarks/bench_networks.py --net 2d --size 240 320 --freeze-stages 3 --ema 0.995 --data n_scenes=96 n_views=4 val_views=8
 
 `--ema DECAY` also scores a moving average of the weights (timm's ModelEmaV3) from the same run (records `ema_*`).
@@ -54,6 +55,8 @@ def parser() -> argparse.ArgumentParser:
     ap.add_argument('--output-stride', type=int, default=16, choices=[8, 16, 32], help='2D: the backbone\'s output stride')
     ap.add_argument('--freeze-stages', type=int, default=0, help="2D: the backbone's stem and first stages that keep their ImageNet weights (DeepLab2D's freeze_stages)")
     ap.add_argument('--voxel-size', type=float, default=0.1); ap.add_argument('--width', type=float, default=0.5)
+    ap.add_argument('--norm-3d', default='batch', choices=['batch', 'instance'],
+                    help="3D: the U-Net's normalisation (MinkUNet34's norm): batch (running averages in evaluation) or instance (each room by its own statistics)")
     ap.add_argument('--labels', choices=['refined', 'raw', 'gt', 'fused'], default='refined',
                     help="what the network learns from: the refined or raw pseudo-labels, the ground truth (the ceiling the images and "
                          "points allow), or the late fusion of the demo config's stage-1 networks (trained with --seed)")
@@ -211,7 +214,7 @@ def _net2d(a, C, cfg, y, soft=None):
 def _net3d(a, C, cfg, y):
     from labelfree.models.minkunet import Net3D, sparse_batch
     from labelfree.models.minkunet import augment_xyz, point_inputs
-    net = Net3D(4, C, a.voxel_size, None, a.width)
+    net = Net3D(4, C, a.voxel_size, None, a.width, norm=a.norm_3d)
     groups = [dict(params=list(net.parameters()), lr=a.lr or cfg.lr_3d)]
 
     def batch(ts, rng):

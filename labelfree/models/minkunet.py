@@ -18,12 +18,42 @@ from ..geometry import import_minkowski, voxelize
 from ..vfm.base import pick_device
 
 # %% auto #0
-__all__ = ['MinkUNet34', 'point_inputs', 'augment_xyz', 'deterministic_maps', 'SparseBatch', 'sparse_batch', 'Net3D',
-           'sparse_device', 'single_blas_thread']
+__all__ = ['NORMS_3D', 'SparseInstanceNorm', 'MinkUNet34', 'point_inputs', 'augment_xyz', 'deterministic_maps', 'SparseBatch',
+           'sparse_batch', 'Net3D', 'sparse_device', 'single_blas_thread']
 
 # %% ../../nbs/20_models.minkunet.ipynb #763c2ea6
-def _mink_unet(ME, in_channels: int, out_channels: int, width: float = 1.0):
+NORMS_3D = ('batch', 'instance')
+
+class SparseInstanceNorm(nn.Module):
+    """Instance normalisation of a sparse tensor: each cloud of the batch (the coordinates' batch index) by the mean
+    and variance of its own voxels, per channel, then a learnt scale and shift. MinkowskiEngine's `MinkowskiInstanceNorm`
+    computes the same through global pooling, which fails on a cloud reduced to one voxel (a small cloud at the
+    U-Net's deepest stride); sums by a one-hot matrix product take any cloud, in a fixed order on every device."""
+    def __init__(self, num_features: int, eps: float = 1e-5):
+        super().__init__()
+        self.weight, self.bias, self.eps = nn.Parameter(torch.ones(num_features)), nn.Parameter(torch.zeros(num_features)), eps
+    def forward(self, x):
+        f, b = x.F, x.C[:, 0].long().to(x.F.device)
+        if len(f) > 1 and bool((b == b[0]).all()):         # one cloud: batch normalisation's training pass, no running averages
+            y = torch.nn.functional.batch_norm(f, None, None, self.weight, self.bias, True, 0.0, self.eps)
+            return type(x)(y, coordinate_map_key=x.coordinate_map_key, coordinate_manager=x.coordinate_manager)
+        onehot = torch.nn.functional.one_hot(b, int(b.max()) + 1).to(f.dtype)      # (N, clouds)
+        n = onehot.sum(0)[:, None].clamp_min(1)
+        centred = f - (onehot.T @ f / n)[b]
+        y = centred * torch.rsqrt((onehot.T @ centred.square() / n)[b] + self.eps) * self.weight + self.bias
+        return type(x)(y, coordinate_map_key=x.coordinate_map_key, coordinate_manager=x.coordinate_manager)
+    def extra_repr(self) -> str: return f'{len(self.weight)}, eps={self.eps}'
+
+def _instance_norms(ME, net: nn.Module) -> nn.Module:
+    "`net` with each of its `MinkowskiBatchNorm`s (`BasicBlock`'s own included) replaced by a `SparseInstanceNorm`."
+    for m in list(net.modules()):
+        for name, child in list(m.named_children()):
+            if isinstance(child, ME.MinkowskiBatchNorm): setattr(m, name, SparseInstanceNorm(child.bn.num_features, child.bn.eps))
+    return net
+
+def _mink_unet(ME, in_channels: int, out_channels: int, width: float = 1.0, norm: str = 'batch'):
     from MinkowskiEngine.modules.resnet_block import BasicBlock
+    if norm not in NORMS_3D: raise ValueError(f"unknown 3D normalisation {norm!r}: one of {', '.join(NORMS_3D)}")
     P = [max(8, int(round(p * width))) for p in (32, 64, 128, 256, 256, 128, 96, 96)]
     L, init = (2, 3, 4, 6, 2, 2, 2, 2), max(8, int(round(32 * width)))
     conv = lambda i, o, k, s=1: nn.Sequential(ME.MinkowskiConvolution(i, o, kernel_size=k, stride=s, dimension=3),
@@ -44,15 +74,16 @@ def _mink_unet(ME, in_channels: int, out_channels: int, width: float = 1.0):
     m.dec = nn.ModuleList([layer(o + s, o, n) for o, s, n in zip(P[4:8], skips, L[4:])])
     m.head = ME.MinkowskiConvolution(P[7], out_channels, kernel_size=1, bias=True, dimension=3)
     m.feat_dim = P[7]
-    return m
+    return _instance_norms(ME, m) if norm == 'instance' else m
 
 class MinkUNet34(nn.Module):
-    "MinkUNet34C on a `SparseTensor`: returns (logits, features) as sparse tensors on the input's voxels."
-    def __init__(self, in_channels: int, n_classes: int, width: float = 1.0):
+    """MinkUNet34C on a `SparseTensor`: returns (logits, features) as sparse tensors on the input's voxels. `norm`:
+    'batch' (the paper's) or 'instance' (each cloud of a batch by its own statistics, in training and evaluation)."""
+    def __init__(self, in_channels: int, n_classes: int, width: float = 1.0, norm: str = 'batch'):
         super().__init__()
         self.ME = import_minkowski()
-        self.net = _mink_unet(self.ME, in_channels, n_classes, width)
-        self.feat_dim, self.width = self.net.feat_dim, width
+        self.net = _mink_unet(self.ME, in_channels, n_classes, width, norm)
+        self.feat_dim, self.width, self.norm = self.net.feat_dim, width, norm
     def forward(self, x):
         ME, n = self.ME, self.net
         x = n.stem(x)
@@ -117,11 +148,12 @@ def sparse_batch(clouds: list[np.ndarray], feats: list[np.ndarray], voxel_size: 
 
 class Net3D(nn.Module):
     """MinkUNet34 on point clouds: per-point head outputs (N, C) under `head` ('logits' for a classifier,
-    'distilled' for a student in a teacher's space), features (N, F) and, if `proj_dim`, their projection."""
+    'distilled' for a student in a teacher's space), features (N, F) and, if `proj_dim`, their projection. `norm`: the
+    U-Net's normalisation (`MinkUNet34`)."""
     def __init__(self, in_channels: int, n_classes: int, voxel_size: float = 0.05, proj_dim: int | None = 256,
-                 width: float = 1.0, head: str = 'logits'):
+                 width: float = 1.0, head: str = 'logits', norm: str = 'batch'):
         super().__init__()
-        self.unet, self.voxel_size, self.head = MinkUNet34(in_channels, n_classes, width), voxel_size, head
+        self.unet, self.voxel_size, self.head = MinkUNet34(in_channels, n_classes, width, norm), voxel_size, head
         F_ = self.unet.feat_dim
         self.proj = nn.Sequential(nn.Linear(F_, F_), nn.BatchNorm1d(F_), nn.ReLU(inplace=True),
                                   nn.Linear(F_, proj_dim)) if proj_dim else None

@@ -32,7 +32,7 @@ def net3_spec(net: Net3D) -> dict:
     u = net.unet
     return dict(arch='MinkUNet34', in_channels=int(u.net.stem[0].in_channels),
                 out_channels=int(u.net.head.out_channels), width=float(u.width), voxel_size=float(net.voxel_size),
-                proj_dim=int(net.proj[-1].out_features) if net.proj is not None else None, head=net.head)
+                proj_dim=int(net.proj[-1].out_features) if net.proj is not None else None, head=net.head, norm=u.norm)
 
 def net2_spec(net: DeepLab2D) -> dict:
     "What rebuilding `net` takes."
@@ -77,7 +77,7 @@ def read_pretrained_meta(path: Path | str) -> dict:
 def build_net3(spec: dict) -> Net3D:
     "An untrained 3D network of `spec` (`net3_spec`)."
     return Net3D(spec['in_channels'], spec['out_channels'], spec['voxel_size'], spec['proj_dim'], spec['width'],
-                 spec.get('head', 'logits'))
+                 spec.get('head', 'logits'), spec.get('norm', 'batch'))     # files from before 'norm' was stored: batch
 
 def load_pretrained(path: Path | str, device: str | None = None) -> Pretrained:
     "Rebuild the networks stored by `save_pretrained` from `path` alone (no pickles), in eval mode."

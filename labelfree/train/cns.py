@@ -44,6 +44,7 @@ class CNSConfig(ConfigBase):
     image_size: tuple = (240, 320)       # (H, W) the 2D network sees
     voxel_size: float = 0.05
     width_3d: float = 1.0
+    norm_3d: str = 'batch'               # the 3D U-Net's normalisation: 'batch' (the paper's) or 'instance' (each scene by its own statistics, `MinkUNet34`)
     proj_dim: int = 256                  # SAM's embedding size
     # losses
     p_switch: float = 0.3                # prediction consistency: chance of switching a network's supervision
@@ -294,7 +295,7 @@ class CNSTrainer:
         cfg, proj = self.cfg, (self.cfg.proj_dim if self.cfg.lambda_latent > 0 else None)
         torch.manual_seed(cfg.seed)
         net2 = DeepLab2D(self.C, cfg.backbone_2d, proj, cfg.weights_2d, cfg.pretrained_2d, freeze_stages=cfg.freeze_2d).to(self.device)
-        return net2, Net3D(self.in_channels, self.C, cfg.voxel_size, proj, cfg.width_3d).to(self.device)
+        return net2, Net3D(self.in_channels, self.C, cfg.voxel_size, proj, cfg.width_3d, norm=cfg.norm_3d).to(self.device)
 
     def restart_networks(self) -> None:
         "Both networks back to where stage 1 started (`_networks`), in place: `students`' stage 2 trains new networks."
