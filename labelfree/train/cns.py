@@ -21,7 +21,7 @@ from ..evaluate import evaluate_nets, fused_probabilities
 from ..labels import PseudoLabels
 from ..metrics import miou
 from ..models.deeplab import DeepLab2D, augmented_forward, resize_labels, view_images
-from ..models.minkunet import Net3D, augment_xyz, point_inputs, single_blas_thread, sparse_batch
+from ..models.minkunet import NORMS_3D, Net3D, augment_xyz, point_inputs, single_blas_thread, sparse_batch
 from .setup import (ConfigBase, set_rng_state, tensorboard_writer, append_log, config_from_checkpoint, config_path,
                                   config_sections, ddp, dist_info, parse_overrides, read_checkpoint, run_epochs, train_device,
                                   trim_log, write_checkpoint)
@@ -76,6 +76,10 @@ class CNSConfig(ConfigBase):
     stage2_lr_scale: float = 0.5         # stage 2 restarts the schedule at this fraction of the learning rates
     eval_every: int = 1                  # evaluate on the validation scenes every this many epochs (and at each stage's end)
     device: str | None = None
+
+    def __post_init__(self):
+        if self.norm_3d not in NORMS_3D:
+            raise ValueError(f"config field 'norm_3d' must be one of {', '.join(NORMS_3D)}, got {self.norm_3d!r}")
 
 def load_config(path: str | Path | None = None, overrides: list[str] = ()) -> CNSConfig:
     "A `CNSConfig` from a YAML file (a name in `labelfree/configs` or a path) and `key=value` overrides."
