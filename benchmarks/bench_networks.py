@@ -42,6 +42,7 @@ sys.path.insert(0, str(HERE))
 
 def parser() -> argparse.ArgumentParser:
     "This bench's options."
+    from labelfree.models.minkunet import NORMS_3D
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument('--net', choices=['2d', '3d'], default='3d')
     ap.add_argument('--steps', type=int, default=400)
@@ -55,7 +56,7 @@ def parser() -> argparse.ArgumentParser:
     ap.add_argument('--output-stride', type=int, default=16, choices=[8, 16, 32], help='2D: the backbone\'s output stride')
     ap.add_argument('--freeze-stages', type=int, default=0, help="2D: the backbone's stem and first stages that keep their ImageNet weights (DeepLab2D's freeze_stages)")
     ap.add_argument('--voxel-size', type=float, default=0.1); ap.add_argument('--width', type=float, default=0.5)
-    ap.add_argument('--norm-3d', default='batch', choices=['batch', 'instance'],
+    ap.add_argument('--norm-3d', default='batch', choices=NORMS_3D,
                     help="3D: the U-Net's normalisation (MinkUNet34's norm): batch (running averages in evaluation) or instance (each room by its own statistics)")
     ap.add_argument('--labels', choices=['refined', 'raw', 'gt', 'fused'], default='refined',
                     help="what the network learns from: the refined or raw pseudo-labels, the ground truth (the ceiling the images and "
