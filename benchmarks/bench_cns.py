@@ -378,6 +378,10 @@ STAGE2_LEVERS = {  # row: the stage-2 settings it trains with, from the same sta
     # the package's `students`: new networks learn the stage-1 fusion's labels, with no latent loss (the row above)
     "students (the package's `students`), where the fusion knows the class (students_min_recall 0.2), else the pseudo-label":
         dict(students=True, students_min_recall=0.2, dense_cross=False, min_class_recall=0.0, epochs_stage2=13, stage2_lr_scale=1.0),
+    # the fusion's labels everywhere: alone on them, the 2D network scores higher on held-out rooms than the demo's 2D
+    # student (bench_networks.py --labels fused)
+    'students where the fusion overrules every class (students_min_recall 0)':
+        dict(students=True, students_min_recall=0.0, dense_cross=False, min_class_recall=0.0, epochs_stage2=13, stage2_lr_scale=1.0),
     # cheaper students, for the demo's time: fewer epochs, or 2 of a room's views a step in place of 4 (the 2D network
     # costs two thirds of a student step on 2 CPU cores)
     'students for 7 epochs instead of 13':
