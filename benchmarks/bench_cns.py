@@ -248,6 +248,13 @@ def _demo_2d() -> list:
 READOUT_ONLY = ('out', 'evals')   # bench_networks options that change what a run prints, not what it trains
 
 
+def fused_stage1(opts: dict) -> str:
+    "The stage-1 cache folder whose fusion a `bench_networks.py --labels fused` run with options `opts` would learn now."
+    from bench_networks import stage1_name
+    from labelfree.train.setup import parse_overrides
+    return stage1_name(Setting(data_over=parse_overrides(opts['data']) if opts['data'] else None, seed=opts['rooms_seed']), opts['seed'])
+
+
 def network_record(argv: list, log: Path | None = None) -> dict:
     """bench_networks.py's last record for `argv`: the newest one in `log` (default `cache/cns/networks.jsonl`) that
     trained the same way (options a record predates count as their defaults; a run with an EMA readout serves one
@@ -259,6 +266,9 @@ def network_record(argv: list, log: Path | None = None) -> dict:
     same = lambda r: r.get('step') == want['steps'] and all(
         json.dumps(r.get(k, default[k])) == json.dumps(v) for k, v in want.items() if not (k == 'ema' and v == 0))
     seen = [json.loads(l) for l in log.read_text().splitlines()] if log.exists() else []
+    if want['labels'] == 'fused':         # the fusion of the current demo config's stage 1 (records before `stage1` never match)
+        s1 = fused_stage1(want)
+        seen = [r for r in seen if r.get('stage1') == s1]
     rec = next((r for r in reversed(seen) if same(r)), None)
     return rec or bench_networks.main([*argv, '--out', str(log)])
 
@@ -297,6 +307,7 @@ def levers_2d(steps: int = 624, rows=None):
         out['rows'][name] = dict(held_out=dict(miou=rec[f'{readout}held_out'], per_class=[pc[c] for c in out['classes']]),
                                  train=dict(miou=rec[f'{readout}train8']), steps=rec['step'], seconds=round(rec['sec_per_step'] * rec['step']),
                                  labels=rec['labels'] + (' probabilities' if rec.get('soft') else ''), **({'labels_train': rec['labels_train']} if 'labels_train' in rec else {}),
+                                 **({'stage1': rec['stage1']} if 'stage1' in rec else {}),
                                  **({'machine': rec['machine']} if 'machine' in rec else {}))
         out['rows'] = {k: out['rows'][k] for k in LEVERS_2D if k in out['rows']}
         r = out['rows'][name]
@@ -343,7 +354,7 @@ def ceilings(rows=None, steps: int = 624):
         out['rows'][name] = dict(net=rec['net'], labels=rec['labels'], steps=rec['step'], held_out=rec['held_out'],
                                  per_class=[rec['held_out_per_class'][c] for c in out['classes']],
                                  taken_for=rec.get('held_out_taken_for'), sec_per_step=rec['sec_per_step'], machine=rec.get('machine'),
-                                 **({'labels_train': rec['labels_train']} if 'labels_train' in rec else {}))
+                                 **({k: rec[k] for k in ('labels_train', 'stage1') if k in rec}))
         out['rows'] = {n: out['rows'][n] for n in CEILINGS if n in out['rows']}
         print(f"  {name}: held-out mIoU {rec['held_out']:.1f}", flush=True)
         write_result(OUT, 'ceilings', out)
@@ -396,14 +407,20 @@ STAGE2_LEVERS = {  # row: the stage-2 settings it trains with, from the same sta
     # instead of the pseudo-labels (bench_networks.stage1_fusion's labels)
 
 
-def _stage1(s: 'Setting', seed: int, over: dict | None = None) -> Path:
-    "The demo config's stage 1 (`over` applied, its stage-2 fields at their defaults, no stage 2) for `seed`: trained once, cached."
-    from labelfree.data.io import atomic_path
-    from labelfree.train.cns import CNSConfig, load_config, train_cns
+def _stage1_dir(s: 'Setting', seed: int, over: dict | None = None) -> tuple:
+    "`_stage1`'s cache folder and config: the demo config (`over` applied, its stage-2 fields at their defaults, no stage 2) for `seed`."
+    from labelfree.train.cns import CNSConfig, load_config
     base = CNSConfig()
     cfg = load_config(s.config, [f'seed={seed}']).update(proj_dim=s.feats.dim, **{k: getattr(base, k) for k in STAGE2_FIELDS})
     cfg = cfg.update(**(over or {}), epochs_stage2=0)
-    d = CACHE / f'stage1-{_hash([_changed(asdict(cfg)), s.key])}'
+    return CACHE / f'stage1-{_hash([_changed(asdict(cfg)), s.key])}', cfg
+
+
+def _stage1(s: 'Setting', seed: int, over: dict | None = None) -> Path:
+    "The demo config's stage 1 (`over` applied, its stage-2 fields at their defaults, no stage 2) for `seed`: trained once, cached."
+    from labelfree.data.io import atomic_path
+    from labelfree.train.cns import train_cns
+    d, cfg = _stage1_dir(s, seed, over)
     if not (d / 'trained.json').exists():
         print(f'  stage 1, seed {seed} -> {d}', flush=True)
         t = time.perf_counter()

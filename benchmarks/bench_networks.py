@@ -124,7 +124,8 @@ def main(argv=None) -> dict:
             if s in evals:
                 dt = time.perf_counter() - t0
                 rec = dict({k: (str(v) if isinstance(v, Path) else v) for k, v in vars(a).items()}, step=s,
-                           sec_per_step=round(dt / s, 3), machine=machine_info()['cpu'], **({'labels_train': fused_miou} if fused else {}))
+                           sec_per_step=round(dt / s, 3), machine=machine_info()['cpu'],
+                           **({'labels_train': fused_miou, 'stage1': stage1_name(S, a.seed)} if fused else {}))
                 scored = [(net, '')] + ([(ema.module, 'ema_')] if ema is not None else [])
                 for (m, pre), (name, scenes) in itertools.product(scored, [('held_out', S.val), ('train8', [ts.scene for ts in S.train[:8]])]):
                     cm, name = confusions(scenes, m), pre + name
@@ -149,6 +150,12 @@ def taken_for(cm: np.ndarray, classes: list, top: int = 2) -> dict:
 
 
 SOFT_POOL = 4   # soft targets are kept at a quarter of each view's height and width (float16), upsampled for the 2D network
+
+
+def stage1_name(S, seed: int) -> str:
+    "The cache folder of the stage-1 networks whose fusion `--labels fused` learns (`bench_cns._stage1`'s, by config and rooms)."
+    from bench_cns import _stage1_dir
+    return _stage1_dir(S, seed)[0].name
 
 
 def stage1_fusion(S, seed: int, soft: bool = False) -> tuple[dict, dict]:

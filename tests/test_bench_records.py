@@ -1,6 +1,7 @@
 """The benches reuse a network run only if it trained the same way: `bench_cns.network_record` matches a cached
 `bench_networks.py` record on every option that changes training, reads options a record predates as their defaults,
-and lets a run with a moving-average readout serve a request without one (never the reverse)."""
+lets a run with a moving-average readout serve a request without one (never the reverse), and serves a run on the
+stage-1 fusion only from the stage-1 networks it would learn from now."""
 import json
 import pytest
 import sys
@@ -54,10 +55,14 @@ def test_knobs_train_the_demo_stage2():
 def test_fused_labels_are_their_own_runs(tmp_path, monkeypatch):
     "A run on the stage-1 networks' fused labels serves only a request for them, and `targets` hands them out per room."
     monkeypatch.setattr(bench_networks, 'main', lambda argv: {'new': True})
+    monkeypatch.setattr(bench_cns, 'fused_stage1', lambda opts: 'stage1-now')
     log = tmp_path / 'networks.jsonl'
-    log.write_text(json.dumps(_record(['--net', '2d', '--steps', '624', '--labels', 'fused'], held_out=38.0)) + '\n')
+    log.write_text(json.dumps(_record(['--net', '2d', '--steps', '624', '--labels', 'fused'], held_out=38.0, stage1='stage1-now')) + '\n')
     get = lambda *argv: bench_cns.network_record(list(argv), log)
     assert get('--net', '2d', '--steps', '624', '--labels', 'fused')['held_out'] == 38.0
+    for other in ('stage1-before', None):       # another stage 1's fusion (another config or rooms), or one not recorded
+        log.write_text(json.dumps(_record(['--net', '2d', '--steps', '624', '--labels', 'fused'], held_out=38.0, stage1=other)) + '\n')
+        assert get('--net', '2d', '--steps', '624', '--labels', 'fused') == {'new': True}
     assert get('--net', '2d', '--steps', '624') == {'new': True}                        # refined labels: another run
     room = SimpleNamespace(scene=SimpleNamespace(name='r0'), labels=None)
     fused = {'r0': (['maps'], 'points')}
@@ -87,8 +92,9 @@ def test_soft_targets_are_their_own_runs(tmp_path, monkeypatch):
     for argv in (['--net', '3d', '--labels', 'fused', '--soft'], ['--net', '2d', '--soft']):
         with pytest.raises(SystemExit, match='--soft'): bench_networks.main(argv)
     monkeypatch.setattr(bench_networks, 'main', lambda argv: {'new': True})
+    monkeypatch.setattr(bench_cns, 'fused_stage1', lambda opts: 'stage1-now')
     log = tmp_path / 'networks.jsonl'
-    log.write_text(json.dumps(_record(['--net', '2d', '--steps', '624', '--labels', 'fused', '--soft'], held_out=39.0)) + '\n')
+    log.write_text(json.dumps(_record(['--net', '2d', '--steps', '624', '--labels', 'fused', '--soft'], held_out=39.0, stage1='stage1-now')) + '\n')
     get = lambda *argv: bench_cns.network_record(list(argv), log)
     assert get('--net', '2d', '--steps', '624', '--labels', 'fused', '--soft')['held_out'] == 39.0
     assert get('--net', '2d', '--steps', '624', '--labels', 'fused') == {'new': True}    # the arg-max: another run
