@@ -306,9 +306,8 @@ def levers_2d(steps: int = 624, rows=None):
         pc = rec[f'{readout}held_out_per_class']
         out['rows'][name] = dict(held_out=dict(miou=rec[f'{readout}held_out'], per_class=[pc[c] for c in out['classes']]),
                                  train=dict(miou=rec[f'{readout}train8']), steps=rec['step'], seconds=round(rec['sec_per_step'] * rec['step']),
-                                 labels=rec['labels'] + (' probabilities' if rec.get('soft') else ''), **({'labels_train': rec['labels_train']} if 'labels_train' in rec else {}),
-                                 **({'stage1': rec['stage1']} if 'stage1' in rec else {}),
-                                 **({'machine': rec['machine']} if 'machine' in rec else {}))
+                                 labels=rec['labels'] + (' probabilities' if rec.get('soft') else ''),
+                                 **{k: rec[k] for k in ('labels_train', 'stage1', 'machine') if k in rec})
         out['rows'] = {k: out['rows'][k] for k in LEVERS_2D if k in out['rows']}
         r = out['rows'][name]
         print(f"  {name}: held-out {r['held_out']['miou']:.1f} (refined labels {out['refined']['held_out']['2d']:.1f}), "
