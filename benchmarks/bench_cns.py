@@ -392,6 +392,12 @@ STAGE2_LEVERS = {  # row: the stage-2 settings it trains with, from the same sta
     # student (bench_networks.py --labels fused)
     'students where the fusion overrules every class (students_min_recall 0)':
         dict(students=True, students_min_recall=0.0, dense_cross=False, min_class_recall=0.0, epochs_stage2=13, stage2_lr_scale=1.0),
+    # the students above, from a stage 1 whose switch is gated per class: a network learns the other's prediction only
+    # on the classes the other recalls at least as often (switch_classes); stage 1 otherwise lets the 3D network, which
+    # has lost the toilet and the window, teach the 2D one to lose them too
+    'students (students_min_recall 0) of a stage 1 switched per class (switch_classes)':
+        dict(students=True, students_min_recall=0.0, dense_cross=False, min_class_recall=0.0, epochs_stage2=13, stage2_lr_scale=1.0,
+             stage1=dict(switch_classes=True)),
     # cheaper students, for the demo's time: fewer epochs, or 2 of a room's views a step in place of 4 (the 2D network
     # costs two thirds of a student step on 2 CPU cores)
     'students for 7 epochs instead of 13':

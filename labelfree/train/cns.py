@@ -50,6 +50,7 @@ class CNSConfig(ConfigBase):
     p_switch: float = 0.3                # prediction consistency: chance of switching a network's supervision
     warmup_epochs: int = 0               # stage-1 epochs on pseudo-labels alone before switching starts
     switch_gate: bool = False            # a network supervises the other (switched or cross-trained) only in steps where it agrees with the pseudo-labels at least as often
+    switch_classes: bool = False         # stage 1: a switched network learns the other's prediction only on the classes whose pseudo-labels the other predicted, over the last epoch, at least as often as it did itself (a per-class switch_gate); its other labels stay
     lambda_latent: float = 1.0           # latent consistency weight (0 disables it)
     latent_pairs: int = 8192             # point-pixel pairs drawn per step for the 3D latent loss (0: all of them)
     tau_self: float = 0.9                # stage 2 confidence thresholds
@@ -233,9 +234,9 @@ def param_groups_2d(net2: DeepLab2D, lr: float, head_mult: float = 1.0) -> list[
 def step_targets(cfg: CNSConfig, stage: int, epoch: int, ts: TrainScene, views, o2, o3, size, rng, pairs=None,
                  device=None, known=(None, None)):
     """2D and 3D targets of a step at `stage` and `epoch` (pseudo-labels, switched in stage 1, self/cross-trained in
-    stage 2, where each network overrules only the classes it knows: `known`, (C,) bool or None for the 2D and the 3D
-    network) and each network's agreement with the pseudo-labels on the paired points and per-class recall counts
-    (`class_recall_counts`) of the pseudo-labels."""
+    stage 2, where each network overrules only the pseudo-labels of the classes in `known`, (C,) bool or None: all, for
+    the 2D and the 3D network) and each network's agreement with the pseudo-labels on the paired points and per-class
+    recall counts (`class_recall_counts`) of the pseudo-labels."""
     c, dev = cfg, device
     y2 = resize_labels([ts.labels.labels2d[v] for v in views], size).to(dev)
     y3 = torch.from_numpy(ts.labels.labels3d.astype(np.int64)).to(dev)
@@ -252,13 +253,16 @@ def step_targets(cfg: CNSConfig, stage: int, epoch: int, ts: TrainScene, views, 
         counts = {'2d': class_recall_counts(lg2.argmax(1), y2, C), '3d': class_recall_counts(p3.argmax(1), y3, C)}
     from2, from3 = (a2 >= a3, a3 >= a2) if c.switch_gate else (True, True)     # may 2D teach 3D, may 3D teach 2D
     if stage == 1:
+        k2, k3 = known
         if epoch < c.warmup_epochs: pass                         # warm-up: pseudo-labels alone, no draw
         else:
             if rng.random() < c.p_switch and from2:                   # 3D learns from 2D at its points
-                y3 = torch.where(seen, p2_at_pts.argmax(1), torch.full_like(y3, IGNORE_INDEX))
+                t = torch.where(seen, p2_at_pts.argmax(1), torch.full_like(y3, IGNORE_INDEX))
+                y3 = t if k2 is None else torch.where(knows(k2, y3), t, y3)
             if rng.random() < c.p_switch and from3:                   # 2D learns from 3D at the hit pixels
                 _, l3, hit = at_pixels(p3, teaching_points(ts, views, (k, pt, r, q), lg2.shape))
-                y2 = torch.where(hit, l3, torch.full_like(y2, IGNORE_INDEX))
+                t = torch.where(hit, l3, torch.full_like(y2, IGNORE_INDEX))
+                y2 = t if k3 is None else torch.where(knows(k3, y2), t, y2)
     elif c.students: pass                                         # students: the stage-1 fusion's labels, as they are
     else:
         k2, k3 = known
@@ -319,6 +323,14 @@ class CNSTrainer:
         if self.cfg.min_class_recall <= 0 or self.recall is None: return None, None
         return tuple((self.recall[d] >= self.cfg.min_class_recall).to(self.device) for d in ('2d', '3d'))
 
+    def teaches(self) -> tuple:
+        """Per network (2D, 3D), the classes it may teach the other when stage 1 switches ((C,) bool on the device),
+        or None: all. With `switch_classes`, those whose pseudo-labels it predicted over the last epoch at least as
+        often as the other network did (so a class one network has lost is not taken from the other)."""
+        if not self.cfg.switch_classes or self.recall is None: return None, None
+        r2, r3 = self.recall['2d'], self.recall['3d']
+        return (r2 >= r3).to(self.device), (r3 >= r2).to(self.device)
+
     def close_epoch(self) -> None:
         "The epoch's per-class recall of the pseudo-labels, per network (summed over the processes), from its counts."
         c = torch.stack([self.counts['2d'], self.counts['3d']])
@@ -330,7 +342,7 @@ class CNSTrainer:
     def _targets(self, ts: TrainScene, views, o2, o3, size, rng, pairs=None):
         "`step_targets` at this trainer's stage and epoch (its per-class counts added to the epoch's)."
         *out, counts = step_targets(self.cfg, self.stage, self.epoch, ts, views, o2, o3, size, rng, pairs, self.device,
-                                    self.known() if self.stage == 2 else (None, None))
+                                    self.known() if self.stage == 2 else self.teaches())
         for d, n in counts.items(): self.counts[d] += n
         return tuple(out)
 
