@@ -457,7 +457,7 @@ def _stage2(s: 'Setting', seed: int, over: dict) -> dict:
     over = dict(over); s1 = _stage1(s, seed, over.pop('stage1', None))
     d = CACHE / f'stage2-{_hash([s1.name, over])}'
     done = d / f'scores-{s.val_key}.json'
-    if done.exists(): return json.loads(done.read_text())
+    if done.exists(): return dict(json.loads(done.read_text()), stage1=s1.name)
     if not (d / 'trained.json').exists():
         d.mkdir(parents=True, exist_ok=True)
         st = read_checkpoint(s1 / 'checkpoint.pt')
@@ -494,7 +494,27 @@ def _stage2(s: 'Setting', seed: int, over: dict) -> dict:
             res[row][split] = {dim: round(miou(c[dim]), 2) for dim in ('2d', '3d')}
             if split == 'held_out': res[row]['per_class'] = {dim: _per_class(c[dim]) for dim in ('2d', '3d')}
     with atomic_path(done) as tmp: Path(tmp).write_text(json.dumps(res, indent=1))
-    return res
+    return dict(res, stage1=s1.name)
+
+
+def _trained_from(over: dict, r: dict) -> str | None:
+    """The stage-1 folder that a stage-2 row's seed `r` (recorded before rows named it) trained from: the cached
+    stage-2 run of `over` whose scores are `r`'s; None when the cache no longer has it."""
+    o = {k: v for k, v in over.items() if k != 'stage1'}
+    for p in sorted(CACHE.glob('stage1-*')):
+        for f in (CACHE / f'stage2-{_hash([p.name, o])}').glob('scores-*.json'):
+            if json.loads(f.read_text())['networks'] == {k: v for k, v in r['networks'].items() if k != 'dying'}: return p.name
+    return None
+
+
+def stage1_marks(s: 'Setting', rows: dict) -> None:
+    """Each stage-2 row's seeds name the stage-1 folder they trained from (`stage1`, found in the cache for rows
+    recorded before), and each row the folder the current demo config would train it from (`stage1_now`): a seed whose
+    two differ trained from an earlier configuration's stage 1."""
+    for row in rows.values():
+        for seed, r in row['seeds'].items():
+            if 'stage1' not in r: r['stage1'] = _trained_from(row['over'], r)
+        row['stage1_now'] = {seed: _stage1_dir(s, int(seed), row['over'].get('stage1'))[0].name for seed in row['seeds']}
 
 
 def lever_rows(table: dict, keys) -> list:
@@ -521,6 +541,7 @@ def stage2_levers(seeds=(0, 1), rows=None):
     out = dict(seeds=list(seeds), classes=classes, labels=labels, refined_per_class=refined, rows={}, **_measured_with(s))
     for name in STAGE2_LEVERS:                               # the rows measured before, in STAGE2_LEVERS' order, if unchanged
         if name in prev and prev[name]['over'] == STAGE2_LEVERS[name]: out['rows'][name] = prev[name]
+    stage1_marks(s, out['rows'])
     for name in lever_rows(STAGE2_LEVERS, rows):
         over = STAGE2_LEVERS[name]
         row = out['rows'][name] = dict(over=over, seeds=dict(out['rows'].get(name, {}).get('seeds', {})))
@@ -532,6 +553,7 @@ def stage2_levers(seeds=(0, 1), rows=None):
                       'end': {d: dict(zip(classes, r[k]['per_class'][d])) for d in r[k]['per_class']}}
                 r[k]['dying'] = dying_classes(pc, row='end')
             row['seeds'][str(seed)] = r
+            stage1_marks(s, {name: row})
             print(f"  {name} / seed {seed}: held-out 2D {r['networks']['held_out']['2d']:.1f} 3D {r['networks']['held_out']['3d']:.1f}; "
                   f"fused 2D {r['fused']['held_out']['2d']:.1f} 3D {r['fused']['held_out']['3d']:.1f}; "
                   f"erased {sorted(set(c for d in r['networks']['dying'].values() for c in d))}", flush=True)

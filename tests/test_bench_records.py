@@ -110,3 +110,25 @@ def test_knob_runs_name_their_config():
     assert rows['new']['seeds']['0']['demo_config'] == {'students': True}
     assert 'demo_config' not in part['rows']['old']['seeds']['0']        # the part read is left as it was
     assert bench_cns.knob_rows({}) == {}
+
+
+def test_stage2_rows_name_their_stage1(tmp_path, monkeypatch):
+    """A stage-2 row recorded before rows named their stage 1 is matched to the cached run with its scores; a row whose
+    stage 1 is not the one the current demo config trains is told apart (`stage1` against `stage1_now`)."""
+    monkeypatch.setattr(bench_cns, 'CACHE', tmp_path)
+    over = dict(students=True, stage1=dict(switch_classes=True))
+    scores = lambda x: {'held_out': {'2d': x, '3d': 40.0}, 'train': {'2d': 50.0, '3d': 45.0}, 'per_class': {}}
+    for s1, x in (('stage1-old', 39.0), ('stage1-other', 41.0)):         # two stage 1s trained this row's stage 2
+        d = tmp_path / f"stage2-{bench_cns._hash([s1, {'students': True}])}"
+        d.mkdir(parents=True); (tmp_path / s1).mkdir()
+        (d / 'scores-v.json').write_text(json.dumps({'networks': scores(x)}))
+    monkeypatch.setattr(bench_cns, '_stage1_dir', lambda s, seed, o: (tmp_path / ('stage1-other' if o else 'stage1-base'), None))
+    rows = {'row': {'over': over, 'seeds': {'0': {'networks': dict(scores(39.0), dying={})},
+                                            '1': {'networks': scores(41.0)}, '2': {'networks': scores(12.0)}}}}
+    bench_cns.stage1_marks(None, rows)
+    seeds = rows['row']['seeds']
+    assert (seeds['0']['stage1'], seeds['1']['stage1'], seeds['2']['stage1']) == ('stage1-old', 'stage1-other', None)
+    assert rows['row']['stage1_now'] == {'0': 'stage1-other', '1': 'stage1-other', '2': 'stage1-other'}   # the row's own stage 1
+    seeds['0']['stage1'] = 'kept'
+    bench_cns.stage1_marks(None, rows)
+    assert seeds['0']['stage1'] == 'kept'                                # a recorded name stays
