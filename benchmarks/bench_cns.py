@@ -255,12 +255,6 @@ def fused_stage1(opts: dict) -> str:
     return stage1_name(Setting(data_over=parse_overrides(opts['data']) if opts['data'] else None, seed=opts['rooms_seed']), opts['seed'])
 
 
-def _fusion_source(s: 'Setting') -> str:
-    "The stage-1 folder whose fusion the fused-label rows (the demo's rooms, training seed 0) learn under the current demo config: rows naming another are stale."
-    from bench_networks import stage1_name
-    return stage1_name(s, 0)
-
-
 def network_record(argv: list, log: Path | None = None) -> dict:
     """bench_networks.py's last record for `argv`: the newest one in `log` (default `cache/cns/networks.jsonl`) that
     trained the same way (options a record predates count as their defaults; a run with an EMA readout serves one
@@ -305,7 +299,7 @@ def levers_2d(steps: int = 624, rows=None):
     prev = (json.loads(OUT.read_text()).get('levers_2d', {}) if OUT.exists() else {}).get('rows', {})
     out = dict(steps=steps, classes=list(base.rooms.vocab.classes), refined=labels['refined pseudo-labels'],
                refined_per_class_held_out=_label_per_class(base), ceiling_held_out=resolution_ceiling(base.val),
-               rows={k: prev[k] for k in LEVERS_2D if k in prev and rows}, stage1_now=_fusion_source(base), **_measured_with(base))
+               rows={k: prev[k] for k in LEVERS_2D if k in prev and rows}, stage1_now=_stage1_dir(base, 0)[0].name, **_measured_with(base))
     for name in lever_rows(LEVERS_2D, rows):
         argv, readout = LEVERS_2D[name]
         rec = network_record([*_demo_2d(), '--labels', 'refined', '--steps', str(steps), *argv])     # a row's own --steps wins
@@ -351,7 +345,7 @@ def ceilings(rows=None, steps: int = 624):
     s = Setting()
     prev = (json.loads(OUT.read_text()).get('ceilings', {}) if OUT.exists() else {}).get('rows', {})
     out = dict(steps=steps, refined={d: _per_class(s.held_out_confusions[f'ref{d}']) for d in ('2d', '3d')}, classes=list(s.rooms.vocab.classes), rows={},
-               stage1_now=_fusion_source(s))
+               stage1_now=_stage1_dir(s, 0)[0].name)     # the stage 1 whose fusion the fused-label rows learn now
     rows = lever_rows(CEILINGS, rows)
     out['rows'] = {n: prev[n] for n in CEILINGS if n in prev and n not in rows}    # the rows not asked for, as measured
     for name in rows:
