@@ -363,7 +363,7 @@ def ceilings(rows=None, steps: int = 624):
 
 TRAIN_ROOMS_SCORED = 16   # the networks are scored on the first 16 training rooms too (all 48 would triple the scoring time)
 STAGE2_FIELDS = ('tau_self', 'tau_cross', 'tau_cross_2d', 'dense_cross', 'fused_targets', 'min_class_recall', 'epochs_stage2',
-                 'stage2_lr_scale', 'students', 'students_min_recall')
+                 'stage2_lr_scale', 'students', 'students_min_recall', 'students_unseen')
 STAGE2_LEVERS = {  # row: the stage-2 settings it trains with, from the same stage-1 checkpoint (the demo config's stage 1)
     "the paper's: 3D teaches 2D at the pixels its points hit, from confidence 0.9":
         dict(dense_cross=False, tau_cross_2d=None, min_class_recall=0.0, epochs_stage2=3),
@@ -399,6 +399,16 @@ STAGE2_LEVERS = {  # row: the stage-2 settings it trains with, from the same sta
     'students (students_min_recall 0) of a stage 1 switched per class (switch_classes)':
         dict(students=True, students_min_recall=0.0, dense_cross=False, min_class_recall=0.0, epochs_stage2=13, stage2_lr_scale=1.0,
              stage1=dict(switch_classes=True)),
+    # the same, and the 3D student learns the fusion at the points no view sees as well (there the stage-1 3D network's
+    # prediction): without labels there, the 3D student predicts the window, a rare class its class weights raise, on
+    # the walls above the views, and the fusion's 3D predictions lose the window with it. Everywhere, or where the
+    # stage-1 3D network is as sure as the paper's self-training threshold (tau_self 0.9)
+    'students of a stage 1 switched per class, also at the points no view sees (students_unseen 0)':
+        dict(students=True, students_min_recall=0.0, dense_cross=False, min_class_recall=0.0, epochs_stage2=13, stage2_lr_scale=1.0,
+             students_unseen=0.0, stage1=dict(switch_classes=True)),
+    '... only where the stage-1 3D network is sure of them (students_unseen 0.9)':
+        dict(students=True, students_min_recall=0.0, dense_cross=False, min_class_recall=0.0, epochs_stage2=13, stage2_lr_scale=1.0,
+             students_unseen=0.9, stage1=dict(switch_classes=True)),
     # cheaper students, for the demo's time: fewer epochs, or 2 of a room's views a step in place of 4 (the 2D network
     # costs two thirds of a student step on 2 CPU cores)
     'students for 7 epochs instead of 13':

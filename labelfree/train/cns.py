@@ -60,6 +60,7 @@ class CNSConfig(ConfigBase):
     fused_targets: bool = False          # stage 2: a network cross-trains on both networks' probabilities multiplied (a product of experts, as `labelfree.evaluate.fuse_scene`), not on the other's alone
     students: bool = False               # stage 2: new networks, started as stage 1's, learn the stage-1 networks' late fusion of the training scenes (`fusion_labels`), with no switching, latent loss, self- or cross-training; False: the paper's stage 2
     students_min_recall: float = 0.0     # students: the fusion overrules a pseudo-label of class c only if it predicts c on at least this share of c's pseudo-labels (0: always)
+    students_unseen: float | None = None # students: the 3D student learns the fusion also at the points no view sees (there the stage-1 3D network's prediction) where its probability is at least this; None: they stay unlabelled, as in the pseudo-labels
     min_class_recall: float = 0.0        # stage 2: a network overrules a pseudo-label of class c only if, over the last epoch, it predicted c on at least this share of c's labels (0: always)
     class_balance: float = 0.0           # weight classes by (1 / pseudo-label frequency) ** this in both cross-entropies (0: off, as the paper)
     augment: bool = False                # random rotation about the vertical axis and scaling of the 3D network's input
@@ -378,28 +379,31 @@ class CNSTrainer:
         return {**{k: float(v.detach()) for k, v in dict(loss, total=total).items()}, **agree}
 
 # %% ../../nbs/25_train.cns.ipynb #edb5b1fa
-def fusion_labels(net2, net3, train: list[TrainScene], image_size, min_recall: float = 0.0) -> tuple[list[TrainScene], dict]:
+def fusion_labels(net2, net3, train: list[TrainScene], image_size, min_recall: float = 0.0,
+                  unseen: float | None = None) -> tuple[list[TrainScene], dict]:
     """`train` relabelled by the two networks' late fusion (`fused_probabilities`' arg-max): per view 2D maps and per
-    point 3D labels, unlabelled where the pseudo-labels are (points no view sees). The fusion overrules a pseudo-label
-    of class c only if, over all of `train`, it predicts c on at least `min_recall` of c's pseudo-labels (per
-    dimension; 0: always). Also returns, per dimension, the fusion's recall of each class's pseudo-labels ((C,) float)."""
+    point 3D labels, unlabelled where the pseudo-labels are (points no view sees); with `unseen`, those of them where
+    the fusion (there the 3D network alone) has at least that probability take its label. The fusion overrules a
+    pseudo-label of class c only if, over all of `train`, it predicts c on at least `min_recall` of c's pseudo-labels
+    (per dimension; 0: always). Also returns, per dimension, the fusion's recall of each class's pseudo-labels ((C,) float)."""
     C = len(train[0].scene.vocab)
     fused, counts = [], {d: torch.zeros(2, C, dtype=torch.int64) for d in ('2d', '3d')}
     for ts in train:
         maps, p3 = fused_probabilities(net2, net3, ts.scene, image_size, per_view=lambda p: p.argmax(0).to(torch.uint8).cpu())
-        l3 = p3.argmax(1).cpu()                                    # uint8 maps, made view by view: a run's views add up
+        c3, l3 = (x.cpu() for x in p3.max(1))                      # uint8 maps, made view by view: a run's views add up
         for m, y in zip(maps, ts.labels.labels2d): counts['2d'] += class_recall_counts(m, torch.from_numpy(y.astype(np.int64)), C)
         counts['3d'] += class_recall_counts(l3, torch.from_numpy(ts.labels.labels3d.astype(np.int64)), C)
-        fused.append((maps, l3))
+        fused.append((maps, l3, c3))
     recall = {d: (c[1] / c[0].clamp(min=1)).float() for d, c in counts.items()}
     known = {d: recall[d] >= min_recall for d in recall}
     def keep(y: np.ndarray, f: torch.Tensor, k) -> np.ndarray:     # the fused label where it may overrule, else the pseudo-label
         yt = torch.from_numpy(y.astype(np.int64))
         return torch.where(knows(k, yt), f, yt).numpy().astype(np.uint8)
     out = []
-    for ts, (maps, l3) in zip(train, fused):
+    for ts, (maps, l3, c3) in zip(train, fused):
         pl = ts.labels
-        l3 = np.where(pl.labels3d == IGNORE_INDEX, IGNORE_INDEX, keep(pl.labels3d, l3, known['3d'])).astype(np.uint8)
+        free = (pl.labels3d == IGNORE_INDEX) & ((c3 < unseen).numpy() if unseen is not None else True)
+        l3 = np.where(free, IGNORE_INDEX, keep(pl.labels3d, l3, known['3d'])).astype(np.uint8)
         new = replace(pl, refined2d=[keep(y, m, known['2d']) for y, m in zip(pl.labels2d, maps)], labels3d=l3)
         out.append(replace(ts, labels=new, dense={}))
     return out, recall
@@ -417,7 +421,7 @@ def student_scenes(out: Path, train: list[TrainScene], cfg: CNSConfig, device=No
                                                 labels3d=z[f's{i}_3d']), dense={}) for i, ts in enumerate(train)],
                     {d: torch.from_numpy(z[f'recall_{d}']) for d in ('2d', '3d')})
     t = load_checkpoint(out / 'stage1.pt', device)
-    new, recall = fusion_labels(t.net2, t.net3, train, cfg.image_size, cfg.students_min_recall)
+    new, recall = fusion_labels(t.net2, t.net3, train, cfg.image_size, cfg.students_min_recall, cfg.students_unseen)
     if dist_info()[0] == 0:
         arrays = {f's{i}_v{v}': m for i, ts in enumerate(new) for v, m in enumerate(ts.labels.labels2d)}
         arrays |= {f's{i}_3d': ts.labels.labels3d for i, ts in enumerate(new)}
